@@ -297,8 +297,8 @@ CREATE TRIGGER grids_changed       AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE 
 CREATE TRIGGER units_changed       AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON units       FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();
 CREATE TRIGGER objects_changed     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON objects     FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();
 CREATE TRIGGER assignments_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON assignments FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();
-CREATE TRIGGER api_tokens_changed  AFTER UPDATE OR DELETE OR TRUNCATE ON api_tokens FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();
-CREATE TRIGGER users_changed       AFTER UPDATE OR DELETE OR TRUNCATE ON users FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();
+CREATE TRIGGER api_tokens_changed  AFTER UPDATE OF revoked_at, expires_at OR DELETE OR TRUNCATE ON api_tokens FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();
+CREATE TRIGGER users_changed       AFTER UPDATE OF role, unit_id, disabled_at OR DELETE OR TRUNCATE ON users FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();
 
 -- +goose Down
 DROP TABLE api_tokens;

@@ -81,8 +81,8 @@ func (c *Cluster) pgdata() string {
 	return filepath.Join(c.cfg.Dir, "cluster")
 }
 
-func (c *Cluster) pwfile() string   { return filepath.Join(c.cfg.Dir, "password") }
-func (c *Cluster) logfile() string  { return filepath.Join(c.pgdata(), "postmaster.log") }
+func (c *Cluster) pwfile() string          { return filepath.Join(c.cfg.Dir, "password") }
+func (c *Cluster) logfile() string         { return filepath.Join(c.pgdata(), "postmaster.log") }
 func (c *Cluster) logf(f string, a ...any) { fmt.Fprintf(c.cfg.Log, "pgrun: "+f+"\n", a...) }
 
 // Start installs what is missing, initialises the cluster on first use,

@@ -1,0 +1,63 @@
+package grids
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// ChangeChannel is the NOTIFY channel on which every committed change of
+// regions, grids, units, objects, assignments, users and tokens is announced
+// with the table's name.
+const ChangeChannel = "citygrid_changed"
+
+// AnyChange is passed to a listener after a reconnect: notices may have been
+// missed, so everything must be treated as changed.
+const AnyChange = "*"
+
+// Listen calls fn with the table name of every committed change until ctx
+// ends. It holds one connection of the pool, reconnects with backoff when the
+// connection drops, and reports AnyChange after each reconnect.
+func (s *Store) Listen(ctx context.Context, log *slog.Logger, fn func(table string)) {
+	backoff := 100 * time.Millisecond
+	first := true
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, func() {
+			if !first {
+				fn(AnyChange)
+			}
+			first = false
+			backoff = 100 * time.Millisecond
+		}, fn)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("change listener lost its connection; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, connected func(), fn func(string)) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection carries a LISTEN: never hand it back to the pool.
+	defer conn.Hijack().Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+ChangeChannel); err != nil {
+		return err
+	}
+	connected()
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		fn(n.Payload)
+	}
+}

@@ -1,0 +1,120 @@
+package grids
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/citygrid/citygrid/migrations"
+)
+
+// Store is the domain's access to PostGIS. All SQL of citygrid lives behind
+// it; every method takes the caller's context so that a cancelled request
+// cancels its query.
+type Store struct {
+	pool  *pgxpool.Pool
+	codes CodeRules
+}
+
+// NewStore wraps an open pool.
+func NewStore(pool *pgxpool.Pool, codes CodeRules) *Store {
+	return &Store{pool: pool, codes: codes}
+}
+
+// Pool exposes the pool for health checks and metrics.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Codes are the code rules the store enforces.
+func (s *Store) Codes() CodeRules { return s.codes }
+
+// Connect opens a pool to url and checks that it answers.
+func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "citygrid"
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database not reachable: %w", err)
+	}
+	return pool, nil
+}
+
+// Migrator applies the embedded migrations with goose. A session-level
+// advisory lock serialises servers that start at the same moment.
+type Migrator struct {
+	db       *sql.DB
+	provider *goose.Provider
+}
+
+// NewMigrator prepares migrations against the pool's database.
+func NewMigrator(pool *pgxpool.Pool) (*Migrator, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Migrator{db: db, provider: p}, nil
+}
+
+// Close releases the migrator's connection.
+func (m *Migrator) Close() error { return errors.Join(m.provider.Close(), m.db.Close()) }
+
+// Up applies every pending migration and returns how many ran.
+func (m *Migrator) Up(ctx context.Context) (int, error) {
+	res, err := m.provider.Up(ctx)
+	return len(res), err
+}
+
+// DownTo rolls back to version (0 removes everything).
+func (m *Migrator) DownTo(ctx context.Context, version int64) (int, error) {
+	res, err := m.provider.DownTo(ctx, version)
+	return len(res), err
+}
+
+// Versions reports the database's version and the newest embedded one.
+func (m *Migrator) Versions(ctx context.Context) (current, latest int64, err error) {
+	return m.provider.GetVersions(ctx)
+}
+
+// Status lists each migration and whether it is applied.
+func (m *Migrator) Status(ctx context.Context) ([]*goose.MigrationStatus, error) {
+	return m.provider.Status(ctx)
+}
+
+// tx runs fn in one transaction: every multi-row change is all or nothing.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// Page is a window on a list.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// List is one page of results and the total that matched.
+type List[T any] struct {
+	Items  []T `json:"items"`
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}

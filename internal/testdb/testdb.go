@@ -1,0 +1,218 @@
+// Package testdb gives each test its own freshly migrated PostGIS database.
+//
+// The server is CITYGRID_TEST_DATABASE_URL when set (any PostGIS 3 server
+// where the user may create databases; `make test` sets it), otherwise the
+// project's own test cluster in .data/test, started through the same
+// machinery as `citygrid db start`. A missing database is a failure, never a
+// skip.
+package testdb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/internal/pgrun"
+	"github.com/citygrid/citygrid/migrations"
+)
+
+// EnvURL names the variable holding an admin URL of a test server.
+const EnvURL = "CITYGRID_TEST_DATABASE_URL"
+
+// TestPort is the loopback port of the project's test cluster; `make run`
+// uses another, so tests never touch the demo data.
+const TestPort = 54339
+
+var seq atomic.Int64
+
+// RepoRoot is the folder holding go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// ServerURL returns an admin URL of the test server, starting the local
+// test cluster if needed.
+func ServerURL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pgrun.New(pgrun.Config{Dir: filepath.Join(root, ".data", "test"), Port: TestPort, Install: true, Fast: true, Log: os.Stderr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	u, err := c.AdminURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// New creates an empty, fully migrated database for one test and drops it
+// when the test ends. It returns the database's URL.
+func New(t testing.TB) string {
+	t.Helper()
+	admin := ServerURL(t)
+	ctx := context.Background()
+	tmpl := template(t, admin)
+	name := fmt.Sprintf("cg_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, seq.Add(1))
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tmpl}.Sanitize()); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop test database: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	return withDatabase(admin, name)
+}
+
+// Pool is New plus an open pool, closed when the test ends.
+func Pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := grids.Connect(context.Background(), New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// Empty creates an empty database without migrations, for migration tests.
+func Empty(t testing.TB) string {
+	t.Helper()
+	admin := ServerURL(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("cg_empty_%d_%d", os.Getpid(), seq.Add(1))
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, admin)
+		if err == nil {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	})
+	return withDatabase(admin, name)
+}
+
+// template returns a database migrated to the current migrations, made once
+// per set of migrations and shared by every test package: copying it is much
+// faster than creating PostGIS and migrating for each test.
+func template(t testing.TB, admin string) string {
+	t.Helper()
+	ctx := context.Background()
+	name := "cg_template_" + migrationsHash()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	// Test packages run as parallel processes: one makes the template while
+	// the others wait on this lock.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(727272)`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `SELECT pg_advisory_unlock(727272)`)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		return name
+	}
+	building := name + "_building"
+	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{building}.Sanitize()+" WITH (FORCE)")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{building}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := grids.Connect(ctx, withDatabase(admin, building))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := grids.NewMigrator(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("migrate template: %v", err)
+	}
+	m.Close()
+	pool.Close()
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{building}.Sanitize()+" RENAME TO "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func migrationsHash() string {
+	h := sha256.New()
+	fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := fs.ReadFile(migrations.FS, path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// withDatabase points a postgres:// URL at another database.
+func withDatabase(raw, db string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(fmt.Sprintf("test server URL must be a postgres:// URL: %v", err))
+	}
+	u.Path = "/" + db
+	return u.String()
+}
