@@ -43,18 +43,19 @@ func (s *Store) Listen(ctx context.Context, log *slog.Logger, fn func(table stri
 }
 
 func (s *Store) listenOnce(ctx context.Context, connected func(), fn func(string)) error {
-	conn, err := s.pool.Acquire(ctx)
+	pooled, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	// The connection carries a LISTEN: never hand it back to the pool.
-	defer conn.Hijack().Close(context.Background())
+	// The connection carries a LISTEN: take it out of the pool for good.
+	conn := pooled.Hijack()
+	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+ChangeChannel); err != nil {
 		return err
 	}
 	connected()
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}

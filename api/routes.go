@@ -1,0 +1,54 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+// register wires every route. Each one must also be described in
+// openapi.yaml; TestOpenAPICoversEveryRoute fails otherwise.
+func (s *Server) register() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metrics.handler())
+
+	v1 := e.Group("/api/v1", s.authenticate)
+	planners := allow(grids.RolePlanner)
+	admins := allow() // admin only
+
+	v1.GET("/openapi.json", s.openapi)
+	v1.GET("/me", s.me)
+
+	v1.GET("/units", s.listUnits)
+	v1.POST("/units", s.createUnit, planners)
+	v1.GET("/units/:code", s.getUnit)
+	v1.PATCH("/units/:code", s.updateUnit, planners)
+	v1.DELETE("/units/:code", s.deleteUnit, planners)
+
+	v1.GET("/regions", s.listRegions)
+	v1.POST("/regions", s.createRegion, planners)
+	v1.GET("/regions/:code", s.getRegion)
+	v1.PATCH("/regions/:code", s.updateRegion, planners)
+	v1.DELETE("/regions/:code", s.deleteRegion, planners)
+
+	v1.GET("/themes", s.listThemes)
+	v1.GET("/categories", s.listCategories)
+	v1.GET("/layers", s.listLayers)
+
+	v1.GET("/tokens", s.listTokens, admins)
+	v1.POST("/tokens", s.createToken, admins)
+	v1.DELETE("/tokens/:id", s.revokeToken, admins)
+
+	if s.cfg.Web != nil {
+		e.GET("/*", echo.WrapHandler(s.cfg.Web))
+	} else {
+		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/healthz") })
+	}
+}
+
+// Routes lists the registered method and path pairs (Echo's syntax).
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }

@@ -1,0 +1,177 @@
+// Package api is citygrid's HTTP interface: Echo routes, request binding and
+// validation, authentication, one error mapper, metrics and the OpenAPI
+// document. Business rules live in grids; this package only translates.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+// Config is what the server needs besides its dependencies.
+type Config struct {
+	// AdminToken, when set, is accepted as an admin token.
+	AdminToken string
+	// BodyLimit caps JSON bodies of ordinary writes, in bytes.
+	BodyLimit int64
+	// Version is reported by /healthz.
+	Version string
+	// Web serves the map app at /; nil serves nothing there.
+	Web http.Handler
+}
+
+// Server holds the HTTP handlers and their dependencies.
+type Server struct {
+	store       *grids.Store
+	migrator    *grids.Migrator
+	log         *slog.Logger
+	cfg         Config
+	echo        *echo.Echo
+	metrics     *metrics
+	tokens      *tokenCache
+	openapiJSON []byte
+}
+
+// New builds the server and registers every route.
+func New(store *grids.Store, migrator *grids.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 8 << 20
+	}
+	s := &Server{
+		store:    store,
+		migrator: migrator,
+		log:      log,
+		cfg:      cfg,
+		echo:     echo.New(),
+		tokens:   newTokenCache(time.Minute),
+	}
+	doc, err := openapiJSON()
+	if err != nil {
+		return nil, err
+	}
+	s.openapiJSON = doc
+	s.metrics = newMetrics(store)
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.accessLog)
+	e.Use(s.metrics.middleware)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic", append(logAttrs(c), "err", err, "stack", string(stack))...)
+			return err
+		},
+	}))
+	s.register()
+	return s, nil
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Registry is the Prometheus registry behind /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+// Changed tells the server that a table changed (from the store's change
+// listener): cached credentials are dropped when users or tokens change.
+func (s *Server) Changed(table string) {
+	switch table {
+	case "api_tokens", "users", "units", grids.AnyChange:
+		s.tokens.clear()
+	}
+}
+
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		attrs := append(logAttrs(c),
+			slog.String("method", c.Request().Method),
+			slog.String("route", c.Path()),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", status),
+			slog.Int64("bytes", c.Response().Size),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", c.RealIP()))
+		if p, ok := c.Get(principalKey).(grids.Principal); ok {
+			attrs = append(attrs, slog.String("user", p.User), slog.String("role", string(p.Role)))
+		}
+		s.log.Log(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+const principalKey = "citygrid.principal"
+
+// authenticate requires a bearer token on every /api/v1 route.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		secret, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			secret, ok = strings.CutPrefix(h, "bearer ")
+		}
+		secret = strings.TrimSpace(secret)
+		if !ok || secret == "" {
+			return grids.ErrUnauthenticated
+		}
+		p, err := s.principal(c.Request().Context(), secret)
+		if err != nil {
+			return err
+		}
+		c.Set(principalKey, p)
+		return next(c)
+	}
+}
+
+func (s *Server) principal(ctx context.Context, secret string) (grids.Principal, error) {
+	if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.AdminToken)) == 1 {
+		return grids.Principal{User: "admin (CITYGRID_ADMIN_TOKEN)", Role: grids.RoleAdmin}, nil
+	}
+	if p, ok := s.tokens.get(secret); ok {
+		return p, nil
+	}
+	p, err := s.store.Authenticate(ctx, secret)
+	if err != nil {
+		return p, err
+	}
+	s.tokens.put(secret, p)
+	return p, nil
+}
+
+// allow lets only the given roles through; admin may do everything.
+func allow(roles ...grids.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, _ := c.Get(principalKey).(grids.Principal)
+			if p.Role == grids.RoleAdmin {
+				return next(c)
+			}
+			for _, r := range roles {
+				if p.Role == r {
+					return next(c)
+				}
+			}
+			return grids.ErrForbidden
+		}
+	}
+}

@@ -1,0 +1,117 @@
+// Command citygrid is the grid-management service and its tools.
+//
+//	citygrid serve     run the HTTP API and the map
+//	citygrid migrate   apply or roll back database migrations
+//	citygrid db        run the local PostGIS cluster (start|stop|status|url)
+//	citygrid token     create, list and revoke API tokens
+//
+// Without DATABASE_URL every command uses the local cluster in .data/pg,
+// installing PostgreSQL and PostGIS from the distribution when missing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// config is everything a command may be told, from flags and environment.
+type config struct {
+	DatabaseURL string
+	Addr        string
+	AdminToken  string
+	LogLevel    string
+	DataDir     string
+	DBPort      int
+	Migrate     bool
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// commonFlags binds the flags every database-using command shares.
+func commonFlags(fs *flag.FlagSet, cfg *config) {
+	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", ""), "PostGIS 3 database `URL` (env DATABASE_URL); empty runs the local cluster")
+	fs.StringVar(&cfg.DataDir, "data", envOr("CITYGRID_DATA", ".data/pg"), "folder of the local cluster (env CITYGRID_DATA)")
+	fs.IntVar(&cfg.DBPort, "db-port", envInt("CITYGRID_DB_PORT", 54329), "loopback port of the local cluster (env CITYGRID_DB_PORT)")
+	fs.StringVar(&cfg.LogLevel, "log-level", envOr("CITYGRID_LOG_LEVEL", "info"), "debug, info, warn or error (env CITYGRID_LOG_LEVEL)")
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+const usage = `citygrid — grid management for city governments (城市网格化管理)
+
+Usage: citygrid <command> [flags]
+
+Commands:
+  serve     run the HTTP API and the map (migrates first)
+  migrate   up | down [--to N] | status: manage the database schema
+  db        start | stop | status | url: the local PostGIS cluster
+  token     create | list | revoke: API tokens
+  version   print the version
+
+Run 'citygrid <command> --help' for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = runServe(ctx, args)
+	case "migrate":
+		err = runMigrate(ctx, args)
+	case "db":
+		err = runDB(ctx, args)
+	case "token":
+		err = runToken(ctx, args)
+	case "version", "--version":
+		fmt.Println(version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "citygrid: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "citygrid:", strings.TrimSpace(err.Error()))
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/citygrid/citygrid/api"
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/internal/pgrun"
+	"github.com/citygrid/citygrid/web"
+)
+
+func runServe(ctx context.Context, args []string) error {
+	var cfg config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: citygrid serve [flags]\n\nRuns the HTTP API and the map. Applies pending migrations first.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	commonFlags(fs, &cfg)
+	fs.StringVar(&cfg.Addr, "addr", envOr("CITYGRID_ADDR", ":8080"), "listen address (env CITYGRID_ADDR)")
+	fs.StringVar(&cfg.AdminToken, "admin-token", "", "accept this value as an admin token (prefer env CITYGRID_ADMIN_TOKEN, which ps cannot show)")
+	fs.BoolVar(&cfg.Migrate, "migrate", true, "apply pending migrations at start")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = os.Getenv("CITYGRID_ADMIN_TOKEN")
+	}
+	log, err := newLogger(cfg.LogLevel, os.Stderr)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	pool, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	migrator, err := grids.NewMigrator(pool)
+	if err != nil {
+		return err
+	}
+	defer migrator.Close()
+	if cfg.Migrate {
+		n, err := migrator.Up(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		log.Info("migrations applied", "count", n)
+	}
+	store := grids.NewStore(pool, grids.DefaultCodeRules())
+	srv, err := api.New(store, migrator, log, api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler()})
+	if err != nil {
+		return err
+	}
+	if !web.Built() {
+		log.Warn("the map app is not built into this binary; run `make web` and rebuild (make run does both)")
+	}
+
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	defer stopListening()
+	go store.Listen(listenCtx, log, srv.Changed)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("citygrid serving", "addr", ln.Addr().String(), "version", version, "startup", time.Since(started).Round(time.Millisecond).String())
+	fmt.Fprintf(os.Stderr, "\n  citygrid 城市网格 is up: http://%s\n\n", displayAddr(ln.Addr()))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: stop accepting, let running requests finish.
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if ok && (tcp.IP.IsUnspecified() || tcp.IP == nil) {
+		return fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	return a.String()
+}
+
+// localCluster is the embedded default database.
+func localCluster(cfg config) *pgrun.Cluster {
+	return pgrun.New(pgrun.Config{Dir: cfg.DataDir, Port: cfg.DBPort, Install: true, Log: os.Stderr})
+}
+
+// openDatabase connects to DATABASE_URL, or starts the local cluster and
+// connects to it.
+func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*pgxpool.Pool, error) {
+	url := cfg.DatabaseURL
+	if url == "" {
+		c := localCluster(cfg)
+		t := time.Now()
+		if err := c.Start(ctx); err != nil {
+			return nil, fmt.Errorf("local database: %w", err)
+		}
+		if url, err := c.URL(); err != nil {
+			return nil, err
+		} else {
+			log.Info("local PostGIS cluster ready", "data", cfg.DataDir, "port", cfg.DBPort, "took", time.Since(t).Round(time.Millisecond).String())
+			return grids.Connect(ctx, url)
+		}
+	}
+	return grids.Connect(ctx, url)
+}
