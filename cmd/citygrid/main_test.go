@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,13 +58,14 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	port := freePort(t)
 	cmd := exec.Command(bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port))
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "CITYGRID_ADMIN_TOKEN=bootstrap-admin", "CITYGRID_LOG_LEVEL=info")
-	var logs bytes.Buffer
+	var logs lockedBuffer
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	go io.Copy(&logs, bufio.NewReader(stderr))
+	copied := make(chan struct{})
+	go func() { io.Copy(&logs, stderr); close(copied) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -136,6 +138,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	case <-time.After(25 * time.Second):
 		t.Fatal("no exit 25 s after SIGTERM")
 	}
+	<-copied
 	// Logs are JSON lines with request ids.
 	sawRequest := false
 	for _, line := range strings.Split(logs.String(), "\n") {
@@ -159,4 +162,22 @@ func TestHelp(t *testing.T) {
 	if err := exec.Command(bin, "frobnicate").Run(); err == nil {
 		t.Error("unknown command exits 0")
 	}
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

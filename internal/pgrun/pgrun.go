@@ -206,7 +206,7 @@ func (c *Cluster) running(ctx context.Context, bin string) (bool, error) {
 func (c *Cluster) checkPortFree() error {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("port %d on 127.0.0.1 is taken by another program; choose another with --port: %w", c.cfg.Port, err)
+		return fmt.Errorf("port %d on 127.0.0.1 is taken by another program; choose another with --db-port: %w", c.cfg.Port, err)
 	}
 	return l.Close()
 }
