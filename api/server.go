@@ -63,6 +63,7 @@ func New(store *grids.Store, migrator *grids.Migrator, log *slog.Logger, cfg Con
 	s.metrics = newMetrics(store)
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
+	e.JSONSerializer = jsonSerializer{}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestID())
 	e.Use(s.accessLog)
