@@ -74,9 +74,17 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		he  *echo.HTTPError
 		mbe *http.MaxBytesError
 		tl  *tooLarge
+		ie  *grids.ImportError
 	)
 	e := func(code, msg string) ErrorDetail { return ErrorDetail{Code: code, Message: msg} }
 	switch {
+	case errors.As(err, &ie):
+		d := e("invalid_features", fmt.Sprintf("nothing was imported: %d problem(s); the first: %v", ie.Total, ie))
+		d.Details = importProblems(ie)
+		if len(d.Details) > 0 {
+			d.Field = d.Details[0].Field
+		}
+		return http.StatusUnprocessableEntity, ErrorBody{d}
 	case errors.As(err, &ve):
 		d := e("invalid", ve.Error())
 		d.Details = ve.Problems

@@ -35,6 +35,8 @@ func (s *Server) register() {
 	v1.PATCH("/regions/:code", s.updateRegion, planners)
 	v1.DELETE("/regions/:code", s.deleteRegion, planners)
 
+	v1.POST("/import/:kind", s.importFile, planners)
+
 	v1.GET("/themes", s.listThemes)
 	v1.GET("/categories", s.listCategories)
 	v1.GET("/layers", s.listLayers)

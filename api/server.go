@@ -24,6 +24,8 @@ type Config struct {
 	AdminToken string
 	// BodyLimit caps JSON bodies of ordinary writes, in bytes.
 	BodyLimit int64
+	// ImportLimit caps import bodies, in bytes.
+	ImportLimit int64
 	// Version is reported by /healthz.
 	Version string
 	// Web serves the map app at /; nil serves nothing there.
@@ -46,6 +48,9 @@ type Server struct {
 func New(store *grids.Store, migrator *grids.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 8 << 20
+	}
+	if cfg.ImportLimit == 0 {
+		cfg.ImportLimit = 2 << 30
 	}
 	s := &Server{
 		store:    store,

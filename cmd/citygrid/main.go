@@ -76,6 +76,7 @@ Commands:
   migrate   up | down [--to N] | status: manage the database schema
   db        start | stop | status | url: the local PostGIS cluster
   token     create | list | revoke: API tokens
+  import    regions | grids | units | objects | osm FILE: load a city
   version   print the version
 
 Run 'citygrid <command> --help' for the flags of a command.
@@ -99,6 +100,8 @@ func main() {
 		err = runDB(ctx, args)
 	case "token":
 		err = runToken(ctx, args)
+	case "import":
+		err = runImport(ctx, args)
 	case "version", "--version":
 		fmt.Println(version)
 	case "help", "-h", "--help":

@@ -216,3 +216,23 @@ func withDatabase(raw, db string) string {
 	u.Path = "/" + db
 	return u.String()
 }
+
+// SharedData returns the path of a file under ../shared/data (real
+// OpenStreetMap extracts and district boundaries). When it is absent the
+// test is skipped with a message, except in CI (CI=true), where that is a
+// failure.
+func SharedData(t testing.TB, rel string) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(filepath.Dir(root), "shared", "data", rel)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared data %s is missing in CI: %v", rel, err)
+		}
+		t.Skipf("shared data %s not found beside the repository; skipping (it is required when CI=true)", rel)
+	}
+	return p
+}

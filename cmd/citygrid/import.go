@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/grids"
+)
+
+// parseInterleaved lets flags come before, between or after positional
+// arguments, as users type them: `import regions f.geojson --level district`.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+const importUsage = `Usage: citygrid import KIND FILE [flags]
+
+KIND is regions, grids, units or objects (GeoJSON: a FeatureCollection or
+one feature per line), or osm (an .osm or .osm.pbf file, mapped to objects by
+the layer table in grids/osm_layers.yaml or --mapping).
+
+Everything is imported in one transaction, or nothing is. Importing the same
+file again updates records in place by code (OSM objects by their OSM id).
+
+Flags:`
+
+func runImport(ctx context.Context, args []string) error {
+	var cfg config
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), importUsage)
+		fs.PrintDefaults()
+	}
+	commonFlags(fs, &cfg)
+	level := fs.String("level", "", "regions: district, subdistrict or community")
+	layer := fs.String("layer", "", "objects: the layer of every feature (default: each feature's \"layer\" property)")
+	codeProp := fs.String("code-prop", "code", "property holding the code")
+	nameProp := fs.String("name-prop", "name", "property holding the name")
+	parentProp := fs.String("parent-prop", "", "property holding the parent's code (default: found spatially; units: \"parent\")")
+	crs := fs.String("crs", "wgs84", "coordinate system of the file: wgs84, gcj02 or bd09")
+	fix := fs.Bool("fix", false, "repair invalid geometries with ST_MakeValid and report what changed")
+	region := fs.String("region", "", "objects, osm: keep only features touching this region (code)")
+	mapping := fs.String("mapping", "", "osm: a layer mapping file replacing the built-in one")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return errors.New("want KIND and FILE")
+	}
+	kind, path := pos[0], pos[1]
+	c, err := geo.ParseCRS(*crs)
+	if err != nil {
+		return err
+	}
+	opt := grids.ImportOptions{Kind: kind, Level: grids.Level(*level), Layer: *layer, CodeProp: *codeProp,
+		NameProp: *nameProp, ParentProp: *parentProp, CRS: c, Fix: *fix, Within: *region}
+
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var in io.Reader = f
+	if st, err := f.Stat(); err == nil && term.IsTerminal(int(os.Stderr.Fd())) {
+		bar := progressbar.DefaultBytes(st.Size(), "reading "+path)
+		r := progressbar.NewReader(f, bar)
+		in = &r
+		defer bar.Finish()
+	}
+
+	var src grids.FeatureSource
+	if kind == "osm" {
+		var m []byte
+		if *mapping != "" {
+			if m, err = os.ReadFile(*mapping); err != nil {
+				return err
+			}
+		}
+		mp, err := grids.ParseOSMMapping(m)
+		if err != nil {
+			return err
+		}
+		osmr, err := grids.NewOSMReader(ctx, in, mp)
+		if err != nil {
+			return err
+		}
+		defer osmr.Close()
+		src = osmr
+		opt.Kind, opt.Source = "objects", "osm"
+	} else {
+		fr, err := geo.NewFeatureReader(in)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		src = fr
+	}
+
+	store, closeStore, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	res, err := store.Import(ctx, src, opt)
+	fmt.Fprintln(os.Stderr)
+	var ie *grids.ImportError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(os.Stderr, "nothing was imported: %d problem(s)\n", ie.Total)
+		for _, p := range ie.Problems {
+			fmt.Fprintf(os.Stderr, "  feature %d %s: %s\n", p.Index, p.Code, p.Reason)
+		}
+		if ie.Total > len(ie.Problems) {
+			fmt.Fprintf(os.Stderr, "  … and %d more\n", ie.Total-len(ie.Problems))
+		}
+		return errors.New("import failed")
+	}
+	if err != nil {
+		return err
+	}
+	printImportResult(os.Stdout, res)
+	return nil
+}
+
+func printImportResult(w io.Writer, res grids.ImportResult) {
+	fmt.Fprintf(w, "%s: read %d, created %d, updated %d, unchanged %d", res.Kind, res.Read, res.Created, res.Updated, res.Unchanged)
+	if res.Fixed > 0 {
+		fmt.Fprintf(w, ", fixed %d", res.Fixed)
+	}
+	if res.Skipped > 0 {
+		fmt.Fprintf(w, ", skipped %d outside the region", res.Skipped)
+	}
+	fmt.Fprintln(w)
+	for _, f := range res.Fixes {
+		fmt.Fprintf(w, "  fixed feature %d %s: %s\n", f.Index, f.Code, f.Reason)
+	}
+	for _, warn := range res.Warnings {
+		fmt.Fprintln(w, "warning:", strings.TrimSpace(warn))
+	}
+}
+
+// openStore connects, migrates and returns a store.
+func openStore(ctx context.Context, cfg config) (*grids.Store, func(), error) {
+	l, err := newLogger(cfg.LogLevel, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := openDatabase(ctx, cfg, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := grids.NewMigrator(pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	_, err = m.Up(ctx)
+	m.Close()
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return grids.NewStore(pool, grids.DefaultCodeRules()), pool.Close, nil
+}
