@@ -188,7 +188,6 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-
 // Every kind of bad input is a 4xx naming the field, and nothing is written.
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)

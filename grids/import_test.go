@@ -95,7 +95,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 	good := poly("110108002000", `[[[116.30,39.95],[116.31,39.95],[116.31,39.96],[116.30,39.96],[116.30,39.95]]]`)
 	cases := []struct {
 		name, body, want string
-		index          int
+		index            int
 	}{
 		{"not GeoJSON", `hello`, "not GeoJSON", -1},
 		{"a Feature, not a collection", `{"type":"Feature","properties":{},"geometry":null}` + "\n" + `{"type":"Feature"`, "", 1},
