@@ -77,6 +77,8 @@ Commands:
   db        start | stop | status | url: the local PostGIS cluster
   token     create | list | revoke: API tokens
   import    regions | grids | units | objects | osm FILE: load a city
+  derive    subdistricts | grids | assignments: draw what a city lacks
+  demo      beijing | shanghai: build a demo city from the real data
   version   print the version
 
 Run 'citygrid <command> --help' for the flags of a command.
@@ -102,6 +104,10 @@ func main() {
 		err = runToken(ctx, args)
 	case "import":
 		err = runImport(ctx, args)
+	case "derive":
+		err = runDerive(ctx, args)
+	case "demo":
+		err = runDemo(ctx, args)
 	case "version", "--version":
 		fmt.Println(version)
 	case "help", "-h", "--help":
