@@ -135,9 +135,10 @@ type DeriveOptions struct {
 	// Replace redraws communities that already have grids (closing the old
 	// versions); without it they are left alone.
 	Replace bool
-	// OnlyNear limits the work to communities (and subdistricts) that touch
-	// at least one street or alley: a city whose street data covers one
-	// quarter need not be gridded where nothing is known.
+	// OnlyNear limits the work to subdistricts that touch at least one
+	// street or alley: a city whose street data covers one quarter need not
+	// be gridded where nothing is known. Every community of a subdistrict
+	// that is worked on gets grids.
 	OnlyNear bool
 	// Progress, when set, is told after each community.
 	Progress func(done, total int)
@@ -209,15 +210,6 @@ func (s *Store) DeriveGrids(ctx context.Context, region string, opt DeriveOption
 		communities = append(communities, cs...)
 	}
 	for i, c := range communities {
-		if opt.OnlyNear && r.Level != Community {
-			near, err := s.touchesStreets(ctx, c)
-			if err != nil {
-				return res, err
-			}
-			if !near {
-				continue
-			}
-		}
 		n, replaced, err := s.gridCommunity(ctx, c, opt)
 		if err != nil {
 			return res, fmt.Errorf("community %s: %w", c, err)
@@ -384,27 +376,38 @@ func partition(ctx context.Context, tx pgx.Tx, regionID int64, target float64, l
 }
 
 // splitLarge cuts cells over 3× the target into k pieces: the Voronoi cells
-// of the k-means centres of points spread evenly over the cell, clipped to
-// it. The seed is fixed so that the same data gives the same grids.
+// of the k-means centres of a lattice of points over the cell, clipped to
+// it. The clustering runs in Web Mercator, which is conformal, so pieces
+// come out about as wide as they are tall in metres; the lattice makes it
+// deterministic (the same data gives the same grids).
 func splitLarge(ctx context.Context, tx pgx.Tx, target float64) error {
 	_, err := tx.Exec(ctx, `
 		WITH big AS (
-			SELECT id, geom, GREATEST(2, round(area / @target))::int AS k FROM derive_cells WHERE area > 3 * @target),
+			SELECT id, geom, ST_Transform(geom, 3857) AS m, GREATEST(2, round(area / @target))::int AS k
+			FROM derive_cells WHERE area > 3 * @target),
+		steps AS (
+			SELECT id, sqrt(ST_Area(m) / (k * 12.0)) AS step FROM big),
 		pts AS (
-			SELECT b.id, b.k, d.geom AS p
-			FROM big b CROSS JOIN LATERAL ST_Dump(ST_GeneratePoints(b.geom, LEAST(b.k * 12, 20000), 1)) d),
+			SELECT b.id, b.k, ST_SetSRID(ST_MakePoint(x, y), 3857) AS p
+			FROM big b JOIN steps s ON s.id = b.id
+			CROSS JOIN LATERAL generate_series(0, floor((ST_XMax(b.m) - ST_XMin(b.m)) / s.step)::int) AS i
+			CROSS JOIN LATERAL generate_series(0, floor((ST_YMax(b.m) - ST_YMin(b.m)) / s.step)::int) AS j
+			CROSS JOIN LATERAL (SELECT ST_XMin(b.m) + (i + 0.5) * s.step AS x, ST_YMin(b.m) + (j + 0.5) * s.step AS y) xy
+			WHERE ST_Intersects(b.m, ST_SetSRID(ST_MakePoint(x, y), 3857))),
 		clustered AS (
 			SELECT id, p, ST_ClusterKMeans(p, k) OVER (PARTITION BY id) AS cl FROM pts),
-		centroids AS (
-			SELECT id, ST_Centroid(ST_Collect(p)) AS c FROM clustered GROUP BY id, cl),
 		centres AS (
-			SELECT id, ST_Collect(c) AS cs FROM centroids GROUP BY id),
+			SELECT id, ST_Collect(c) AS cs
+			FROM (SELECT id, ST_Centroid(ST_Collect(p)) AS c FROM clustered GROUP BY id, cl) x GROUP BY id),
+		cells AS (
+			SELECT b.id, ST_Transform(vc.geom, 4326) AS v
+			FROM centres c JOIN big b ON b.id = c.id
+			CROSS JOIN LATERAL ST_Dump(ST_VoronoiPolygons(c.cs, 0, ST_Expand(ST_Envelope(b.m), 100))) AS vc),
 		pieces AS (
-			SELECT b.id, p.geom AS piece
-			FROM centres v
-			JOIN big b ON b.id = v.id
-			CROSS JOIN LATERAL ST_Dump(ST_VoronoiPolygons(v.cs, 0, ST_Expand(ST_Envelope(b.geom), 0.01))) AS vc
-			CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(b.geom, vc.geom), 3)) AS p),
+			SELECT p.geom AS piece
+			FROM cells c JOIN big b ON b.id = c.id
+			CROSS JOIN LATERAL ST_Dump(CASE WHEN ST_Within(c.v, b.geom) THEN c.v
+			                               ELSE ST_CollectionExtract(ST_Intersection(b.geom, c.v), 3) END) AS p),
 		gone AS (DELETE FROM derive_cells WHERE id IN (SELECT id FROM big))
 		INSERT INTO derive_cells (geom, area)
 		SELECT piece, ST_Area(piece::geography) FROM pieces WHERE NOT ST_IsEmpty(piece) AND ST_Area(piece) > 0`,

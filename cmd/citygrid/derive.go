@@ -43,7 +43,7 @@ func runDerive(ctx context.Context, args []string) error {
 	target := fs.Float64("target-area", 10000, "grids: target grid area in m²")
 	community := fs.Float64("community-area", 500000, "grids: target area of derived communities in m²")
 	replace := fs.Bool("replace", false, "grids: redraw communities that already have grids")
-	onlyNear := fs.Bool("only-near-streets", false, "grids: skip subdistricts and communities without any street or alley")
+	onlyNear := fs.Bool("only-near-streets", false, "grids: skip subdistricts without any street or alley")
 	defaults := fs.Bool("defaults", false, "assignments: write the default duties")
 	table := fs.String("table", "", "assignments: a defaults table replacing the built-in one")
 	if _, err := parseInterleaved(fs, rest); err != nil {
