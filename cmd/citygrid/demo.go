@@ -9,18 +9,20 @@ import (
 	"time"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/citygen"
 )
 
 const demoUsage = `Usage:
   citygrid demo beijing [--shared ../shared/data]    Haidian from the real data
   citygrid demo shanghai [--shared ../shared/data]   central Shanghai from the real data
+  citygrid demo generated [--grids 2000] [--seed 1]  a generated city, any size
 
 Each builds a working city: districts converted from GCJ-02, subdistricts
 derived from their centre points, OpenStreetMap objects, communities and
 grids drawn along the streets, and the default duties.`
 
 func runDemo(ctx context.Context, args []string) error {
-	sub, rest, err := subcommand(args, "beijing", "shanghai")
+	sub, rest, err := subcommand(args, "beijing", "shanghai", "generated")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, demoUsage)
 		return err
@@ -30,15 +32,42 @@ func runDemo(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), demoUsage+"\n\nFlags:"); fs.PrintDefaults() }
 	commonFlags(fs, &cfg)
 	shared := fs.String("shared", "../shared/data", "folder holding the real data (beijing/, shanghai/)")
+	gridsN := fs.Int("grids", 2000, "generated: about this many unit grids (20000 is the scale benchmark city)")
+	seed := fs.Uint64("seed", 1, "generated: the same seed gives the same city")
+	out := fs.String("out", "", "generated: write the objects to this GeoJSON file instead of loading the city")
 	if _, err := parseInterleaved(fs, rest); err != nil {
 		return err
+	}
+	start := time.Now()
+	if sub == "generated" && *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		n, err := citygen.WriteObjects(f, citygen.Config{Grids: *gridsN, Seed: *seed})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%d objects written to %s in %s\n", n, *out, time.Since(start).Round(100*time.Millisecond))
+		return nil
 	}
 	store, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	start := time.Now()
+	if sub == "generated" {
+		sum, err := citygen.Load(ctx, store, citygen.Config{Grids: *gridsN, Seed: *seed}, func(s string) { fmt.Println(s) })
+		if err != nil {
+			return err
+		}
+		fmt.Printf("generated city: %d districts, %d subdistricts, %d communities, %d grids, %d objects, %d units, %d assignments in %s\n",
+			sum.Districts, sum.Subdistricts, sum.Communities, sum.Grids, sum.Objects, sum.Units, sum.Assignments, time.Since(start).Round(100*time.Millisecond))
+		return nil
+	}
 	city := grids.RealCities[sub]
 	if _, err := os.Stat(*shared); err != nil {
 		return errors.New("the real data is not at " + *shared + " (pass --shared DIR)")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/citygen"
 	"github.com/citygrid/citygrid/internal/pgrun"
 	"github.com/citygrid/citygrid/web"
 )
@@ -30,6 +31,8 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", envOr("CITYGRID_ADDR", ":8080"), "listen address (env CITYGRID_ADDR)")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "accept this value as an admin token (prefer env CITYGRID_ADMIN_TOKEN, which ps cannot show)")
 	fs.BoolVar(&cfg.Migrate, "migrate", true, "apply pending migrations at start")
+	demo := fs.String("demo", "auto", "load a generated demo city into an empty database: auto (only for the local cluster), generated or none")
+	demoGrids := fs.Int("demo-grids", 2000, "size of the generated demo city, in grids")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +62,11 @@ func runServe(ctx context.Context, args []string) error {
 		log.Info("migrations applied", "count", n)
 	}
 	store := grids.NewStore(pool, grids.DefaultCodeRules())
+	if *demo == "generated" || (*demo == "auto" && cfg.DatabaseURL == "") {
+		if err := loadDemoIfEmpty(ctx, store, *demoGrids, log); err != nil {
+			return err
+		}
+	}
 	srv, err := api.New(store, migrator, log, api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler()})
 	if err != nil {
 		return err
@@ -132,4 +140,22 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*pgxpool.P
 		}
 	}
 	return grids.Connect(ctx, url)
+}
+
+// loadDemoIfEmpty fills a database that has no regions with the generated
+// demo city, so that a first `make run` shows a working city.
+func loadDemoIfEmpty(ctx context.Context, store *grids.Store, n int, log *slog.Logger) error {
+	list, err := store.Regions(ctx, grids.RegionFilter{}, grids.Page{Limit: 1})
+	if err != nil || list.Total > 0 {
+		return err
+	}
+	log.Info("empty database: loading the generated demo city", "grids", n)
+	t := time.Now()
+	sum, err := citygen.Load(ctx, store, citygen.Config{Grids: n, Seed: 1}, func(s string) { log.Info("demo city", "step", s) })
+	if err != nil {
+		return fmt.Errorf("demo city: %w", err)
+	}
+	log.Info("demo city loaded", "grids", sum.Grids, "objects", sum.Objects, "units", sum.Units, "assignments", sum.Assignments,
+		"took", time.Since(t).Round(time.Millisecond).String())
+	return nil
 }
