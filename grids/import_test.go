@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -220,5 +221,22 @@ func TestImportUnitsGridsObjects(t *testing.T) {
 	}
 	if _, err := importString(t, s, objects, grids.ImportOptions{Kind: "objects", Layer: "nope"}); err == nil {
 		t.Error("unknown layer accepted")
+	}
+}
+
+// A city with its own code scheme sets its patterns; the national formats
+// are then not required.
+func TestOwnCodePatterns(t *testing.T) {
+	rules := grids.DefaultCodeRules()
+	rules.District = regexp.MustCompile(`^D-[A-Z]{2}$`)
+	s := grids.NewStore(testdb.Pool(t), rules)
+	body := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"D-HD","name":"海淀"},
+	  "geometry":{"type":"Polygon","coordinates":[[[116.2,39.9],[116.4,39.9],[116.4,40.1],[116.2,40.1],[116.2,39.9]]]}}]}`
+	if res, err := importString(t, s, body, grids.ImportOptions{Kind: "regions", Level: grids.District}); err != nil || res.Created != 1 {
+		t.Errorf("own code: %+v %v", res, err)
+	}
+	national := newStore(t)
+	if _, err := importString(t, national, body, grids.ImportOptions{Kind: "regions", Level: grids.District}); err == nil {
+		t.Error("D-HD accepted under the national rules")
 	}
 }

@@ -179,5 +179,10 @@ func openStore(ctx context.Context, cfg config) (*grids.Store, func(), error) {
 		pool.Close()
 		return nil, nil, err
 	}
-	return grids.NewStore(pool, grids.DefaultCodeRules()), pool.Close, nil
+	rules, err := cfg.codeRules()
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return grids.NewStore(pool, rules), pool.Close, nil
 }

@@ -18,9 +18,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -35,6 +38,33 @@ type config struct {
 	DataDir     string
 	DBPort      int
 	Migrate     bool
+	// Code patterns (regular expressions) replacing the national formats,
+	// for cities whose own data uses other codes; empty keeps the default.
+	CodeDistrict, CodeSubdistrict, CodeCommunity, CodeGrid, CodeUnit string
+	CodeNested                                                       bool
+}
+
+// codeRules builds the store's code rules from the configuration.
+func (c config) codeRules() (grids.CodeRules, error) {
+	r := grids.DefaultCodeRules()
+	r.Nested = c.CodeNested
+	for _, p := range []struct {
+		flag, pattern string
+		dst           **regexp.Regexp
+	}{
+		{"code-district", c.CodeDistrict, &r.District}, {"code-subdistrict", c.CodeSubdistrict, &r.Subdistrict},
+		{"code-community", c.CodeCommunity, &r.Community}, {"code-grid", c.CodeGrid, &r.Grid}, {"code-unit", c.CodeUnit, &r.Unit},
+	} {
+		if p.pattern == "" {
+			continue
+		}
+		re, err := regexp.Compile("^(?:" + p.pattern + ")$")
+		if err != nil {
+			return r, fmt.Errorf("--%s: %w", p.flag, err)
+		}
+		*p.dst = re
+	}
+	return r, nil
 }
 
 func envOr(name, def string) string {
@@ -57,6 +87,12 @@ func commonFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.DataDir, "data", envOr("CITYGRID_DATA", ".data/pg"), "folder of the local cluster (env CITYGRID_DATA)")
 	fs.IntVar(&cfg.DBPort, "db-port", envInt("CITYGRID_DB_PORT", 54329), "loopback port of the local cluster (env CITYGRID_DB_PORT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("CITYGRID_LOG_LEVEL", "info"), "debug, info, warn or error (env CITYGRID_LOG_LEVEL)")
+	fs.StringVar(&cfg.CodeDistrict, "code-district", envOr("CITYGRID_CODE_DISTRICT", ""), "district code `regexp` (default 6 digits, GB/T 2260; env CITYGRID_CODE_DISTRICT)")
+	fs.StringVar(&cfg.CodeSubdistrict, "code-subdistrict", envOr("CITYGRID_CODE_SUBDISTRICT", ""), "subdistrict code `regexp` (default 12 digits ending 000)")
+	fs.StringVar(&cfg.CodeCommunity, "code-community", envOr("CITYGRID_CODE_COMMUNITY", ""), "community code `regexp` (default 12 digits)")
+	fs.StringVar(&cfg.CodeGrid, "code-grid", envOr("CITYGRID_CODE_GRID", ""), "grid code `regexp` (default 15 digits)")
+	fs.StringVar(&cfg.CodeUnit, "code-unit", envOr("CITYGRID_CODE_UNIT", ""), "unit code `regexp`")
+	fs.BoolVar(&cfg.CodeNested, "code-nested", envOr("CITYGRID_CODE_NESTED", "true") == "true", "child codes must start with their parent's (env CITYGRID_CODE_NESTED)")
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {

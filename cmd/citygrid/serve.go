@@ -61,7 +61,11 @@ func runServe(ctx context.Context, args []string) error {
 		}
 		log.Info("migrations applied", "count", n)
 	}
-	store := grids.NewStore(pool, grids.DefaultCodeRules())
+	rules, err := cfg.codeRules()
+	if err != nil {
+		return err
+	}
+	store := grids.NewStore(pool, rules)
 	if *demo == "generated" || (*demo == "auto" && cfg.DatabaseURL == "") {
 		if err := loadDemoIfEmpty(ctx, store, *demoGrids, log); err != nil {
 			return err

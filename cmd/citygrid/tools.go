@@ -178,7 +178,11 @@ func runToken(ctx context.Context, args []string) error {
 		return err
 	}
 	m.Close()
-	store := grids.NewStore(pool, grids.DefaultCodeRules())
+	rules, err := cfg.codeRules()
+	if err != nil {
+		return err
+	}
+	store := grids.NewStore(pool, rules)
 	switch sub {
 	case "create":
 		in := grids.TokenInput{Role: *role, Unit: *unit, Name: *name, User: *user}
