@@ -112,4 +112,3 @@ func (d DefaultAssignments) WithoutTarget(theme, target string) DefaultAssignmen
 	}
 	return out
 }
-

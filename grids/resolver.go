@@ -1,0 +1,663 @@
+package grids
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
+
+	"github.com/citygrid/citygrid/geo"
+)
+
+// Snapshot is an immutable in-memory copy of everything a locate needs:
+// live grids, regions, objects and assignments, with their spatial indexes.
+// Readers use it without locks; a refresh builds a new one and swaps it in.
+type Snapshot struct {
+	Built    time.Time
+	Duration time.Duration
+
+	Grids    []GridRef
+	Regions  []RegionRef
+	Objects  []ObjectRef
+	Units    []UnitRef
+	Themes   []Theme
+	themeIdx map[string]int16
+	catTheme map[string]int16 // category code → theme
+
+	gridIdx    *geo.PolygonIndex
+	regionIdx  *geo.PolygonIndex
+	objPolyIdx *geo.PolygonIndex
+	objLineIdx *geo.LineIndex
+	lineObj    []int32 // line id → Objects index
+
+	gridDuties   [][]duty // by grid index
+	regionDuties [][]duty // by region index
+	objectDuties [][]duty // by object index
+}
+
+// GridRef is a live grid as the index knows it.
+type GridRef struct {
+	Code      string
+	Name      string
+	Version   int
+	Community int32 // Regions index, -1 if unknown
+	AreaM2    float64
+}
+
+// RegionRef is a region as the index knows it.
+type RegionRef struct {
+	Code   string
+	Name   string
+	Level  Level
+	Parent int32 // Regions index, -1 for districts
+}
+
+// ObjectRef is an object as the index knows it.
+type ObjectRef struct {
+	ID    int64
+	Code  string
+	Name  string
+	Layer string
+	Line  bool
+}
+
+// UnitRef is a unit as the index knows it.
+type UnitRef struct {
+	Code string
+	Name string
+	Kind string
+}
+
+type duty struct {
+	theme int16
+	unit  int32
+	lead  bool
+	id    int64
+}
+
+// Via kinds: what carried the assignment that decided.
+const (
+	ViaObject = "object"
+	ViaGrid   = "grid"
+	ViaRegion = "region"
+)
+
+// Located is the answer for one point. It holds indexes into the snapshot
+// and reuses its slices across calls, so a lookup allocates nothing once
+// warmed up; the API turns it into JSON.
+type Located struct {
+	Point      orb.Point
+	Inside     bool
+	Grid       int32 // -1 when no grid covers the point
+	OnBoundary bool
+	Adjacent   []int32
+	District   int32
+	Sub        int32
+	Community  int32
+	Objects    []ObjectHit
+	Owners     []Owner
+	// NearestGrid and NearestM are set when the point is in no grid.
+	NearestGrid int32
+	NearestM    float64
+	// Borderline lists object hits the index could not decide alone (a
+	// distance within 2 cm of the snap distance); Resolver.Locate settles
+	// them with PostGIS.
+	Borderline bool
+
+	hits []geo.Hit
+}
+
+// ObjectHit is an object at the point: a polygon covering it (distance 0) or
+// a line within its layer's snap distance.
+type ObjectHit struct {
+	Object    int32
+	DistanceM float64
+}
+
+// Owner is a unit answering for a duty at the point, and the rule that
+// decided: the object, grid or region whose assignment matched.
+type Owner struct {
+	Theme   int16
+	Unit    int32
+	Lead    bool
+	ViaKind string
+	Via     int32 // index into Objects, Grids or Regions
+	ID      int64 // the assignment
+}
+
+// ThemeIndex returns the index of a theme code, or -1.
+func (s *Snapshot) ThemeIndex(code string) int16 {
+	if i, ok := s.themeIdx[code]; ok {
+		return i
+	}
+	return -1
+}
+
+// CategoryTheme returns the theme index a category implies, or -1 if the
+// category is unknown (ok false) or has no theme.
+func (s *Snapshot) CategoryTheme(code string) (int16, bool) {
+	t, ok := s.catTheme[code]
+	return t, ok
+}
+
+// Locate answers for one WGS84 point. theme < 0 asks for every theme. The
+// result is written into out, whose slices are reused.
+func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
+	*out = Located{Point: p, Grid: -1, District: -1, Sub: -1, Community: -1, NearestGrid: -1,
+		Adjacent: out.Adjacent[:0], Objects: out.Objects[:0], Owners: out.Owners[:0], hits: out.hits[:0]}
+	// Grid: among the grids covering the point, the one with the smallest
+	// code; the others touching it are adjacent. That rule is deterministic
+	// and does not depend on load order.
+	out.hits = s.gridIdx.Covering(p, out.hits)
+	for _, h := range out.hits {
+		if out.Grid < 0 || s.Grids[h.ID].Code < s.Grids[out.Grid].Code {
+			if out.Grid >= 0 {
+				out.Adjacent = append(out.Adjacent, out.Grid)
+			}
+			out.Grid = h.ID
+		} else {
+			out.Adjacent = append(out.Adjacent, h.ID)
+		}
+		out.OnBoundary = out.OnBoundary || h.OnBoundary
+	}
+	if out.Grid >= 0 {
+		s.regionChain(s.Grids[out.Grid].Community, out)
+	}
+	if out.District < 0 {
+		// No grid (or a grid without a known community): the regions
+		// themselves, smallest code per level.
+		out.hits = s.regionIdx.Covering(p, out.hits[:0])
+		for _, h := range out.hits {
+			r := s.Regions[h.ID]
+			slot := &out.District
+			switch r.Level {
+			case Subdistrict:
+				slot = &out.Sub
+			case Community:
+				slot = &out.Community
+			}
+			if *slot < 0 || r.Code < s.Regions[*slot].Code {
+				*slot = h.ID
+			}
+		}
+	}
+	out.Inside = out.District >= 0
+	if out.Grid < 0 && s.gridIdx.Len() > 0 {
+		out.NearestGrid, out.NearestM = s.gridIdx.Nearest(p)
+	}
+	// Objects: covering polygons, then lines within snap distance, nearest
+	// first (polygons count as 0 m; smaller polygons first among them).
+	out.hits = s.objPolyIdx.Covering(p, out.hits[:0])
+	for _, h := range out.hits {
+		out.Objects = append(out.Objects, ObjectHit{Object: h.ID})
+	}
+	npoly := len(out.Objects)
+	out.hits = s.objLineIdx.Within(p, out.hits[:0])
+	for _, h := range out.hits {
+		snap := s.lineSnap(h.ID)
+		if h.Borderline {
+			out.Borderline = true
+		}
+		if h.DistanceM <= snap || h.Borderline {
+			out.Objects = append(out.Objects, ObjectHit{Object: s.lineObj[h.ID], DistanceM: h.DistanceM})
+		}
+	}
+	sortHits(out.Objects[npoly:])
+	s.owners(theme, out)
+}
+
+func (s *Snapshot) lineSnap(line int32) float64 { return s.objLineIdx.SnapM(line) }
+
+// sortHits orders line hits nearest first with an insertion sort: there
+// are a handful, and sort.Slice would allocate.
+func sortHits(h []ObjectHit) {
+	for i := 1; i < len(h); i++ {
+		for j := i; j > 0 && h[j].DistanceM < h[j-1].DistanceM; j-- {
+			h[j], h[j-1] = h[j-1], h[j]
+		}
+	}
+}
+
+func (s *Snapshot) regionChain(community int32, out *Located) {
+	if community < 0 {
+		return
+	}
+	out.Community = community
+	if sd := s.Regions[community].Parent; sd >= 0 {
+		out.Sub = sd
+		out.District = s.Regions[sd].Parent
+	}
+}
+
+// owners applies the ownership rules, most specific first: an object at the
+// point, then the grid, then the community, subdistrict and district
+// (属地兜底). Per theme the first carrier with a lead gives the lead;
+// supporters come from that carrier and the more specific ones before it.
+func (s *Snapshot) owners(theme int16, out *Located) {
+	for t := int16(0); t < int16(len(s.Themes)); t++ {
+		if theme >= 0 && t != theme {
+			continue
+		}
+		start := len(out.Owners)
+		done := false
+		add := func(ds []duty, kind string, via int32) {
+			if done {
+				return
+			}
+			for _, d := range ds {
+				if d.theme == t {
+					out.Owners = append(out.Owners, Owner{Theme: t, Unit: d.unit, Lead: d.lead, ViaKind: kind, Via: via, ID: d.id})
+					done = done || d.lead
+				}
+			}
+		}
+		for _, o := range out.Objects {
+			add(s.objectDuties[o.Object], ViaObject, o.Object)
+		}
+		if out.Grid >= 0 {
+			add(s.gridDuties[out.Grid], ViaGrid, out.Grid)
+		}
+		for _, r := range [...]int32{out.Community, out.Sub, out.District} {
+			if r >= 0 {
+				add(s.regionDuties[r], ViaRegion, r)
+			}
+		}
+		// Lead first, then supporters, in carrier order.
+		own := out.Owners[start:]
+		for i := 1; i < len(own); i++ {
+			for j := i; j > 0 && own[j].Lead && !own[j-1].Lead; j-- {
+				own[j], own[j-1] = own[j-1], own[j]
+			}
+		}
+	}
+}
+
+// LoadSnapshot reads everything live from PostGIS and builds the indexes.
+func (s *Store) LoadSnapshot(ctx context.Context) (*Snapshot, error) {
+	start := time.Now()
+	snap := &Snapshot{themeIdx: map[string]int16{}, catTheme: map[string]int16{}}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+
+	themes, err := collect(ctx, tx, `SELECT code, name_zh, name_en, description FROM themes ORDER BY sort, code`,
+		func(r pgx.Rows, t *Theme) error { return r.Scan(&t.Code, &t.NameZh, &t.NameEn, &t.Description) })
+	if err != nil {
+		return nil, err
+	}
+	snap.Themes = themes
+	for i, t := range themes {
+		snap.themeIdx[t.Code] = int16(i)
+	}
+	rows, err := tx.Query(ctx, `SELECT code, COALESCE(theme_code, '') FROM categories`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var code, theme string
+		if err := rows.Scan(&code, &theme); err != nil {
+			return nil, err
+		}
+		snap.catTheme[code] = snap.ThemeIndex(theme)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// Regions, parents before children so parent indexes are known.
+	regionByID := map[int64]int32{}
+	var regionParts []orb.Polygon
+	var regionOwner []int32
+	rows, err = tx.Query(ctx, `
+		SELECT id, code, name, level, parent_id, ST_AsBinary(geom) FROM regions
+		ORDER BY CASE level WHEN 'district' THEN 0 WHEN 'subdistrict' THEN 1 ELSE 2 END, code`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var parent *int64
+		var r RegionRef
+		var g []byte
+		if err := rows.Scan(&id, &r.Code, &r.Name, &r.Level, &parent, &g); err != nil {
+			return nil, err
+		}
+		r.Parent = -1
+		if parent != nil {
+			if p, ok := regionByID[*parent]; ok {
+				r.Parent = p
+			}
+		}
+		idx := int32(len(snap.Regions))
+		regionByID[id] = idx
+		snap.Regions = append(snap.Regions, r)
+		geom, err := wkb.Unmarshal(g)
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %w", r.Code, err)
+		}
+		for _, p := range polygons(geom) {
+			regionParts = append(regionParts, p)
+			regionOwner = append(regionOwner, idx)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	snap.regionIdx = geo.NewPolygonIndex(regionParts, regionOwner, 0.02)
+
+	gridByCode := map[string]int32{}
+	var gridParts []orb.Polygon
+	var gridOwner []int32
+	rows, err = tx.Query(ctx, `
+		SELECT code, name, version, community_id, area_m2, ST_AsBinary(geom) FROM grids WHERE valid_to IS NULL ORDER BY code`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var g GridRef
+		var community int64
+		var b []byte
+		if err := rows.Scan(&g.Code, &g.Name, &g.Version, &community, &g.AreaM2, &b); err != nil {
+			return nil, err
+		}
+		g.Community = -1
+		if c, ok := regionByID[community]; ok {
+			g.Community = c
+		}
+		idx := int32(len(snap.Grids))
+		gridByCode[g.Code] = idx
+		snap.Grids = append(snap.Grids, g)
+		geom, err := wkb.Unmarshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("grid %s: %w", g.Code, err)
+		}
+		for _, p := range polygons(geom) {
+			gridParts = append(gridParts, p)
+			gridOwner = append(gridOwner, idx)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	snap.gridIdx = geo.NewPolygonIndex(gridParts, gridOwner, 0.002)
+
+	// Objects: polygons (covering) and lines (within their layer's snap
+	// distance). Points answer for nothing at a reported location.
+	objByID := map[int64]int32{}
+	var polyParts []orb.Polygon
+	var polyOwner []int32
+	var lines []orb.LineString
+	var lineSnap []float64
+	rows, err = tx.Query(ctx, `
+		SELECT o.id, COALESCE(o.code, ''), o.name, o.layer, l.snap_m, ST_AsBinary(o.geom)
+		FROM objects o JOIN layers l ON l.code = o.layer
+		WHERE ST_Dimension(o.geom) > 0 ORDER BY o.id`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var o ObjectRef
+		var snapM float64
+		var b []byte
+		if err := rows.Scan(&o.ID, &o.Code, &o.Name, &o.Layer, &snapM, &b); err != nil {
+			return nil, err
+		}
+		geom, err := wkb.Unmarshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("object %d: %w", o.ID, err)
+		}
+		idx := int32(len(snap.Objects))
+		switch g := geom.(type) {
+		case orb.LineString:
+			o.Line = true
+			lines = append(lines, g)
+			lineSnap = append(lineSnap, snapM)
+			snap.lineObj = append(snap.lineObj, idx)
+		case orb.MultiLineString:
+			o.Line = true
+			for _, l := range g {
+				lines = append(lines, l)
+				lineSnap = append(lineSnap, snapM)
+				snap.lineObj = append(snap.lineObj, idx)
+			}
+		default:
+			for _, p := range polygons(geom) {
+				polyParts = append(polyParts, p)
+				polyOwner = append(polyOwner, idx)
+			}
+		}
+		objByID[o.ID] = idx
+		snap.Objects = append(snap.Objects, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	snap.objPolyIdx = geo.NewPolygonIndex(polyParts, polyOwner, 0.002)
+	snap.objLineIdx = geo.NewLineIndex(lines, lineSnap, 0.001)
+
+	unitByID := map[int64]int32{}
+	rows, err = tx.Query(ctx, `SELECT id, code, name, kind FROM units ORDER BY code`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var u UnitRef
+		if err := rows.Scan(&id, &u.Code, &u.Name, &u.Kind); err != nil {
+			return nil, err
+		}
+		unitByID[id] = int32(len(snap.Units))
+		snap.Units = append(snap.Units, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	snap.gridDuties = make([][]duty, len(snap.Grids))
+	snap.regionDuties = make([][]duty, len(snap.Regions))
+	snap.objectDuties = make([][]duty, len(snap.Objects))
+	rows, err = tx.Query(ctx, `
+		SELECT id, theme_code, unit_id, role = 'lead', target_kind, grid_code, region_id, object_id
+		FROM assignments
+		WHERE valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
+		ORDER BY role, id`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var d duty
+		var theme, kind string
+		var unit int64
+		var grid *string
+		var region, object *int64
+		if err := rows.Scan(&d.id, &theme, &unit, &d.lead, &kind, &grid, &region, &object); err != nil {
+			return nil, err
+		}
+		d.theme = snap.ThemeIndex(theme)
+		u, ok := unitByID[unit]
+		if !ok || d.theme < 0 {
+			continue
+		}
+		d.unit = u
+		switch {
+		case grid != nil:
+			if g, ok := gridByCode[*grid]; ok {
+				snap.gridDuties[g] = append(snap.gridDuties[g], d)
+			}
+		case region != nil:
+			if r, ok := regionByID[*region]; ok {
+				snap.regionDuties[r] = append(snap.regionDuties[r], d)
+			}
+		case object != nil:
+			if o, ok := objByID[*object]; ok {
+				snap.objectDuties[o] = append(snap.objectDuties[o], d)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	snap.Built = time.Now()
+	snap.Duration = time.Since(start)
+	return snap, tx.Commit(ctx)
+}
+
+func polygons(g orb.Geometry) []orb.Polygon {
+	switch g := g.(type) {
+	case orb.Polygon:
+		return []orb.Polygon{g}
+	case orb.MultiPolygon:
+		return g
+	}
+	return nil
+}
+
+// Resolver holds the current snapshot and keeps it fresh.
+type Resolver struct {
+	store *Store
+	log   *slog.Logger
+	cur   atomic.Pointer[Snapshot]
+	dirty chan struct{}
+	mu    sync.Mutex // one rebuild at a time
+	// Rebuilt counts snapshot builds, for tests and metrics.
+	Rebuilt atomic.Int64
+}
+
+// NewResolver builds the first snapshot.
+func NewResolver(ctx context.Context, store *Store, log *slog.Logger) (*Resolver, error) {
+	r := &Resolver{store: store, log: log, dirty: make(chan struct{}, 1)}
+	if err := r.Rebuild(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Snapshot returns the current snapshot; it stays valid as long as the
+// caller holds it, whatever refreshes happen meanwhile.
+func (r *Resolver) Snapshot() *Snapshot { return r.cur.Load() }
+
+// Rebuild loads a new snapshot and swaps it in.
+func (r *Resolver) Rebuild(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	snap, err := r.store.LoadSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	r.cur.Store(snap)
+	r.Rebuilt.Add(1)
+	r.log.Info("locate index built", "grids", len(snap.Grids), "regions", len(snap.Regions),
+		"objects", len(snap.Objects), "took", snap.Duration.Round(time.Millisecond).String())
+	return nil
+}
+
+// Changed is the change listener's callback: changes of the tables the
+// index holds mark it dirty; Run rebuilds.
+func (r *Resolver) Changed(table string) {
+	switch table {
+	case "regions", "grids", "objects", "assignments", "units", AnyChange:
+		select {
+		case r.dirty <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run rebuilds the snapshot after changes until ctx ends. Bursts of changes
+// (an import, a publish) are coalesced: it waits 50 ms of quiet first.
+func (r *Resolver) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.dirty:
+		}
+		quiet := time.NewTimer(50 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				quiet.Stop()
+				return
+			case <-r.dirty:
+				quiet.Reset(50 * time.Millisecond)
+			case <-quiet.C:
+				break wait
+			}
+		}
+		if err := r.Rebuild(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("rebuilding the locate index", "err", err)
+			r.Changed(AnyChange) // try again after the next quiet spell
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// Locate answers for a WGS84 point with the current snapshot, asking
+// PostGIS only about line distances within 2 cm of a snap distance.
+func (r *Resolver) Locate(ctx context.Context, p orb.Point, theme int16, out *Located) (*Snapshot, error) {
+	snap := r.Snapshot()
+	snap.Locate(p, theme, out)
+	if out.Borderline {
+		if err := r.settleBorderline(ctx, snap, theme, out); err != nil {
+			return snap, err
+		}
+	}
+	return snap, nil
+}
+
+// settleBorderline asks PostGIS whether borderline lines are within their
+// snap distance (ST_DWithin on geography), and recomputes owners.
+func (r *Resolver) settleBorderline(ctx context.Context, snap *Snapshot, theme int16, out *Located) error {
+	var ids []int64
+	for _, o := range out.Objects {
+		if snap.Objects[o.Object].Line {
+			ids = append(ids, snap.Objects[o.Object].ID)
+		}
+	}
+	rows, err := r.store.pool.Query(ctx, `
+		SELECT o.id, ST_DWithin(o.geom::geography, ST_SetSRID(ST_Point(@x, @y), 4326)::geography, l.snap_m)
+		FROM objects o JOIN layers l ON l.code = o.layer WHERE o.id = ANY(@ids)`,
+		pgx.NamedArgs{"x": out.Point[0], "y": out.Point[1], "ids": ids})
+	if err != nil {
+		return err
+	}
+	within := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		var ok bool
+		if err := rows.Scan(&id, &ok); err != nil {
+			return err
+		}
+		within[id] = ok
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	kept := out.Objects[:0]
+	for _, o := range out.Objects {
+		ref := snap.Objects[o.Object]
+		if !ref.Line || within[ref.ID] {
+			kept = append(kept, o)
+		}
+	}
+	out.Objects = kept
+	out.Borderline = false
+	out.Owners = out.Owners[:0]
+	snap.owners(theme, out)
+	return nil
+}
+
+// Stats describe a snapshot for logs and health output.
+func (s *Snapshot) Stats() map[string]any {
+	return map[string]any{"grids": len(s.Grids), "regions": len(s.Regions), "objects": len(s.Objects),
+		"units": len(s.Units), "built": s.Built.UTC().Format(time.RFC3339Nano), "build_ms": s.Duration.Milliseconds()}
+}
