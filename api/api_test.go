@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/internal/testdb"
@@ -26,27 +28,50 @@ type env struct {
 	url      string
 	store    *grids.Store
 	migrator *grids.Migrator
+	resolver *grids.Resolver
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool := testdb.Pool(t)
+	return serverOn(t, testdb.Pool(t))
+}
+
+// twin is a second server, with its own pool, index and listener, on the
+// same database.
+func (e *env) twin(t *testing.T) *env {
+	t.Helper()
+	pool, err := grids.Connect(context.Background(), e.store.Pool().Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return serverOn(t, pool)
+}
+
+func serverOn(t *testing.T, pool *pgxpool.Pool) *env {
+	t.Helper()
 	store := grids.NewStore(pool, grids.DefaultCodeRules())
 	m, err := grids.NewMigrator(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	srv, err := api.New(store, m, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Config{AdminToken: adminToken, Version: "test"})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	res, err := grids.NewResolver(ctx, store, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go store.Listen(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), srv.Changed)
+	srv, err := api.New(store, res, m, log, api.Config{AdminToken: adminToken, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go res.Run(ctx)
+	go store.Listen(ctx, log, srv.Changed)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, store: store, migrator: m}
+	return &env{t: t, url: hs.URL, store: store, migrator: m, resolver: res}
 }
 
 type response struct {
@@ -392,7 +417,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(e.store, e.migrator, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Config{})
+	srv, err := api.New(e.store, e.resolver, e.migrator, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

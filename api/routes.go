@@ -23,6 +23,9 @@ func (s *Server) register() {
 	v1.GET("/openapi.json", s.openapi)
 	v1.GET("/me", s.me)
 
+	v1.GET("/locate", s.locate)
+	v1.POST("/locate", s.locateBatch)
+
 	v1.GET("/units", s.listUnits)
 	v1.POST("/units", s.createUnit, planners)
 	v1.GET("/units/:code", s.getUnit)

@@ -26,6 +26,8 @@ type Config struct {
 	BodyLimit int64
 	// ImportLimit caps import bodies, in bytes.
 	ImportLimit int64
+	// BatchLimit caps batch locate bodies, in bytes.
+	BatchLimit int64
 	// Version is reported by /healthz.
 	Version string
 	// Web serves the map app at /; nil serves nothing there.
@@ -35,6 +37,7 @@ type Config struct {
 // Server holds the HTTP handlers and their dependencies.
 type Server struct {
 	store       *grids.Store
+	resolver    *grids.Resolver
 	migrator    *grids.Migrator
 	log         *slog.Logger
 	cfg         Config
@@ -45,15 +48,19 @@ type Server struct {
 }
 
 // New builds the server and registers every route.
-func New(store *grids.Store, migrator *grids.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
+func New(store *grids.Store, resolver *grids.Resolver, migrator *grids.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 8 << 20
 	}
 	if cfg.ImportLimit == 0 {
 		cfg.ImportLimit = 2 << 30
 	}
+	if cfg.BatchLimit == 0 {
+		cfg.BatchLimit = 4 << 20 // 10,000 points with properties fit easily
+	}
 	s := &Server{
 		store:    store,
+		resolver: resolver,
 		migrator: migrator,
 		log:      log,
 		cfg:      cfg,
@@ -92,6 +99,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 // Changed tells the server that a table changed (from the store's change
 // listener): cached credentials are dropped when users or tokens change.
 func (s *Server) Changed(table string) {
+	s.resolver.Changed(table)
 	switch table {
 	case "api_tokens", "users", "units", grids.AnyChange:
 		s.tokens.clear()

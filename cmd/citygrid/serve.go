@@ -71,7 +71,11 @@ func runServe(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	srv, err := api.New(store, migrator, log, api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler()})
+	resolver, err := grids.NewResolver(ctx, store, log)
+	if err != nil {
+		return fmt.Errorf("locate index: %w", err)
+	}
+	srv, err := api.New(store, resolver, migrator, log, api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler()})
 	if err != nil {
 		return err
 	}
@@ -82,6 +86,7 @@ func runServe(ctx context.Context, args []string) error {
 	listenCtx, stopListening := context.WithCancel(context.Background())
 	defer stopListening()
 	go store.Listen(listenCtx, log, srv.Changed)
+	go resolver.Run(listenCtx)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,0 +1,217 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+	"github.com/paulmach/orb"
+
+	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/grids"
+)
+
+// maxBatch is the most points one batch request may carry.
+const maxBatch = 10000
+
+// locatedPool recycles lookup buffers so that a locate allocates nothing
+// for the lookup itself.
+var locatedPool = sync.Pool{New: func() any { return new(grids.Located) }}
+
+// locateQuery is a validated locate request's options.
+type locateQuery struct {
+	crs      geo.CRS
+	theme    int16
+	themeStr string
+	db       bool
+}
+
+func (s *Server) locateOptions(c echo.Context, snap *grids.Snapshot) (locateQuery, error) {
+	q := locateQuery{theme: -1}
+	var err error
+	if q.crs, err = crsParam(c); err != nil {
+		return q, err
+	}
+	switch e := c.QueryParam("engine"); e {
+	case "", "index":
+	case "db":
+		q.db = true
+	default:
+		return q, bad("engine", "%q is not an engine (index or db)", e)
+	}
+	if t := c.QueryParam("theme"); t != "" {
+		if q.theme = snap.ThemeIndex(t); q.theme < 0 {
+			return q, bad("theme", "unknown theme %q (see /api/v1/themes)", t)
+		}
+		q.themeStr = t
+	}
+	if cat := c.QueryParam("category"); cat != "" {
+		t, ok := snap.CategoryTheme(cat)
+		if !ok {
+			return q, bad("category", "unknown category %q (see /api/v1/categories)", cat)
+		}
+		if t < 0 {
+			return q, bad("category", "category %q is a major class with no duty; give a minor class", cat)
+		}
+		if q.theme >= 0 && q.theme != t {
+			return q, bad("category", "category %q belongs to theme %s, not %s", cat, snap.Themes[t].Code, q.themeStr)
+		}
+		q.theme, q.themeStr = t, snap.Themes[t].Code
+	}
+	return q, nil
+}
+
+func coordParam(c echo.Context, name string, limit float64) (float64, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, bad(name, "required")
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, bad(name, "%q is not a number", v)
+	}
+	if f < -limit || f > limit {
+		return 0, bad(name, "%g is outside -%g..%g", f, limit, limit)
+	}
+	return f, nil
+}
+
+// locate answers GET /api/v1/locate: who owns this place.
+func (s *Server) locate(c echo.Context) error {
+	snap := s.resolver.Snapshot()
+	q, err := s.locateOptions(c, snap)
+	if err != nil {
+		return err
+	}
+	lon, err := coordParam(c, "lon", 180)
+	if err != nil {
+		return err
+	}
+	lat, err := coordParam(c, "lat", 90)
+	if err != nil {
+		return err
+	}
+	in := orb.Point{lon, lat}
+	p := q.crs.ToWGS84()(in)
+	a, err := s.answer(c, q, p)
+	if err != nil {
+		return err
+	}
+	if q.crs != geo.WGS84 {
+		a.Input = &grids.InputPoint{Lon: lon, Lat: lat, CRS: q.crs.String()}
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+func (s *Server) answer(c echo.Context, q locateQuery, p orb.Point) (grids.Answer, error) {
+	ctx := c.Request().Context()
+	if q.db {
+		return s.store.LocateDB(ctx, p, q.themeStr)
+	}
+	l := locatedPool.Get().(*grids.Located)
+	defer locatedPool.Put(l)
+	snap, err := s.resolver.Locate(ctx, p, q.theme, l)
+	if err != nil {
+		return grids.Answer{}, err
+	}
+	return snap.Answer(l), nil
+}
+
+// batchFeature is one answer of a batch, in input order.
+type batchFeature struct {
+	Type       string    `json:"type"`
+	ID         int       `json:"id"`
+	Geometry   *geometry `json:"geometry"`
+	Properties any       `json:"properties"`
+}
+
+type geometry struct {
+	Type        string     `json:"type"`
+	Coordinates [2]float64 `json:"coordinates"`
+}
+
+// locateBatch answers POST /api/v1/locate: a FeatureCollection of up to
+// 10,000 points in, a FeatureCollection out, streamed in input order. A bad
+// point gets an error at its index instead of failing the batch.
+func (s *Server) locateBatch(c echo.Context) error {
+	snap := s.resolver.Snapshot()
+	q, err := s.locateOptions(c, snap)
+	if err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.BatchLimit)
+	fr, err := geo.NewFeatureReader(body)
+	if err != nil {
+		return bad("body", "%v", err)
+	}
+	var feats []geo.Feature
+	for {
+		f, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if err != nil {
+			return bad("body", "%v", err)
+		}
+		if len(feats) == maxBatch {
+			return &tooLarge{msg: "a batch takes at most 10,000 points; split it"}
+		}
+		feats = append(feats, f)
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "application/geo+json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	bw.WriteString(`{"type":"FeatureCollection","features":[`)
+	for i, f := range feats {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		out := batchFeature{Type: "Feature", ID: i}
+		pt, ok := f.Geometry.(orb.Point)
+		switch {
+		case f.GeometryErr != nil:
+			out.Properties = map[string]any{"error": f.GeometryErr.Error(), "index": i}
+		case !ok:
+			typ := "no geometry"
+			if f.Geometry != nil {
+				typ = "a " + f.Geometry.GeoJSONType()
+			}
+			out.Properties = map[string]any{"error": "want a Point, got " + typ, "index": i}
+		case geo.Validate(pt) != nil:
+			out.Properties = map[string]any{"error": geo.Validate(pt).Error(), "index": i}
+		default:
+			p := q.crs.ToWGS84()(pt)
+			a, err := s.answer(c, q, p)
+			if err != nil {
+				return err
+			}
+			if q.crs != geo.WGS84 {
+				a.Input = &grids.InputPoint{Lon: pt[0], Lat: pt[1], CRS: q.crs.String()}
+			}
+			out.Geometry = &geometry{Type: "Point", Coordinates: [2]float64{p[0], p[1]}}
+			out.Properties = a
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		if i%500 == 499 {
+			bw.Flush()
+			w.Flush()
+		}
+	}
+	bw.WriteString("]}\n")
+	return bw.Flush()
+}

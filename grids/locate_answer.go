@@ -1,0 +1,367 @@
+package grids
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+)
+
+// Answer is a locate result in the API's words: codes and names.
+type Answer struct {
+	Inside      bool           `json:"inside"`
+	Point       LonLat         `json:"point"`
+	Input       *InputPoint    `json:"input,omitempty"`
+	Regions     AnswerRegions  `json:"regions"`
+	Grid        *AnswerGrid    `json:"grid"`
+	OnBoundary  bool           `json:"on_boundary"`
+	Adjacent    []AnswerGrid   `json:"adjacent"`
+	Objects     []AnswerObject `json:"objects"`
+	Owners      []AnswerOwner  `json:"owners"`
+	NearestGrid *AnswerNearest `json:"nearest_grid,omitempty"`
+	Engine      string         `json:"engine"`
+}
+
+// LonLat is a WGS84 position.
+type LonLat struct {
+	Lon float64 `json:"lon"`
+	Lat float64 `json:"lat"`
+}
+
+// InputPoint is the point as the client sent it.
+type InputPoint struct {
+	Lon float64 `json:"lon"`
+	Lat float64 `json:"lat"`
+	CRS string  `json:"crs"`
+}
+
+// AnswerRegions are the point's district, subdistrict and community.
+type AnswerRegions struct {
+	District    *CodeName `json:"district"`
+	Subdistrict *CodeName `json:"subdistrict"`
+	Community   *CodeName `json:"community"`
+}
+
+// CodeName names a region or unit.
+type CodeName struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// AnswerGrid is a grid at the point.
+type AnswerGrid struct {
+	Code    string `json:"code"`
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+}
+
+// AnswerObject is an object at the point.
+type AnswerObject struct {
+	ID        int64   `json:"id"`
+	Code      string  `json:"code,omitempty"`
+	Name      string  `json:"name"`
+	Layer     string  `json:"layer"`
+	DistanceM float64 `json:"distance_m"`
+}
+
+// AnswerOwner is a unit answering for a duty, and why.
+type AnswerOwner struct {
+	Theme        string     `json:"theme"`
+	ThemeName    string     `json:"theme_name"`
+	Role         string     `json:"role"`
+	Unit         AnswerUnit `json:"unit"`
+	Via          AnswerVia  `json:"via"`
+	AssignmentID int64      `json:"assignment_id"`
+}
+
+// AnswerUnit is the unit of an owner.
+type AnswerUnit struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+
+// AnswerVia names what carried the assignment that decided: an object at
+// the point, the grid, or a region (the territorial fallback).
+type AnswerVia struct {
+	Kind  string `json:"kind"`
+	Code  string `json:"code,omitempty"`
+	ID    int64  `json:"id,omitempty"`
+	Name  string `json:"name"`
+	Level string `json:"level,omitempty"`
+	Layer string `json:"layer,omitempty"`
+}
+
+// AnswerNearest is the nearest grid to a point outside every grid.
+type AnswerNearest struct {
+	Code      string  `json:"code"`
+	Name      string  `json:"name"`
+	DistanceM float64 `json:"distance_m"`
+}
+
+// Answer renders a located point.
+func (s *Snapshot) Answer(l *Located) Answer {
+	a := Answer{Inside: l.Inside, Point: LonLat{l.Point[0], l.Point[1]}, OnBoundary: l.OnBoundary,
+		Adjacent: []AnswerGrid{}, Objects: []AnswerObject{}, Owners: []AnswerOwner{}, Engine: "index"}
+	region := func(i int32) *CodeName {
+		if i < 0 {
+			return nil
+		}
+		return &CodeName{Code: s.Regions[i].Code, Name: s.Regions[i].Name}
+	}
+	a.Regions = AnswerRegions{District: region(l.District), Subdistrict: region(l.Sub), Community: region(l.Community)}
+	grid := func(i int32) AnswerGrid {
+		g := s.Grids[i]
+		return AnswerGrid{Code: g.Code, Name: g.Name, Version: g.Version}
+	}
+	if l.Grid >= 0 {
+		g := grid(l.Grid)
+		a.Grid = &g
+	}
+	for _, i := range l.Adjacent {
+		a.Adjacent = append(a.Adjacent, grid(i))
+	}
+	sort.Slice(a.Adjacent, func(i, j int) bool { return a.Adjacent[i].Code < a.Adjacent[j].Code })
+	for _, o := range l.Objects {
+		ref := s.Objects[o.Object]
+		a.Objects = append(a.Objects, AnswerObject{ID: ref.ID, Code: ref.Code, Name: ref.Name, Layer: ref.Layer, DistanceM: round2(o.DistanceM)})
+	}
+	for _, o := range l.Owners {
+		u := s.Units[o.Unit]
+		t := s.Themes[o.Theme]
+		via := AnswerVia{Kind: o.ViaKind}
+		switch o.ViaKind {
+		case ViaObject:
+			ref := s.Objects[o.Via]
+			via.ID, via.Code, via.Name, via.Layer = ref.ID, ref.Code, ref.Name, ref.Layer
+		case ViaGrid:
+			via.Code, via.Name = s.Grids[o.Via].Code, s.Grids[o.Via].Name
+		case ViaRegion:
+			r := s.Regions[o.Via]
+			via.Code, via.Name, via.Level = r.Code, r.Name, string(r.Level)
+		}
+		a.Owners = append(a.Owners, AnswerOwner{Theme: t.Code, ThemeName: t.NameZh, Role: role(o.Lead),
+			Unit: AnswerUnit{Code: u.Code, Name: u.Name, Kind: u.Kind}, Via: via, AssignmentID: o.ID})
+	}
+	if l.Grid < 0 && l.NearestGrid >= 0 {
+		g := s.Grids[l.NearestGrid]
+		a.NearestGrid = &AnswerNearest{Code: g.Code, Name: g.Name, DistanceM: round2(l.NearestM)}
+	}
+	return a
+}
+
+func role(lead bool) string {
+	if lead {
+		return "lead"
+	}
+	return "support"
+}
+
+func round2(f float64) float64 {
+	return float64(int64(f*100+0.5)) / 100
+}
+
+// LocateDB answers the same question with PostGIS alone, for verification
+// (?engine=db): ST_Covers for grids, regions and polygon objects,
+// ST_DWithin on geography for lines, and the same ownership rules.
+func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer, error) {
+	a := Answer{Point: LonLat{p[0], p[1]}, Adjacent: []AnswerGrid{}, Objects: []AnswerObject{}, Owners: []AnswerOwner{}, Engine: "db"}
+	args := pgx.NamedArgs{"x": p[0], "y": p[1], "theme": theme}
+	const pt = `ST_SetSRID(ST_Point(@x, @y), 4326)`
+	rows, err := s.pool.Query(ctx, `
+		SELECT g.code, g.name, g.version, ST_Covers(ST_Boundary(g.geom), `+pt+`), c.code, c.name, sd.code, sd.name, d.code, d.name
+		FROM grids g
+		LEFT JOIN regions c ON c.id = g.community_id
+		LEFT JOIN regions sd ON sd.id = c.parent_id
+		LEFT JOIN regions d ON d.id = sd.parent_id
+		WHERE g.valid_to IS NULL AND g.geom && `+pt+` AND ST_Covers(g.geom, `+pt+`)
+		ORDER BY g.code`, args)
+	if err != nil {
+		return a, err
+	}
+	for rows.Next() {
+		var g AnswerGrid
+		var onEdge bool
+		var cc, cn, sc, sn, dc, dn *string
+		if err := rows.Scan(&g.Code, &g.Name, &g.Version, &onEdge, &cc, &cn, &sc, &sn, &dc, &dn); err != nil {
+			rows.Close()
+			return a, err
+		}
+		a.OnBoundary = a.OnBoundary || onEdge
+		if a.Grid == nil {
+			a.Grid = &g
+			a.Regions = AnswerRegions{District: codeName(dc, dn), Subdistrict: codeName(sc, sn), Community: codeName(cc, cn)}
+		} else {
+			a.Adjacent = append(a.Adjacent, g)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return a, err
+	}
+	if a.Grid == nil {
+		rows, err := s.pool.Query(ctx, `
+			SELECT DISTINCT ON (level) level, code, name FROM regions
+			WHERE geom && `+pt+` AND ST_Covers(geom, `+pt+`) ORDER BY level, code`, args)
+		if err != nil {
+			return a, err
+		}
+		for rows.Next() {
+			var level, code, name string
+			if err := rows.Scan(&level, &code, &name); err != nil {
+				rows.Close()
+				return a, err
+			}
+			cn := &CodeName{Code: code, Name: name}
+			switch Level(level) {
+			case District:
+				a.Regions.District = cn
+			case Subdistrict:
+				a.Regions.Subdistrict = cn
+			case Community:
+				a.Regions.Community = cn
+			}
+		}
+		rows.Close()
+		var g AnswerNearest
+		err = s.pool.QueryRow(ctx, `
+			SELECT code, name, ST_Distance(geom::geography, `+pt+`::geography) FROM grids
+			WHERE valid_to IS NULL ORDER BY geom <-> `+pt+` LIMIT 1`, args).Scan(&g.Code, &g.Name, &g.DistanceM)
+		if err == nil {
+			g.DistanceM = round2(g.DistanceM)
+			a.NearestGrid = &g
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return a, err
+		}
+	}
+	a.Inside = a.Regions.District != nil
+	rows, err = s.pool.Query(ctx, `
+		SELECT o.id, COALESCE(o.code, ''), o.name, o.layer,
+		       CASE WHEN ST_Dimension(o.geom) = 2 THEN 0 ELSE ST_Distance(o.geom::geography, `+pt+`::geography) END AS d
+		FROM objects o JOIN layers l ON l.code = o.layer
+		WHERE (ST_Dimension(o.geom) = 2 AND o.geom && `+pt+` AND ST_Covers(o.geom, `+pt+`))
+		   OR (ST_Dimension(o.geom) = 1 AND o.geom && ST_Expand(`+pt+`, 0.01)
+		       AND ST_DWithin(o.geom::geography, `+pt+`::geography, l.snap_m))
+		ORDER BY ST_Dimension(o.geom) DESC, d, o.id`, args)
+	if err != nil {
+		return a, err
+	}
+	for rows.Next() {
+		var o AnswerObject
+		if err := rows.Scan(&o.ID, &o.Code, &o.Name, &o.Layer, &o.DistanceM); err != nil {
+			rows.Close()
+			return a, err
+		}
+		o.DistanceM = round2(o.DistanceM)
+		a.Objects = append(a.Objects, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return a, err
+	}
+	return a, s.ownersDB(ctx, &a, theme)
+}
+
+func codeName(code, name *string) *CodeName {
+	if code == nil {
+		return nil
+	}
+	return &CodeName{Code: *code, Name: deref(name)}
+}
+
+// ownersDB applies the ownership rules to the carriers in a: objects in
+// answer order, the grid, community, subdistrict, district.
+func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
+	type carrier struct {
+		via AnswerVia
+		key string
+	}
+	var cs []carrier
+	for _, o := range a.Objects {
+		cs = append(cs, carrier{AnswerVia{Kind: ViaObject, ID: o.ID, Code: o.Code, Name: o.Name, Layer: o.Layer}, "object:" + itoa64(o.ID)})
+	}
+	if a.Grid != nil {
+		cs = append(cs, carrier{AnswerVia{Kind: ViaGrid, Code: a.Grid.Code, Name: a.Grid.Name}, "grid:" + a.Grid.Code})
+	}
+	for _, r := range []struct {
+		cn    *CodeName
+		level Level
+	}{{a.Regions.Community, Community}, {a.Regions.Subdistrict, Subdistrict}, {a.Regions.District, District}} {
+		if r.cn != nil {
+			var id int64
+			if err := s.pool.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code`, pgx.NamedArgs{"code": r.cn.Code}).Scan(&id); err != nil {
+				return err
+			}
+			cs = append(cs, carrier{AnswerVia{Kind: ViaRegion, Code: r.cn.Code, Name: r.cn.Name, Level: string(r.level)}, "region:" + itoa64(id)})
+		}
+	}
+	keys := make([]string, len(cs))
+	for i, c := range cs {
+		keys[i] = c.key
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT a.id, a.target_key, a.theme_code, t.name_zh, a.role = 'lead', u.code, u.name, u.kind
+		FROM assignments a JOIN units u ON u.id = a.unit_id JOIN themes t ON t.code = a.theme_code
+		WHERE a.target_key = ANY(@keys) AND (@theme = '' OR a.theme_code = @theme)
+		  AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())
+		ORDER BY t.sort, t.code, a.role, a.id`, pgx.NamedArgs{"keys": keys, "theme": theme})
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id         int64
+		key, theme string
+		themeName  string
+		lead       bool
+		unit       AnswerUnit
+	}
+	var all []row
+	var themes []string
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.key, &r.theme, &r.themeName, &r.lead, &r.unit.Code, &r.unit.Name, &r.unit.Kind); err != nil {
+			rows.Close()
+			return err
+		}
+		if len(themes) == 0 || themes[len(themes)-1] != r.theme {
+			themes = append(themes, r.theme)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range themes {
+		var leads, supports []AnswerOwner
+	carriers:
+		for _, c := range cs {
+			for _, r := range all {
+				if r.theme != t || r.key != c.key {
+					continue
+				}
+				o := AnswerOwner{Theme: r.theme, ThemeName: r.themeName, Role: role(r.lead), Unit: r.unit, Via: c.via, AssignmentID: r.id}
+				if r.lead {
+					leads = append(leads, o)
+				} else {
+					supports = append(supports, o)
+				}
+			}
+			if len(leads) > 0 {
+				break carriers
+			}
+		}
+		a.Owners = append(a.Owners, leads...)
+		a.Owners = append(a.Owners, supports...)
+	}
+	return nil
+}
+
+func itoa64(i int64) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa64(i/10) + string(rune('0'+i%10))
+}
