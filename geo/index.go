@@ -74,6 +74,17 @@ func (g *bucketGrid) clampY(y float64) int {
 	return min(max(int((y-g.minY)/g.cell), 0), g.ny-1)
 }
 
+// span returns the range of items whose bounds may hold p; empty outside
+// the grid.
+func (g *bucketGrid) span(p orb.Point) (int32, int32) {
+	x, y := (p[0]-g.minX)/g.cell, (p[1]-g.minY)/g.cell
+	if x < 0 || y < 0 || x >= float64(g.nx) || y >= float64(g.ny) {
+		return 0, 0
+	}
+	b := int(y)*g.nx + int(x)
+	return g.start[b], g.start[b+1]
+}
+
 // at returns the ids whose bounds may hold p; nil outside the grid.
 func (g *bucketGrid) at(p orb.Point) []int32 {
 	x, y := (p[0]-g.minX)/g.cell, (p[1]-g.minY)/g.cell
@@ -98,7 +109,7 @@ const (
 // a point exactly on a segment is on the boundary. Using the identical
 // orientation formula in float64 makes the index agree with ST_Covers even
 // for points exactly on shared edges and vertices.
-func ringLocation(r orb.Ring, p orb.Point) Location {
+func ringLocation(r []orb.Point, p orb.Point) Location {
 	wn := 0
 	s1 := r[0]
 	for i := 1; i < len(r); i++ {
@@ -165,6 +176,16 @@ type PolygonIndex struct {
 	parts  []orb.Polygon
 	owner  []int32
 	bounds []orb.Bound
+	// itemBounds[k] is bounds[grid.items[k]]: a bucket's candidates' bounds
+	// lie next to each other in memory.
+	itemBounds []orb.Bound
+	// Every ring's points in one array: part p's rings are
+	// ringOff[partRing[p]:partRing[p+1]+1], ring r's points
+	// pts[ringOff[r]:ringOff[r+1]]. A lookup then follows no pointers to
+	// test a candidate, which on a city of 20,000 grids halves its cost.
+	pts      []orb.Point
+	ringOff  []int32
+	partRing []int32
 }
 
 // NewPolygonIndex indexes polygons; owner[i] is reported for parts[i].
@@ -176,17 +197,54 @@ func NewPolygonIndex(parts []orb.Polygon, owner []int32, cellDeg float64) *Polyg
 		ix.bounds[i] = p.Bound()
 	}
 	ix.grid = newBucketGrid(ix.bounds, cellDeg)
+	ix.itemBounds = make([]orb.Bound, len(ix.grid.items))
+	for k, id := range ix.grid.items {
+		ix.itemBounds[k] = ix.bounds[id]
+	}
+	ix.partRing = make([]int32, 0, len(parts)+1)
+	for _, p := range parts {
+		ix.partRing = append(ix.partRing, int32(len(ix.ringOff)))
+		for _, r := range p {
+			ix.ringOff = append(ix.ringOff, int32(len(ix.pts)))
+			ix.pts = append(ix.pts, r...)
+		}
+	}
+	ix.partRing = append(ix.partRing, int32(len(ix.ringOff)))
+	ix.ringOff = append(ix.ringOff, int32(len(ix.pts)))
 	return ix
+}
+
+// location is PolygonLocation on the flattened copy of part id.
+func (ix *PolygonIndex) location(id int32, p orb.Point) Location {
+	r0, r1 := ix.partRing[id], ix.partRing[id+1]
+	if r0 == r1 {
+		return Outside
+	}
+	loc := ringLocation(ix.pts[ix.ringOff[r0]:ix.ringOff[r0+1]], p)
+	if loc != Inside {
+		return loc
+	}
+	for r := r0 + 1; r < r1; r++ {
+		switch ringLocation(ix.pts[ix.ringOff[r]:ix.ringOff[r+1]], p) {
+		case Boundary:
+			return Boundary
+		case Inside:
+			return Outside
+		}
+	}
+	return Inside
 }
 
 // Covering appends to out the owners of parts covering p, with whether p
 // lies on that part's boundary, and returns out.
 func (ix *PolygonIndex) Covering(p orb.Point, out []Hit) []Hit {
-	for _, id := range ix.grid.at(p) {
-		if !ix.bounds[id].Contains(p) {
+	lo, hi := ix.grid.span(p)
+	for k := lo; k < hi; k++ {
+		if b := &ix.itemBounds[k]; p[0] < b.Min[0] || p[0] > b.Max[0] || p[1] < b.Min[1] || p[1] > b.Max[1] {
 			continue
 		}
-		if loc := PolygonLocation(ix.parts[id], p); loc != Outside {
+		id := ix.grid.items[k]
+		if loc := ix.location(id, p); loc != Outside {
 			out = append(out, Hit{ID: ix.owner[id], OnBoundary: loc == Boundary})
 		}
 	}
@@ -197,23 +255,51 @@ func (ix *PolygonIndex) Covering(p orb.Point, out []Hit) []Hit {
 func (ix *PolygonIndex) Len() int { return len(ix.parts) }
 
 // Nearest returns the owner of the part nearest to p and the distance in
-// metres (0 when covered). It scans every part's bounds, so it is for the
-// rare point outside the covered area, not for the hot path.
+// metres (0 when covered). It searches the buckets in rings around p and
+// stops once a ring is farther than the best distance found.
 func (ix *PolygonIndex) Nearest(p orb.Point) (int32, float64) {
+	g := &ix.grid
+	if len(ix.parts) == 0 {
+		return -1, math.Inf(1)
+	}
 	best, bestD := int32(-1), math.Inf(1)
 	m := NewMetric(p[1])
-	for i, b := range ix.bounds {
-		if m.BoundDistance(p, b) >= bestD {
-			continue
-		}
-		if PolygonLocation(ix.parts[i], p) != Outside {
-			return ix.owner[i], 0
-		}
-		for _, r := range ix.parts[i] {
-			for k := 1; k < len(r); k++ {
-				if d := m.SegmentDistance(p, r[k-1], r[k]); d < bestD {
-					best, bestD = ix.owner[i], d
+	cellM := g.cell * min(m.MPerLon, m.MPerLat)
+	// How far p lies outside the bucketed extent, in buckets.
+	cx, cy := g.clampX(p[0]), g.clampY(p[1])
+	extent := orb.Bound{Min: orb.Point{g.minX, g.minY}, Max: orb.Point{g.minX + float64(g.nx)*g.cell, g.minY + float64(g.ny)*g.cell}}
+	outside := m.BoundDistance(p, extent)
+	check := func(b int) {
+		for _, id := range g.items[g.start[b]:g.start[b+1]] {
+			if m.BoundDistance(p, ix.bounds[id]) >= bestD {
+				continue
+			}
+			if PolygonLocation(ix.parts[id], p) != Outside {
+				best, bestD = ix.owner[id], 0
+				return
+			}
+			for _, r := range ix.parts[id] {
+				for k := 1; k < len(r); k++ {
+					if d := m.SegmentDistance(p, r[k-1], r[k]); d < bestD {
+						best, bestD = ix.owner[id], d
+					}
 				}
+			}
+		}
+	}
+	for r := 0; r <= max(g.nx, g.ny); r++ {
+		if bestD <= outside+float64(r-1)*cellM {
+			break
+		}
+		for y := cy - r; y <= cy+r; y++ {
+			if y < 0 || y >= g.ny {
+				continue
+			}
+			for x := cx - r; x <= cx+r; x++ {
+				if x < 0 || x >= g.nx || (y != cy-r && y != cy+r && x != cx-r && x != cx+r) {
+					continue
+				}
+				check(y*g.nx + x)
 			}
 		}
 	}
@@ -236,6 +322,7 @@ type LineIndex struct {
 	grid  bucketGrid
 	segA  []orb.Point
 	segB  []orb.Point
+	segBd []orb.Bound // each segment's bounds grown by its snap distance
 	line  []int32   // segment → line id
 	snapM []float64 // line id → snap distance in metres
 }
@@ -264,19 +351,29 @@ func NewLineIndex(lines []orb.LineString, snapM []float64, cellDeg float64) *Lin
 		}
 	}
 	ix.grid = newBucketGrid(bounds, cellDeg)
+	// Copy each bucket's segments next to each other, as for polygons.
+	n := len(ix.grid.items)
+	a, b, line, bd := make([]orb.Point, n), make([]orb.Point, n), make([]int32, n), make([]orb.Bound, n)
+	for k, s := range ix.grid.items {
+		a[k], b[k], line[k], bd[k] = ix.segA[s], ix.segB[s], ix.line[s], bounds[s]
+	}
+	ix.segA, ix.segB, ix.line, ix.segBd = a, b, line, bd
 	return ix
 }
 
 // Within appends the lines within their snap distance of p (and those
 // borderline), nearest distance per line, to out.
 func (ix *LineIndex) Within(p orb.Point, out []Hit) []Hit {
-	cands := ix.grid.at(p)
-	if len(cands) == 0 {
+	lo, hi := ix.grid.span(p)
+	if lo == hi {
 		return out
 	}
 	m := NewMetric(p[1])
 	first := len(out)
-	for _, s := range cands {
+	for s := lo; s < hi; s++ {
+		if b := &ix.segBd[s]; p[0] < b.Min[0] || p[0] > b.Max[0] || p[1] < b.Min[1] || p[1] > b.Max[1] {
+			continue
+		}
 		id := ix.line[s]
 		d := m.SegmentDistance(p, ix.segA[s], ix.segB[s])
 		snap := ix.snapM[id]

@@ -236,3 +236,28 @@ func SharedData(t testing.TB, rel string) string {
 	}
 	return p
 }
+
+// Kept returns a migrated database named for its purpose that outlives the
+// test run, and whether it already existed, so that benchmarks can build a
+// large city once and reuse it. It lives on the throwaway test server.
+func Kept(tb testing.TB, purpose string) (url string, existed bool) {
+	tb.Helper()
+	admin := ServerURL(tb)
+	ctx := context.Background()
+	tmpl := template(tb, admin)
+	name := "cg_kept_" + purpose + "_" + migrationsHash()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&existed); err != nil {
+		tb.Fatal(err)
+	}
+	if !existed {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tmpl}.Sanitize()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return withDatabase(admin, name), existed
+}
