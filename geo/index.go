@@ -280,15 +280,18 @@ func (ix *PolygonIndex) Nearest(p orb.Point) (int32, float64) {
 			}
 			for _, r := range ix.parts[id] {
 				for k := 1; k < len(r); k++ {
-					if d := m.SegmentDistance(p, r[k-1], r[k]); d < bestD {
-						best, bestD = ix.owner[id], d
+					d := m.SegmentDistance(p, r[k-1], r[k])
+					// Ties (two parts meeting at the nearest point) go to the
+					// smaller owner, which callers number in code order.
+					if d < bestD-1e-3 || (d <= bestD+1e-3 && ix.owner[id] < best) {
+						best, bestD = ix.owner[id], min(d, bestD)
 					}
 				}
 			}
 		}
 	}
-	for r := 0; r <= max(g.nx, g.ny); r++ {
-		if bestD <= outside+float64(r-1)*cellM {
+	for r := 0; r <= max(g.nx, g.ny)+1; r++ {
+		if bestD+1e-3 < outside+float64(r-1)*cellM {
 			break
 		}
 		for y := cy - r; y <= cy+r; y++ {
@@ -323,8 +326,8 @@ type LineIndex struct {
 	segA  []orb.Point
 	segB  []orb.Point
 	segBd []orb.Bound // each segment's bounds grown by its snap distance
-	line  []int32   // segment → line id
-	snapM []float64 // line id → snap distance in metres
+	line  []int32     // segment → line id
+	snapM []float64   // line id → snap distance in metres
 }
 
 // BorderlineM is the band around a snap distance inside which the index's

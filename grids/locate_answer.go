@@ -227,8 +227,10 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 		rows.Close()
 		var g AnswerNearest
 		err = s.pool.QueryRow(ctx, `
-			SELECT code, name, ST_Distance(geom::geography, `+pt+`::geography) FROM grids
-			WHERE valid_to IS NULL ORDER BY geom <-> `+pt+` LIMIT 1`, args).Scan(&g.Code, &g.Name, &g.DistanceM)
+			SELECT code, name, d FROM (
+				SELECT code, name, ST_Distance(geom::geography, `+pt+`::geography) AS d FROM grids
+				WHERE valid_to IS NULL ORDER BY geom <-> `+pt+` LIMIT 32) near
+			ORDER BY round(d::numeric, 3), code LIMIT 1`, args).Scan(&g.Code, &g.Name, &g.DistanceM)
 		if err == nil {
 			g.DistanceM = round2(g.DistanceM)
 			a.NearestGrid = &g
