@@ -1,12 +1,13 @@
 package api
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -168,50 +169,98 @@ func (s *Server) locateBatch(c echo.Context) error {
 		}
 		feats = append(feats, f)
 	}
+	// Answers are computed and encoded in chunks on every core, and written
+	// in input order as each chunk is ready: the client sees the first
+	// answers while later ones are still being computed.
+	const chunk = 500
+	n := (len(feats) + chunk - 1) / chunk
+	done := make([]chan []byte, n)
+	for i := range done {
+		done[i] = make(chan []byte, 1)
+	}
+	work := make(chan int)
+	ctx := c.Request().Context()
+	var failed error
+	var failOnce sync.Once
+	for range runtime.GOMAXPROCS(0) {
+		go func() {
+			for k := range work {
+				var buf bytes.Buffer
+				enc := json.NewEncoder(&buf)
+				enc.SetEscapeHTML(false)
+				for i := k * chunk; i < min((k+1)*chunk, len(feats)); i++ {
+					if i > 0 {
+						buf.WriteByte(',')
+					}
+					if err := enc.Encode(s.batchAnswer(c, q, i, feats[i])); err != nil {
+						failOnce.Do(func() { failed = err })
+					}
+				}
+				done[k] <- buf.Bytes()
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for k := range n {
+			select {
+			case work <- k:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "application/geo+json")
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	bw.WriteString(`{"type":"FeatureCollection","features":[`)
-	for i, f := range feats {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		out := batchFeature{Type: "Feature", ID: i}
-		pt, ok := f.Geometry.(orb.Point)
-		switch {
-		case f.GeometryErr != nil:
-			out.Properties = map[string]any{"error": f.GeometryErr.Error(), "index": i}
-		case !ok:
-			typ := "no geometry"
-			if f.Geometry != nil {
-				typ = "a " + f.Geometry.GeoJSONType()
-			}
-			out.Properties = map[string]any{"error": "want a Point, got " + typ, "index": i}
-		case geo.Validate(pt) != nil:
-			out.Properties = map[string]any{"error": geo.Validate(pt).Error(), "index": i}
-		default:
-			p := q.crs.ToWGS84()(pt)
-			a, err := s.answer(c, q, p)
-			if err != nil {
+	w.Write([]byte(`{"type":"FeatureCollection","features":[`))
+	for k := range n {
+		select {
+		case b := <-done[k]:
+			if _, err := w.Write(b); err != nil {
 				return err
 			}
-			if q.crs != geo.WGS84 {
-				a.Input = &grids.InputPoint{Lon: pt[0], Lat: pt[1], CRS: q.crs.String()}
-			}
-			out.Geometry = &geometry{Type: "Point", Coordinates: [2]float64{p[0], p[1]}}
-			out.Properties = a
-		}
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-		if i%500 == 499 {
-			bw.Flush()
 			w.Flush()
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	bw.WriteString("]}\n")
-	return bw.Flush()
+	if failed != nil {
+		// The status line is gone; all that is left is to log and cut off.
+		return failed
+	}
+	_, err = w.Write([]byte("]}\n"))
+	return err
+}
+
+// batchAnswer is one feature of a batch answer.
+func (s *Server) batchAnswer(c echo.Context, q locateQuery, i int, f geo.Feature) batchFeature {
+	out := batchFeature{Type: "Feature", ID: i}
+	pt, ok := f.Geometry.(orb.Point)
+	switch {
+	case f.GeometryErr != nil:
+		out.Properties = map[string]any{"error": f.GeometryErr.Error(), "index": i}
+	case !ok:
+		typ := "no geometry"
+		if f.Geometry != nil {
+			typ = "a " + f.Geometry.GeoJSONType()
+		}
+		out.Properties = map[string]any{"error": "want a Point, got " + typ, "index": i}
+	case geo.Validate(pt) != nil:
+		out.Properties = map[string]any{"error": geo.Validate(pt).Error(), "index": i}
+	default:
+		p := q.crs.ToWGS84()(pt)
+		a, err := s.answer(c, q, p)
+		if err != nil {
+			out.Properties = map[string]any{"error": "could not locate this point", "index": i}
+			s.log.Error("batch locate", "err", err, "index", i)
+			return out
+		}
+		if q.crs != geo.WGS84 {
+			a.Input = &grids.InputPoint{Lon: pt[0], Lat: pt[1], CRS: q.crs.String()}
+		}
+		out.Geometry = &geometry{Type: "Point", Coordinates: [2]float64{p[0], p[1]}}
+		out.Properties = a
+	}
+	return out
 }

@@ -239,14 +239,22 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 		}
 	}
 	a.Inside = a.Regions.District != nil
+	// Two indexable queries: an OR of spatial conditions would make the
+	// planner scan every object.
 	rows, err = s.pool.Query(ctx, `
-		SELECT o.id, COALESCE(o.code, ''), o.name, o.layer,
-		       CASE WHEN ST_Dimension(o.geom) = 2 THEN 0 ELSE ST_Distance(o.geom::geography, `+pt+`::geography) END AS d
-		FROM objects o JOIN layers l ON l.code = o.layer
-		WHERE (ST_Dimension(o.geom) = 2 AND o.geom && `+pt+` AND ST_Covers(o.geom, `+pt+`))
-		   OR (ST_Dimension(o.geom) = 1 AND o.geom && ST_Expand(`+pt+`, 0.01)
-		       AND ST_DWithin(o.geom::geography, `+pt+`::geography, l.snap_m))
-		ORDER BY ST_Dimension(o.geom) DESC, d, o.id`, args)
+		SELECT id, code, name, layer, d FROM (
+			SELECT o.id, COALESCE(o.code, '') AS code, o.name, o.layer, 0::float8 AS d, 0 AS k
+			FROM objects o
+			WHERE o.geom && `+pt+` AND ST_Dimension(o.geom) = 2 AND ST_Covers(o.geom, `+pt+`)
+			UNION ALL
+			SELECT o.id, COALESCE(o.code, ''), o.name, o.layer, ST_Distance(o.geom::geography, `+pt+`::geography), 1
+			FROM objects o JOIN layers l ON l.code = o.layer
+			-- a box a little larger than the largest snap distance (a degree
+			-- of longitude is over 60 km anywhere in China), computed once,
+			-- lets the GiST index pick candidates before the spheroid maths
+			WHERE o.geom && ST_Expand(`+pt+`, (SELECT max(snap_m) + 1 FROM layers) / 60000.0)
+			  AND ST_Dimension(o.geom) = 1 AND ST_DWithin(o.geom::geography, `+pt+`::geography, l.snap_m)
+		) x ORDER BY k, d, id`, args)
 	if err != nil {
 		return a, err
 	}
@@ -287,16 +295,30 @@ func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
 	if a.Grid != nil {
 		cs = append(cs, carrier{AnswerVia{Kind: ViaGrid, Code: a.Grid.Code, Name: a.Grid.Name}, "grid:" + a.Grid.Code})
 	}
-	for _, r := range []struct {
-		cn    *CodeName
-		level Level
-	}{{a.Regions.Community, Community}, {a.Regions.Subdistrict, Subdistrict}, {a.Regions.District, District}} {
-		if r.cn != nil {
+	var codes []string
+	for _, cn := range []*CodeName{a.Regions.Community, a.Regions.Subdistrict, a.Regions.District} {
+		if cn != nil {
+			codes = append(codes, cn.Code)
+		}
+	}
+	if len(codes) > 0 {
+		rows, err := s.pool.Query(ctx, `SELECT id, code, name, level FROM regions WHERE code = ANY(@codes)
+			ORDER BY CASE level WHEN 'community' THEN 0 WHEN 'subdistrict' THEN 1 ELSE 2 END`, pgx.NamedArgs{"codes": codes})
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
 			var id int64
-			if err := s.pool.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code`, pgx.NamedArgs{"code": r.cn.Code}).Scan(&id); err != nil {
+			var code, name, level string
+			if err := rows.Scan(&id, &code, &name, &level); err != nil {
+				rows.Close()
 				return err
 			}
-			cs = append(cs, carrier{AnswerVia{Kind: ViaRegion, Code: r.cn.Code, Name: r.cn.Name, Level: string(r.level)}, "region:" + itoa64(id)})
+			cs = append(cs, carrier{AnswerVia{Kind: ViaRegion, Code: code, Name: name, Level: level}, "region:" + itoa64(id)})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
 	}
 	keys := make([]string, len(cs))

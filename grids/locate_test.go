@@ -226,8 +226,47 @@ func TestLocateExactnessGenerated(t *testing.T) {
 func TestLocateExactnessBeijing(t *testing.T) {
 	s := newStore(t)
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
-	if err := s.BuildRealCity(context.Background(), grids.RealCities["beijing"], root, func(string) {}); err != nil {
+	ctx := context.Background()
+	if err := s.BuildRealCity(ctx, grids.RealCities["beijing"], root, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	checkExactness(t, s, testPoints(t, s, 10000))
+
+	// The first node of every street way of zhongguancun.osm: a grid, and
+	// someone who answers for sanitation there.
+	rows, err := s.Pool().Query(ctx, `
+		SELECT o.source_id, ST_X(ST_StartPoint(o.geom)), ST_Y(ST_StartPoint(o.geom)) FROM objects o
+		WHERE o.layer = 'street' AND o.source = 'osm'
+		  AND ST_Intersects(ST_StartPoint(o.geom), ST_MakeEnvelope(116.3084, 39.9905, 116.3320, 40.0123, 4326))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type start struct {
+		id string
+		p  orb.Point
+	}
+	starts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (start, error) {
+		var st start
+		return st, r.Scan(&st.id, &st.p[0], &st.p[1])
+	})
+	if err != nil || len(starts) < 50 {
+		t.Fatalf("%d street starts: %v", len(starts), err)
+	}
+	res, err := grids.NewResolver(ctx, s, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out grids.Located
+	sanitation := res.Snapshot().ThemeIndex("sanitation")
+	for _, st := range starts {
+		snap, err := res.Locate(ctx, st.p, sanitation, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := snap.Answer(&out)
+		if a.Grid == nil || len(a.Owners) == 0 {
+			t.Errorf("street %s starts at %v: grid %v, %d sanitation owners", st.id, st.p, a.Grid, len(a.Owners))
+		}
+	}
+	t.Logf("%d zhongguancun street starts located, each in a grid with a sanitation owner", len(starts))
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,6 +47,11 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	// even millisecond queries and add 100-300 ms to each (measured: a
 	// 1,000-point ST_Intersects went from 0.9 ms to 138 ms with JIT on).
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	// pgxpool's default (max(4, CPUs)) starves a server under load; a URL
+	// that sets pool_max_conns keeps its own value.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 20
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
