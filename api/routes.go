@@ -40,6 +40,13 @@ func (s *Server) register() {
 
 	v1.POST("/import/:kind", s.importFile, planners)
 
+	v1.GET("/assignments", s.listAssignments)
+	v1.POST("/assignments", s.createAssignment, planners)
+	v1.POST("/assignments/bulk", s.bulkAssign, planners)
+	v1.GET("/assignments/:id", s.getAssignment)
+	v1.PATCH("/assignments/:id", s.changeAssignment, planners)
+	v1.DELETE("/assignments/:id", s.endAssignment, planners)
+
 	v1.GET("/themes", s.listThemes)
 	v1.GET("/categories", s.listCategories)
 	v1.GET("/layers", s.listLayers)
