@@ -47,6 +47,9 @@ func (s *Server) register() {
 	v1.PATCH("/assignments/:id", s.changeAssignment, planners)
 	v1.DELETE("/assignments/:id", s.endAssignment, planners)
 
+	v1.GET("/coverage", s.coverage)
+	v1.GET("/coverage/gaps.geojson", s.coverageGaps)
+
 	v1.GET("/themes", s.listThemes)
 	v1.GET("/categories", s.listCategories)
 	v1.GET("/layers", s.listLayers)

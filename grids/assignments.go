@@ -410,4 +410,3 @@ func (s *Store) Bulk(ctx context.Context, b BulkAssign) (BulkResult, error) {
 	})
 	return res, err
 }
-

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+)
+
+func coverageParams(c echo.Context) (theme, region string, err error) {
+	theme, region = c.QueryParam("theme"), c.QueryParam("region")
+	if theme == "" {
+		return "", "", bad("theme", "required")
+	}
+	if region == "" {
+		return "", "", bad("region", "required")
+	}
+	return theme, region, nil
+}
+
+// coverage answers GET /api/v1/coverage: how far a duty is covered.
+func (s *Server) coverage(c echo.Context) error {
+	theme, region, err := coverageParams(c)
+	if err != nil {
+		return err
+	}
+	cov, err := s.store.CoverageOf(c.Request().Context(), theme, region)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cov)
+}
+
+// coverageGaps streams the gaps, overlaps, unassigned objects and
+// uncovered stretches as GeoJSON.
+func (s *Server) coverageGaps(c echo.Context) error {
+	theme, region, err := coverageParams(c)
+	if err != nil {
+		return err
+	}
+	minArea := 1.0
+	if v := c.QueryParam("min_area_m2"); v != "" {
+		if minArea, err = strconv.ParseFloat(v, 64); err != nil || minArea < 0 {
+			return bad("min_area_m2", "want a number of square metres, 0 or more")
+		}
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "application/geo+json")
+	w.Header().Set("Content-Disposition", `attachment; filename="gaps-`+theme+`-`+region+`.geojson"`)
+	return s.store.WriteGaps(c.Request().Context(), theme, region, minArea, &lazyWriter{c: c})
+}
+
+// lazyWriter sends the 200 status only with the first byte, so that an
+// error found before any output can still become a proper error response.
+type lazyWriter struct {
+	c       echo.Context
+	started bool
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.c.Response().WriteHeader(http.StatusOK)
+	}
+	return l.c.Response().Write(p)
+}

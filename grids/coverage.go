@@ -1,0 +1,361 @@
+package grids
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Coverage says how far a duty is covered in a region.
+type Coverage struct {
+	Theme        string          `json:"theme"`
+	Scope        string          `json:"scope"` // area or objects
+	Region       CodeName        `json:"region"`
+	RegionAreaM2 float64         `json:"region_area_m2"`
+	Area         AreaCoverage    `json:"area"`
+	Objects      []LayerCoverage `json:"objects"`
+	Lines        []LineCoverage  `json:"lines"`
+	// Ratio is the headline: the area ratio for an area duty; for an
+	// object duty the smallest ratio among its layers (length for streets
+	// and alleys, count otherwise).
+	Ratio float64        `json:"ratio"`
+	Units []CoverageUnit `json:"units"`
+}
+
+// AreaCoverage is the area led, the gaps and the overlaps.
+type AreaCoverage struct {
+	CoveredM2 float64 `json:"covered_m2"`
+	Ratio     float64 `json:"ratio"`
+	Gaps      int     `json:"gaps"`
+	GapM2     float64 `json:"gap_area_m2"`
+	OverlapM2 float64 `json:"overlap_area_m2"`
+}
+
+// LayerCoverage counts a layer's objects with and without a lead.
+type LayerCoverage struct {
+	Layer       string  `json:"layer"`
+	Total       int     `json:"total"`
+	WithLead    int     `json:"with_lead"`
+	WithoutLead int     `json:"without_lead"`
+	Ratio       float64 `json:"ratio"`
+}
+
+// LineCoverage measures a line layer's length with and without a lead.
+type LineCoverage struct {
+	Layer        string  `json:"layer"`
+	LengthM      float64 `json:"length_m"`
+	WithLeadM    float64 `json:"with_lead_m"`
+	WithoutLeadM float64 `json:"without_lead_m"`
+	Ratio        float64 `json:"ratio"`
+}
+
+// CoverageUnit is a unit involved in the duty in the region.
+type CoverageUnit struct {
+	Code     string `json:"code"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Leads    int    `json:"leads"`
+	Supports int    `json:"supports"`
+}
+
+// The SQL below shares these views of the question, built per request in
+// temporary tables inside one read-only transaction:
+//
+//	cov_region   the region
+//	cov_leads    every lead area for the duty touching the region: live
+//	             grids, regions (ancestors cover all of it) and polygon
+//	             objects, clipped to the region, with carrier kind and unit
+//	cov_objects  the objects touching the region, with whether the rules
+//	             give them a lead (their own, or a grid's or region's that
+//	             holds their middle) and, for lines, the led stretches
+const coverageSetup = `
+	CREATE TEMP TABLE cov_region ON COMMIT DROP AS
+	SELECT id, code, name, level, geom, area_m2 FROM regions WHERE code = @region;
+
+	CREATE TEMP TABLE cov_leads ON COMMIT DROP AS
+	SELECT 'grid' AS kind, a.unit_id, ST_Intersection(g.geom, r.geom) AS geom
+	FROM assignments a JOIN grids g ON g.code = a.grid_code AND g.valid_to IS NULL, cov_region r
+	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND g.geom && r.geom AND ST_Intersects(g.geom, r.geom)
+	UNION ALL
+	SELECT 'region', a.unit_id, ST_Intersection(x.geom, r.geom)
+	FROM assignments a JOIN regions x ON x.id = a.region_id, cov_region r
+	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND x.geom && r.geom AND ST_Intersects(x.geom, r.geom)
+	UNION ALL
+	SELECT 'object', a.unit_id, ST_Intersection(o.geom, r.geom)
+	FROM assignments a JOIN objects o ON o.id = a.object_id, cov_region r
+	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND ST_Dimension(o.geom) = 2
+	  AND o.geom && r.geom AND ST_Intersects(o.geom, r.geom);
+
+	CREATE TEMP TABLE cov_objects ON COMMIT DROP AS
+	SELECT o.id, o.layer, o.name, o.geom, ST_Dimension(o.geom) AS dim, COALESCE(o.length_m, 0) AS length_m,
+	       EXISTS (SELECT 1 FROM cov_leads l WHERE l.kind <> 'object' AND ST_Covers(l.geom, ST_PointOnSurface(o.geom))) AS territorial,
+	       (SELECT range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, o.length_m, 0)::numeric))
+	          FROM assignments a WHERE a.object_id = o.id AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme) AS own
+	FROM objects o, cov_region r
+	WHERE o.geom && r.geom AND ST_Intersects(o.geom, r.geom);
+	ANALYZE cov_leads; ANALYZE cov_objects`
+
+// CoverageOf computes a duty's coverage in a region.
+func (s *Store) CoverageOf(ctx context.Context, theme, region string) (Coverage, error) {
+	c := Coverage{Theme: theme, Objects: []LayerCoverage{}, Lines: []LineCoverage{}, Units: []CoverageUnit{}}
+	err := s.coverageTx(ctx, theme, region, func(tx pgx.Tx, scope string, layers []string) error {
+		c.Scope = scope
+		if err := tx.QueryRow(ctx, `SELECT code, name, area_m2 FROM cov_region`).Scan(&c.Region.Code, &c.Region.Name, &c.RegionAreaM2); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `
+			WITH covered AS (SELECT ST_UnaryUnion(ST_Collect(geom)) AS g FROM cov_leads WHERE ST_Dimension(geom) = 2),
+			gaps AS (
+				SELECT d.geom FROM cov_region r, covered c,
+				LATERAL ST_Dump(CASE WHEN c.g IS NULL THEN r.geom ELSE ST_Difference(r.geom, c.g) END) d
+				WHERE ST_Area(d.geom::geography) >= 1)
+			SELECT COALESCE((SELECT ST_Area(g::geography) FROM covered), 0),
+			       (SELECT count(*) FROM gaps), COALESCE((SELECT sum(ST_Area(geom::geography)) FROM gaps), 0)`).
+			Scan(&c.Area.CoveredM2, &c.Area.Gaps, &c.Area.GapM2)
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `
+			SELECT COALESCE(ST_Area(ST_UnaryUnion(ST_Collect(ST_Intersection(a.geom, b.geom)))::geography), 0)
+			FROM cov_leads a JOIN cov_leads b ON a.ctid < b.ctid AND a.kind = b.kind AND a.unit_id <> b.unit_id
+			  AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')`).Scan(&c.Area.OverlapM2); err != nil {
+			return err
+		}
+		if c.RegionAreaM2 > 0 {
+			c.Area.Ratio = ratio(c.Area.CoveredM2, c.RegionAreaM2)
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT layer, count(*), count(*) FILTER (WHERE territorial OR own IS NOT NULL)
+			FROM cov_objects GROUP BY layer ORDER BY layer`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var l LayerCoverage
+			if err := rows.Scan(&l.Layer, &l.Total, &l.WithLead); err != nil {
+				rows.Close()
+				return err
+			}
+			l.WithoutLead = l.Total - l.WithLead
+			l.Ratio = ratio(float64(l.WithLead), float64(l.Total))
+			c.Objects = append(c.Objects, l)
+		}
+		rows.Close()
+		rows, err = tx.Query(ctx, `
+			SELECT layer, sum(length_m),
+			       sum(CASE WHEN territorial THEN length_m
+			                ELSE COALESCE((SELECT sum(upper(x) - lower(x)) FROM unnest(own * nummultirange(numrange(0, length_m::numeric))) x), 0)::float8 END)
+			FROM cov_objects WHERE dim = 1 GROUP BY layer ORDER BY layer`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var l LineCoverage
+			if err := rows.Scan(&l.Layer, &l.LengthM, &l.WithLeadM); err != nil {
+				rows.Close()
+				return err
+			}
+			l.WithoutLeadM = dust(l.LengthM - l.WithLeadM)
+			l.Ratio = ratio(l.WithLeadM, l.LengthM)
+			c.Lines = append(c.Lines, l)
+		}
+		rows.Close()
+		c.Ratio = c.Area.Ratio
+		if scope == "objects" {
+			c.Ratio = 1
+			for _, layer := range layers {
+				r := 1.0
+				for _, l := range c.Lines {
+					if l.Layer == layer {
+						r = l.Ratio
+					}
+				}
+				if !hasLine(c.Lines, layer) {
+					for _, l := range c.Objects {
+						if l.Layer == layer {
+							r = l.Ratio
+						}
+					}
+				}
+				c.Ratio = min(c.Ratio, r)
+			}
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT u.code, u.name, u.kind, count(*) FILTER (WHERE a.role = 'lead'), count(*) FILTER (WHERE a.role = 'support')
+			FROM assignments a JOIN units u ON u.id = a.unit_id
+			WHERE a.valid_to IS NULL AND a.theme_code = @theme AND (
+				EXISTS (SELECT 1 FROM cov_objects o WHERE o.id = a.object_id)
+				OR EXISTS (SELECT 1 FROM grids g, cov_region r WHERE g.code = a.grid_code AND g.valid_to IS NULL AND g.geom && r.geom AND ST_Intersects(g.geom, r.geom))
+				OR EXISTS (SELECT 1 FROM regions x, cov_region r WHERE x.id = a.region_id AND x.geom && r.geom AND ST_Intersects(x.geom, r.geom)))
+			GROUP BY u.code, u.name, u.kind ORDER BY count(*) DESC, u.code`, pgx.NamedArgs{"theme": theme})
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var u CoverageUnit
+			if err := rows.Scan(&u.Code, &u.Name, &u.Kind, &u.Leads, &u.Supports); err != nil {
+				rows.Close()
+				return err
+			}
+			c.Units = append(c.Units, u)
+		}
+		rows.Close()
+		return rows.Err()
+	})
+	return c, err
+}
+
+func hasLine(ls []LineCoverage, layer string) bool {
+	for _, l := range ls {
+		if l.Layer == layer {
+			return true
+		}
+	}
+	return false
+}
+
+// ratio is a/b to six decimals: summing lengths and areas leaves dust in
+// the last bits, and 0.9999999999999997 must read as full coverage.
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 1
+	}
+	return min(1, math.Round(a/b*1e6)/1e6)
+}
+
+// dust drops sub-millimetre remainders of floating-point subtraction.
+func dust(f float64) float64 {
+	if math.Abs(f) < 1e-3 {
+		return 0
+	}
+	return f
+}
+
+// coverageTx sets up the coverage tables and runs fn in a read-only
+// snapshot of the data.
+func (s *Store) coverageTx(ctx context.Context, theme, region string, fn func(tx pgx.Tx, scope string, layers []string) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		var scope string
+		var layers []string
+		err := tx.QueryRow(ctx, `SELECT scope, layers FROM themes WHERE code = @theme`, pgx.NamedArgs{"theme": theme}).Scan(&scope, &layers)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
+		}
+		if err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM regions WHERE code = @region)`, pgx.NamedArgs{"region": region}).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return Invalid("region", "region %q does not exist", region)
+		}
+		for _, stmt := range splitSQL(coverageSetup) {
+			if _, err := tx.Exec(ctx, stmt, pgx.NamedArgs{"theme": theme, "region": region}); err != nil {
+				return err
+			}
+		}
+		return fn(tx, scope, layers)
+	})
+}
+
+// splitSQL splits a script of simple statements on semicolons (none of
+// ours has one inside a string).
+func splitSQL(script string) []string {
+	var out []string
+	start := 0
+	for i, ch := range script {
+		if ch == ';' {
+			out = append(out, script[start:i])
+			start = i + 1
+		}
+	}
+	if rest := script[start:]; len(trimSpace(rest)) > 0 {
+		out = append(out, rest)
+	}
+	return out
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\n' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
+
+// WriteGaps streams the coverage findings as a GeoJSON FeatureCollection:
+// gap polygons (area, region), overlap polygons (the units), unassigned
+// objects (layer, name) and uncovered stretches of streets and alleys
+// (street, from_m, to_m). Slivers under minAreaM2 are dropped.
+func (s *Store) WriteGaps(ctx context.Context, theme, region string, minAreaM2 float64, w io.Writer) error {
+	return s.coverageTx(ctx, theme, region, func(tx pgx.Tx, scope string, layers []string) error {
+		rows, err := tx.Query(ctx, `
+			WITH covered AS (SELECT ST_UnaryUnion(ST_Collect(geom)) AS g FROM cov_leads WHERE ST_Dimension(geom) = 2),
+			gaps AS (
+				SELECT d.geom FROM cov_region r, covered c,
+				LATERAL ST_Dump(CASE WHEN c.g IS NULL THEN r.geom ELSE ST_Difference(r.geom, c.g) END) d),
+			doubled AS (
+				SELECT ST_Intersection(a.geom, b.geom) AS geom, ua.code AS a, ub.code AS b
+				FROM cov_leads a JOIN cov_leads b ON a.ctid < b.ctid AND a.kind = b.kind AND a.unit_id <> b.unit_id
+				  AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')
+				JOIN units ua ON ua.id = a.unit_id JOIN units ub ON ub.id = b.unit_id),
+			stretches AS (
+				SELECT o.id, o.layer, o.name, o.geom, o.length_m, x AS gap
+				FROM cov_objects o,
+				LATERAL unnest(nummultirange(numrange(0, o.length_m::numeric)) - o.own) x
+				WHERE o.dim = 1 AND NOT o.territorial AND o.length_m > 0 AND o.own IS NOT NULL)
+			SELECT json_build_object('type', 'Feature', 'id', f.id, 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(f.geom), 7)::json,
+			                         'properties', f.props)::text
+			FROM (
+				SELECT 'gap-' || row_number() OVER () AS id, g.geom,
+				       json_build_object('kind', 'gap', 'area_m2', round(ST_Area(g.geom::geography)::numeric, 2), 'region', (SELECT code FROM cov_region)) AS props
+				FROM gaps g WHERE ST_Area(g.geom::geography) >= @min_area
+				UNION ALL
+				SELECT 'overlap-' || row_number() OVER (), o.geom,
+				       json_build_object('kind', 'overlap', 'area_m2', round(ST_Area(o.geom::geography)::numeric, 2), 'units', json_build_array(o.a, o.b))
+				FROM doubled o WHERE ST_Area(o.geom::geography) >= @min_area
+				UNION ALL
+				SELECT 'object-' || o.id, o.geom, json_build_object('kind', 'unassigned_object', 'object_id', o.id, 'layer', o.layer, 'name', o.name)
+				FROM cov_objects o
+				WHERE NOT o.territorial AND o.own IS NULL AND (@scope = 'area' OR o.layer = ANY(@layers))
+				UNION ALL
+				SELECT 'stretch-' || s.id || '-' || lower(s.gap), ST_LineSubstring(s.geom, lower(s.gap)::float8 / s.length_m, upper(s.gap)::float8 / s.length_m),
+				       json_build_object('kind', 'uncovered_stretch', 'object_id', s.id, 'street', s.name, 'layer', s.layer,
+				                         'from_m', round(lower(s.gap), 2), 'to_m', round(upper(s.gap), 2))
+				FROM stretches s
+				WHERE @scope = 'area' OR s.layer = ANY(@layers)
+			) f`, pgx.NamedArgs{"min_area": minAreaM2, "scope": scope, "layers": layers})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if _, err := io.WriteString(w, `{"type":"FeatureCollection","features":[`); err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			var f string
+			if err := rows.Scan(&f); err != nil {
+				return err
+			}
+			if n > 0 {
+				io.WriteString(w, ",\n")
+			}
+			if _, err := io.WriteString(w, f); err != nil {
+				return err
+			}
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		meta, _ := json.Marshal(map[string]any{"theme": theme, "region": region, "scope": scope, "min_area_m2": minAreaM2})
+		_, err = io.WriteString(w, "],\"coverage\":"+string(meta)+"}\n")
+		return err
+	})
+}
