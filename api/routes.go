@@ -47,6 +47,13 @@ func (s *Server) register() {
 	v1.PATCH("/assignments/:id", s.changeAssignment, planners)
 	v1.DELETE("/assignments/:id", s.endAssignment, planners)
 
+	v1.GET("/objects", s.listObjects)
+	v1.POST("/objects", s.createObject, planners)
+	v1.GET("/objects/:id", s.getObject)
+	v1.PATCH("/objects/:id", s.updateObject, planners)
+	v1.DELETE("/objects/:id", s.deleteObject, planners)
+	v1.GET("/grids/:code/objects", s.gridObjects)
+
 	v1.GET("/coverage", s.coverage)
 	v1.GET("/coverage/gaps.geojson", s.coverageGaps)
 
