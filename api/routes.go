@@ -52,6 +52,9 @@ func (s *Server) register() {
 	v1.GET("/objects/:id", s.getObject)
 	v1.PATCH("/objects/:id", s.updateObject, planners)
 	v1.DELETE("/objects/:id", s.deleteObject, planners)
+	v1.GET("/grids", s.listGrids)
+	v1.GET("/grids/check", s.checkGrids)
+	v1.GET("/grids/:code", s.getGrid)
 	v1.GET("/grids/:code/objects", s.gridObjects)
 
 	v1.GET("/coverage", s.coverage)

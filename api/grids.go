@@ -1,0 +1,67 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+func (s *Server) listGrids(c echo.Context) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	withGeom, err := boolParam(c, "geometry")
+	if err != nil {
+		return err
+	}
+	list, err := s.store.Grids(c.Request().Context(), c.QueryParam("region"), withGeom, page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+func (s *Server) getGrid(c echo.Context) error {
+	g, err := s.store.Grid(c.Request().Context(), c.Param("code"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, g)
+}
+
+func floatParam(c echo.Context, name string) (float64, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		return 0, bad(name, "want a number, 0 or more")
+	}
+	return f, nil
+}
+
+// checkGrids streams the tiling check of a region's grids as GeoJSON.
+func (s *Server) checkGrids(c echo.Context) error {
+	region := c.QueryParam("region")
+	if region == "" {
+		return bad("region", "required")
+	}
+	var opt grids.GridCheckOptions
+	var err error
+	if opt.MinAreaM2, err = floatParam(c, "min_area_m2"); err != nil {
+		return err
+	}
+	if opt.MaxAreaM2, err = floatParam(c, "max_area_m2"); err != nil {
+		return err
+	}
+	if opt.SliverM2, err = floatParam(c, "sliver_m2"); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
+	return s.store.CheckGrids(c.Request().Context(), region, opt, &lazyWriter{c: c})
+}

@@ -1,0 +1,207 @@
+package grids
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// GridCheckOptions set the size guideline of a tiling check.
+type GridCheckOptions struct {
+	MinAreaM2 float64 // default 2,000
+	MaxAreaM2 float64 // default 60,000
+	SliverM2  float64 // gaps and overlaps smaller than this are noise (default 1)
+}
+
+// CheckGrids writes, as a GeoJSON FeatureCollection, everything wrong with
+// the live grids of a region's communities: gaps between grids inside a
+// community, overlaps between grids, grids that leave their community,
+// grids outside the size guideline, and codes that break the code rules.
+// Each feature's kind says which; the collection's "summary" counts them.
+func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOptions, w io.Writer) error {
+	if opt.MinAreaM2 <= 0 {
+		opt.MinAreaM2 = 2000
+	}
+	if opt.MaxAreaM2 <= 0 {
+		opt.MaxAreaM2 = 60000
+	}
+	if opt.SliverM2 <= 0 {
+		opt.SliverM2 = 1
+	}
+	if opt.MinAreaM2 >= opt.MaxAreaM2 {
+		return Invalid("min_area_m2", "must be below max_area_m2")
+	}
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code`, pgx.NamedArgs{"code": region}).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Invalid("region", "region %q does not exist", region)
+		}
+		if err != nil {
+			return err
+		}
+		// Codes are checked in Go, with the store's rules.
+		rows, err := tx.Query(ctx, `
+			WITH RECURSIVE down AS (
+				SELECT id, level FROM regions WHERE id = @id
+				UNION ALL SELECT r.id, r.level FROM regions r JOIN down d ON r.parent_id = d.id)
+			SELECT g.code, c.code FROM grids g JOIN regions c ON c.id = g.community_id
+			WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM down WHERE level = 'community')`, pgx.NamedArgs{"id": id})
+		if err != nil {
+			return err
+		}
+		var badCodes []string
+		var reasons []string
+		for rows.Next() {
+			var code, community string
+			if err := rows.Scan(&code, &community); err != nil {
+				rows.Close()
+				return err
+			}
+			switch {
+			case s.codes.Grid != nil && !s.codes.Grid.MatchString(code):
+				badCodes, reasons = append(badCodes, code), append(reasons, "not a grid code")
+			case s.codes.Nested && !strings.HasPrefix(code, community):
+				badCodes, reasons = append(badCodes, code), append(reasons, "does not start with its community's code "+community)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		rows, err = tx.Query(ctx, `
+			WITH RECURSIVE down AS (
+				SELECT id, level FROM regions WHERE id = @id
+				UNION ALL SELECT r.id, r.level FROM regions r JOIN down d ON r.parent_id = d.id),
+			comm AS (SELECT c.id, c.code, c.geom FROM regions c WHERE c.id IN (SELECT id FROM down WHERE level = 'community')),
+			g AS (SELECT g.id, g.code, g.name, g.geom, g.area_m2, g.community_id FROM grids g
+			      WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM comm)),
+			findings AS (
+				SELECT 'gap' AS kind, d.geom,
+				       jsonb_build_object('community', c.code, 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2)) AS props
+				FROM comm c
+				CROSS JOIN LATERAL (SELECT ST_UnaryUnion(ST_Collect(geom)) AS u FROM g WHERE g.community_id = c.id) x
+				CROSS JOIN LATERAL ST_Dump(CASE WHEN x.u IS NULL THEN c.geom ELSE ST_Difference(c.geom, x.u) END) d
+				WHERE ST_Dimension(d.geom) = 2 AND ST_Area(d.geom::geography) >= @sliver
+				UNION ALL
+				SELECT 'overlap', d.geom,
+				       jsonb_build_object('grids', jsonb_build_array(a.code, b.code), 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2))
+				FROM g a JOIN g b ON a.id < b.id AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')
+				CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) d
+				WHERE ST_Area(d.geom::geography) >= @sliver
+				UNION ALL
+				SELECT 'outside_community', d.geom,
+				       jsonb_build_object('grid', g.code, 'community', c.code, 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2))
+				FROM g JOIN comm c ON c.id = g.community_id
+				CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(g.geom, c.geom), 3)) d
+				WHERE ST_Area(d.geom::geography) >= @sliver
+				UNION ALL
+				SELECT CASE WHEN g.area_m2 < @min THEN 'too_small' ELSE 'too_large' END, g.geom,
+				       jsonb_build_object('grid', g.code, 'name', g.name, 'area_m2', round(g.area_m2::numeric, 2),
+				                          'guideline_m2', jsonb_build_array(@min::float8, @max::float8))
+				FROM g WHERE g.area_m2 < @min OR g.area_m2 > @max
+				UNION ALL
+				SELECT 'bad_code', g.geom, jsonb_build_object('grid', g.code, 'reason', b.reason)
+				FROM g JOIN unnest(@bad::text[], @reasons::text[]) AS b(code, reason) ON b.code = g.code)
+			SELECT kind, json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7)::json,
+			                               'properties', props || jsonb_build_object('kind', kind))::text
+			FROM findings ORDER BY kind`,
+			pgx.NamedArgs{"id": id, "sliver": opt.SliverM2, "min": opt.MinAreaM2, "max": opt.MaxAreaM2, "bad": badCodes, "reasons": reasons})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if _, err := io.WriteString(w, `{"type":"FeatureCollection","features":[`); err != nil {
+			return err
+		}
+		counts := map[string]int{"gap": 0, "overlap": 0, "outside_community": 0, "too_small": 0, "too_large": 0, "bad_code": 0}
+		n := 0
+		for rows.Next() {
+			var kind, f string
+			if err := rows.Scan(&kind, &f); err != nil {
+				return err
+			}
+			if n > 0 {
+				io.WriteString(w, ",\n")
+			}
+			if _, err := io.WriteString(w, f); err != nil {
+				return err
+			}
+			counts[kind]++
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		summary, _ := json.Marshal(map[string]any{"region": region, "findings": counts,
+			"guideline_m2": []float64{opt.MinAreaM2, opt.MaxAreaM2}, "took_ms": time.Since(start).Milliseconds()})
+		_, err = io.WriteString(w, "],\"summary\":"+string(summary)+"}\n")
+		return err
+	})
+}
+
+// GridRecord is a grid as the API lists it.
+type GridRecord struct {
+	Code      string          `json:"code"`
+	Name      string          `json:"name"`
+	Community string          `json:"community"`
+	AreaM2    float64         `json:"area_m2"`
+	Version   int             `json:"version"`
+	ValidFrom time.Time       `json:"valid_from"`
+	ValidTo   *time.Time      `json:"valid_to,omitempty"`
+	Geometry  json.RawMessage `json:"geometry,omitempty"`
+}
+
+// Grids lists live grids of a region (any level), or all.
+func (s *Store) Grids(ctx context.Context, region string, withGeom bool, page Page) (List[GridRecord], error) {
+	g := "NULL::text"
+	if withGeom {
+		g = geoJSONOf("g.geom")
+	}
+	args := pgx.NamedArgs{"region": region, "limit": page.Limit, "offset": page.Offset}
+	where := ` WHERE g.valid_to IS NULL AND (@region = '' OR c.code = @region OR sd.code = @region OR d.code = @region)`
+	from := ` FROM grids g JOIN regions c ON c.id = g.community_id LEFT JOIN regions sd ON sd.id = c.parent_id LEFT JOIN regions d ON d.id = sd.parent_id`
+	out := List[GridRecord]{Items: []GridRecord{}, Limit: page.Limit, Offset: page.Offset}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+from+where, args).Scan(&out.Total); err != nil {
+		return out, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+g+from+where+
+		` ORDER BY g.code LIMIT @limit OFFSET @offset`, args)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r GridRecord
+		var geom *string
+		if err := rows.Scan(&r.Code, &r.Name, &r.Community, &r.AreaM2, &r.Version, &r.ValidFrom, &r.ValidTo, &geom); err != nil {
+			return out, err
+		}
+		if geom != nil {
+			r.Geometry = json.RawMessage(*geom)
+		}
+		out.Items = append(out.Items, r)
+	}
+	return out, rows.Err()
+}
+
+// Grid returns a live grid with its geometry.
+func (s *Store) Grid(ctx context.Context, code string) (GridRecord, error) {
+	var r GridRecord
+	var geom string
+	err := s.pool.QueryRow(ctx, `
+		SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+geoJSONOf("g.geom")+`
+		FROM grids g JOIN regions c ON c.id = g.community_id WHERE g.code = @code AND g.valid_to IS NULL`,
+		pgx.NamedArgs{"code": code}).Scan(&r.Code, &r.Name, &r.Community, &r.AreaM2, &r.Version, &r.ValidFrom, &r.ValidTo, &geom)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, &NotFoundError{What: "grid", Key: code}
+	}
+	r.Geometry = json.RawMessage(geom)
+	return r, err
+}
