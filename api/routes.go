@@ -57,6 +57,13 @@ func (s *Server) register() {
 	v1.GET("/grids/:code", s.getGrid)
 	v1.GET("/grids/:code/objects", s.gridObjects)
 
+	v1.GET("/rules", s.listRules)
+	v1.POST("/rules", s.createRule, planners)
+	v1.GET("/rules/:id", s.getRule)
+	v1.PATCH("/rules/:id", s.updateRule, planners)
+	v1.GET("/rules/:id/matches", s.ruleMatches)
+	v1.GET("/rules/:id/matches.geojson", s.ruleMatches)
+
 	v1.GET("/coverage", s.coverage)
 	v1.GET("/coverage/gaps.geojson", s.coverageGaps)
 

@@ -254,6 +254,10 @@ func (c *City) cellObjects(h hierarchy, i, j int, serial map[string]int) []geo.F
 		out = append(out, feature(id("toilet", 0), c.at(i, j, 0.9, 0.9),
 			map[string]any{"layer": "toilet", "name": "公共厕所"}))
 	}
+	if r.Float64() < 0.01 {
+		out = append(out, feature(id("entertainment", 0), c.at(i, j, 0.1, 0.9),
+			map[string]any{"layer": "entertainment", "name": c.names.placeR(r) + []string{"KTV", "网吧", "酒吧", "游戏厅"}[r.IntN(4)]}))
+	}
 	return out
 }
 

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+func ruleID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return 0, bad("id", "must be a rule id (a whole number)")
+	}
+	return id, nil
+}
+
+func (s *Server) listRules(c echo.Context) error {
+	rules, err := s.store.Rules(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": rules})
+}
+
+func (s *Server) getRule(c echo.Context) error {
+	id, err := ruleID(c)
+	if err != nil {
+		return err
+	}
+	r, err := s.store.Rule(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+func (s *Server) createRule(c echo.Context) error {
+	var in grids.RuleInput
+	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
+		return err
+	}
+	r, err := s.store.CreateRule(c.Request().Context(), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, r)
+}
+
+func (s *Server) updateRule(c echo.Context) error {
+	id, err := ruleID(c)
+	if err != nil {
+		return err
+	}
+	var in grids.RuleInput
+	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
+		return err
+	}
+	r, err := s.store.UpdateRule(c.Request().Context(), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// ruleMatches answers /rules/{id}/matches and /rules/{id}/matches.geojson.
+func (s *Server) ruleMatches(c echo.Context) error {
+	id, err := ruleID(c)
+	if err != nil {
+		return err
+	}
+	region := c.QueryParam("region")
+	if c.Param("format") == ".geojson" || c.Path() == "/api/v1/rules/:id/matches.geojson" {
+		c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
+		return s.store.WriteRuleMatches(c.Request().Context(), id, region, &lazyWriter{c: c})
+	}
+	limit := 1000
+	if v := c.QueryParam("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 100000 {
+			return bad("limit", "want a whole number from 1 to 100,000")
+		}
+	}
+	matches, total, err := s.store.RuleMatches(c.Request().Context(), id, region, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rule": id, "total": total, "items": matches})
+}
