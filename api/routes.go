@@ -64,6 +64,9 @@ func (s *Server) register() {
 	v1.GET("/rules/:id/matches", s.ruleMatches)
 	v1.GET("/rules/:id/matches.geojson", s.ruleMatches)
 
+	v1.POST("/patrols", s.createPatrol, allow(grids.RolePlanner, grids.RoleDispatcher, grids.RoleUnit))
+	v1.GET("/coverage/patrols", s.patrolCoverage)
+
 	v1.GET("/coverage", s.coverage)
 	v1.GET("/coverage/gaps.geojson", s.coverageGaps)
 

@@ -58,7 +58,9 @@ func TestProximityRules(t *testing.T) {
 		t.Errorf("priority rule: %d pairs, PostGIS counts %d", got, want)
 	}
 	g := e.do("GET", "/api/v1/rules/1/matches.geojson", adminToken, nil)
-	var fc struct{ Features []struct{ Properties map[string]any } }
+	var fc struct {
+		Features []struct{ Properties map[string]any }
+	}
 	if err := json.Unmarshal(g.body, &fc); err != nil || g.status != 200 {
 		t.Fatalf("matches.geojson: %d %.200s", g.status, g.body)
 	}
