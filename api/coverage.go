@@ -8,12 +8,10 @@ import (
 )
 
 func coverageParams(c echo.Context) (theme, region string, err error) {
+	// No region means the whole city: every district.
 	theme, region = c.QueryParam("theme"), c.QueryParam("region")
 	if theme == "" {
 		return "", "", bad("theme", "required")
-	}
-	if region == "" {
-		return "", "", bad("region", "required")
 	}
 	return theme, region, nil
 }

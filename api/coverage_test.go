@@ -123,8 +123,15 @@ func TestCoverageFiguresBeijing(t *testing.T) {
 	if math.Abs(gapSum-c.Area.GapM2) > float64(c.Area.Gaps)+1 { // the same polygons, summed twice
 		t.Errorf("gaps.geojson areas sum to %.1f m², coverage says %.1f", gapSum, c.Area.GapM2)
 	}
-	if r := e.do("GET", "/api/v1/coverage?theme=sanitation", adminToken, nil); r.status != 400 {
-		t.Errorf("no region: %d", r.status)
+	if r := e.do("GET", "/api/v1/coverage?region="+sd, adminToken, nil); r.status != 400 {
+		t.Errorf("no theme: %d", r.status)
+	}
+	if r := e.do("GET", "/api/v1/coverage?theme=sanitation&region=999999", adminToken, nil); r.status != 422 {
+		t.Errorf("unknown region: %d", r.status)
+	}
+	city := e.coverage("sanitation", "")
+	if city.RegionAreaM2 < 5e8 || city.Region.Code != "" { // 东城, 西城 and 海淀: about 523 km²
+		t.Errorf("whole city: %+v", city.Region)
 	}
 	if r := e.do("GET", "/api/v1/coverage?theme=nope&region="+sd, adminToken, nil); r.status != 422 {
 		t.Errorf("unknown theme: %d", r.status)

@@ -47,10 +47,7 @@ func floatParam(c echo.Context, name string) (float64, error) {
 
 // checkGrids streams the tiling check of a region's grids as GeoJSON.
 func (s *Server) checkGrids(c echo.Context) error {
-	region := c.QueryParam("region")
-	if region == "" {
-		return bad("region", "required")
-	}
+	region := c.QueryParam("region") // empty: the whole city
 	var opt grids.GridCheckOptions
 	var err error
 	if opt.MinAreaM2, err = floatParam(c, "min_area_m2"); err != nil {

@@ -67,8 +67,11 @@ func TestGridCheck(t *testing.T) {
 	if !sawGrown {
 		t.Errorf("no overlap names grid %s", grown)
 	}
-	if r := e.do("GET", "/api/v1/grids/check", adminToken, nil); r.status != 400 {
-		t.Errorf("no region: %d", r.status)
+	if all, _ := e.gridCheck(""); all["overlap"] != counts["overlap"] {
+		t.Errorf("whole city %v, district %v", all, counts)
+	}
+	if r := e.do("GET", "/api/v1/grids/check?region=999999", adminToken, nil); r.status != 422 {
+		t.Errorf("unknown region: %d", r.status)
 	}
 	if r := e.do("GET", "/api/v1/grids/"+grown, adminToken, nil); r.status != 200 {
 		t.Errorf("get grid: %d", r.status)

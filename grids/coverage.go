@@ -74,7 +74,10 @@ type CoverageUnit struct {
 //	             holds their middle) and, for lines, the led stretches
 const coverageSetup = `
 	CREATE TEMP TABLE cov_region ON COMMIT DROP AS
-	SELECT id, code, name, level, geom, area_m2 FROM regions WHERE code = @region;
+	SELECT id, code, name, level, geom, area_m2 FROM regions WHERE code = @region
+	UNION ALL
+	SELECT 0, '', '全市 whole city', 'city', ST_Multi(ST_UnaryUnion(ST_Collect(geom))), sum(area_m2)
+	FROM regions WHERE level = 'district' AND @region = '' HAVING count(*) > 0;
 
 	CREATE TEMP TABLE cov_leads ON COMMIT DROP AS
 	SELECT 'grid' AS kind, a.unit_id, ST_Intersection(g.geom, r.geom) AS geom
@@ -249,7 +252,8 @@ func (s *Store) coverageTx(ctx context.Context, theme, region string, fn func(tx
 			return err
 		}
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM regions WHERE code = @region)`, pgx.NamedArgs{"region": region}).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM regions WHERE code = @region OR (@region = '' AND level = 'district'))`,
+			pgx.NamedArgs{"region": region}).Scan(&exists); err != nil {
 			return err
 		}
 		if !exists {

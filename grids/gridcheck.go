@@ -37,21 +37,26 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 		return Invalid("min_area_m2", "must be below max_area_m2")
 	}
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var id int64
-		err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code`, pgx.NamedArgs{"code": region}).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return Invalid("region", "region %q does not exist", region)
-		}
+		// The whole city (no region) is every district: the walk down starts
+		// from them all.
+		var ids []int64
+		rows0, err := tx.Query(ctx, `SELECT id FROM regions WHERE code = @code OR (@code = '' AND level = 'district')`, pgx.NamedArgs{"code": region})
 		if err != nil {
 			return err
+		}
+		if ids, err = pgx.CollectRows(rows0, pgx.RowTo[int64]); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return Invalid("region", "region %q does not exist", region)
 		}
 		// Codes are checked in Go, with the store's rules.
 		rows, err := tx.Query(ctx, `
 			WITH RECURSIVE down AS (
-				SELECT id, level FROM regions WHERE id = @id
+				SELECT id, level FROM regions WHERE id = ANY(@ids)
 				UNION ALL SELECT r.id, r.level FROM regions r JOIN down d ON r.parent_id = d.id)
 			SELECT g.code, c.code FROM grids g JOIN regions c ON c.id = g.community_id
-			WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM down WHERE level = 'community')`, pgx.NamedArgs{"id": id})
+			WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM down WHERE level = 'community')`, pgx.NamedArgs{"ids": ids})
 		if err != nil {
 			return err
 		}
@@ -77,7 +82,7 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 		start := time.Now()
 		rows, err = tx.Query(ctx, `
 			WITH RECURSIVE down AS (
-				SELECT id, level FROM regions WHERE id = @id
+				SELECT id, level FROM regions WHERE id = ANY(@ids)
 				UNION ALL SELECT r.id, r.level FROM regions r JOIN down d ON r.parent_id = d.id),
 			comm AS (SELECT c.id, c.code, c.geom FROM regions c WHERE c.id IN (SELECT id FROM down WHERE level = 'community')),
 			g AS (SELECT g.id, g.code, g.name, g.geom, g.area_m2, g.community_id FROM grids g
@@ -112,7 +117,7 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 			SELECT kind, json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7)::json,
 			                               'properties', props || jsonb_build_object('kind', kind))::text
 			FROM findings ORDER BY kind`,
-			pgx.NamedArgs{"id": id, "sliver": opt.SliverM2, "min": opt.MinAreaM2, "max": opt.MaxAreaM2, "bad": badCodes, "reasons": reasons})
+			pgx.NamedArgs{"ids": ids, "sliver": opt.SliverM2, "min": opt.MinAreaM2, "max": opt.MaxAreaM2, "bad": badCodes, "reasons": reasons})
 		if err != nil {
 			return err
 		}

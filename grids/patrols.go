@@ -179,4 +179,3 @@ func TrackOf(g orb.Geometry) (orb.MultiLineString, bool) {
 	}
 	return nil, false
 }
-
