@@ -80,27 +80,41 @@ const coverageSetup = `
 	FROM regions WHERE level = 'district' AND @region = '' HAVING count(*) > 0;
 
 	CREATE TEMP TABLE cov_leads ON COMMIT DROP AS
-	SELECT 'grid' AS kind, a.unit_id, ST_Intersection(g.geom, r.geom) AS geom
+	SELECT 'grid' AS kind, a.unit_id,
+	       CASE WHEN @region = '' OR ST_CoveredBy(g.geom, r.geom) THEN g.geom ELSE ST_Intersection(g.geom, r.geom) END AS geom
 	FROM assignments a JOIN grids g ON g.code = a.grid_code AND g.valid_to IS NULL, cov_region r
-	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND g.geom && r.geom AND ST_Intersects(g.geom, r.geom)
+	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
+	  AND (@region = '' OR (g.geom && r.geom AND ST_Intersects(g.geom, r.geom)))
 	UNION ALL
-	SELECT 'region', a.unit_id, ST_Intersection(x.geom, r.geom)
+	SELECT 'region', a.unit_id,
+	       CASE WHEN @region = '' OR ST_CoveredBy(x.geom, r.geom) THEN x.geom ELSE ST_Intersection(x.geom, r.geom) END
 	FROM assignments a JOIN regions x ON x.id = a.region_id, cov_region r
-	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND x.geom && r.geom AND ST_Intersects(x.geom, r.geom)
+	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
+	  AND (@region = '' OR (x.geom && r.geom AND ST_Intersects(x.geom, r.geom)))
 	UNION ALL
-	SELECT 'object', a.unit_id, ST_Intersection(o.geom, r.geom)
+	SELECT 'object', a.unit_id,
+	       CASE WHEN @region = '' OR ST_CoveredBy(o.geom, r.geom) THEN o.geom ELSE ST_Intersection(o.geom, r.geom) END
 	FROM assignments a JOIN objects o ON o.id = a.object_id, cov_region r
 	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND ST_Dimension(o.geom) = 2
-	  AND o.geom && r.geom AND ST_Intersects(o.geom, r.geom);
+	  AND (@region = '' OR (o.geom && r.geom AND ST_Intersects(o.geom, r.geom)));
+	CREATE INDEX ON cov_leads USING gist (geom);
+	ANALYZE cov_leads;
+
+	CREATE TEMP TABLE cov_own ON COMMIT DROP AS
+	SELECT a.object_id AS id, range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, o.length_m, 0)::numeric)) AS own
+	FROM assignments a JOIN objects o ON o.id = a.object_id
+	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme GROUP BY a.object_id;
+	CREATE UNIQUE INDEX ON cov_own (id);
 
 	CREATE TEMP TABLE cov_objects ON COMMIT DROP AS
 	SELECT o.id, o.layer, o.name, o.geom, ST_Dimension(o.geom) AS dim, COALESCE(o.length_m, 0) AS length_m,
-	       EXISTS (SELECT 1 FROM cov_leads l WHERE l.kind <> 'object' AND ST_Covers(l.geom, ST_PointOnSurface(o.geom))) AS territorial,
-	       (SELECT range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, o.length_m, 0)::numeric))
-	          FROM assignments a WHERE a.object_id = o.id AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme) AS own
-	FROM objects o, cov_region r
-	WHERE o.geom && r.geom AND ST_Intersects(o.geom, r.geom);
-	ANALYZE cov_leads; ANALYZE cov_objects`
+	       EXISTS (SELECT 1 FROM cov_leads l, LATERAL (SELECT ST_PointOnSurface(o.geom) AS p) pos
+	               WHERE l.geom && pos.p AND l.kind <> 'object' AND ST_Covers(l.geom, pos.p)) AS territorial,
+	       w.own
+	FROM objects o CROSS JOIN cov_region r LEFT JOIN cov_own w ON w.id = o.id
+	WHERE @region = '' OR (o.geom && r.geom AND ST_Intersects(o.geom, r.geom));
+	CREATE INDEX ON cov_objects (id);
+	ANALYZE cov_objects`
 
 // CoverageOf computes a duty's coverage in a region.
 func (s *Store) CoverageOf(ctx context.Context, theme, region string) (Coverage, error) {
@@ -190,11 +204,11 @@ func (s *Store) CoverageOf(ctx context.Context, theme, region string) (Coverage,
 		rows, err = tx.Query(ctx, `
 			SELECT u.code, u.name, u.kind, count(*) FILTER (WHERE a.role = 'lead'), count(*) FILTER (WHERE a.role = 'support')
 			FROM assignments a JOIN units u ON u.id = a.unit_id
-			WHERE a.valid_to IS NULL AND a.theme_code = @theme AND (
+			WHERE a.valid_to IS NULL AND a.theme_code = @theme AND (@region = '' OR
 				EXISTS (SELECT 1 FROM cov_objects o WHERE o.id = a.object_id)
 				OR EXISTS (SELECT 1 FROM grids g, cov_region r WHERE g.code = a.grid_code AND g.valid_to IS NULL AND g.geom && r.geom AND ST_Intersects(g.geom, r.geom))
 				OR EXISTS (SELECT 1 FROM regions x, cov_region r WHERE x.id = a.region_id AND x.geom && r.geom AND ST_Intersects(x.geom, r.geom)))
-			GROUP BY u.code, u.name, u.kind ORDER BY count(*) DESC, u.code`, pgx.NamedArgs{"theme": theme})
+			GROUP BY u.code, u.name, u.kind ORDER BY count(*) DESC, u.code`, pgx.NamedArgs{"theme": theme, "region": region})
 		if err != nil {
 			return err
 		}

@@ -87,24 +87,35 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 			comm AS (SELECT c.id, c.code, c.geom FROM regions c WHERE c.id IN (SELECT id FROM down WHERE level = 'community')),
 			g AS (SELECT g.id, g.code, g.name, g.geom, g.area_m2, g.community_id FROM grids g
 			      WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM comm)),
+			per AS (
+				-- Each community's union of grids: its gaps, and whether any of
+				-- its grids overlap (their areas then add up to more than the union).
+				SELECT c.id, c.code, c.geom, x.u, x.s FROM comm c
+				CROSS JOIN LATERAL (SELECT ST_UnaryUnion(ST_Collect(geom)) AS u, sum(area_m2) AS s FROM g WHERE g.community_id = c.id) x),
+			outside AS (
+				SELECT g.id, g.code, ST_CollectionExtract(ST_Difference(g.geom, c.geom), 3) AS part, c.code AS community
+				FROM g JOIN comm c ON c.id = g.community_id WHERE NOT ST_CoveredBy(g.geom, c.geom)),
+			suspects AS (
+				SELECT g.* FROM g JOIN per p ON p.id = g.community_id
+				WHERE p.u IS NOT NULL AND p.s - ST_Area(p.u::geography) > @sliver
+				UNION SELECT g.* FROM g WHERE g.id IN (SELECT id FROM outside)),
 			findings AS (
 				SELECT 'gap' AS kind, d.geom,
-				       jsonb_build_object('community', c.code, 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2)) AS props
-				FROM comm c
-				CROSS JOIN LATERAL (SELECT ST_UnaryUnion(ST_Collect(geom)) AS u FROM g WHERE g.community_id = c.id) x
-				CROSS JOIN LATERAL ST_Dump(CASE WHEN x.u IS NULL THEN c.geom ELSE ST_Difference(c.geom, x.u) END) d
+				       jsonb_build_object('community', p.code, 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2)) AS props
+				FROM per p
+				CROSS JOIN LATERAL ST_Dump(CASE WHEN p.u IS NULL THEN p.geom ELSE ST_Difference(p.geom, p.u) END) d
 				WHERE ST_Dimension(d.geom) = 2 AND ST_Area(d.geom::geography) >= @sliver
 				UNION ALL
 				SELECT 'overlap', d.geom,
 				       jsonb_build_object('grids', jsonb_build_array(a.code, b.code), 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2))
-				FROM g a JOIN g b ON a.id < b.id AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')
+				FROM suspects a JOIN g b ON a.id <> b.id AND (b.id NOT IN (SELECT id FROM suspects) OR a.id < b.id)
+				  AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')
 				CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)) d
 				WHERE ST_Area(d.geom::geography) >= @sliver
 				UNION ALL
 				SELECT 'outside_community', d.geom,
-				       jsonb_build_object('grid', g.code, 'community', c.code, 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2))
-				FROM g JOIN comm c ON c.id = g.community_id
-				CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(ST_Difference(g.geom, c.geom), 3)) d
+				       jsonb_build_object('grid', o.code, 'community', o.community, 'area_m2', round(ST_Area(d.geom::geography)::numeric, 2))
+				FROM outside o CROSS JOIN LATERAL ST_Dump(o.part) d
 				WHERE ST_Area(d.geom::geography) >= @sliver
 				UNION ALL
 				SELECT CASE WHEN g.area_m2 < @min THEN 'too_small' ELSE 'too_large' END, g.geom,

@@ -178,20 +178,18 @@ func (s *Store) RuleMatches(ctx context.Context, id int64, region string, limit 
 		return nil, 0, err
 	}
 	args := pgx.NamedArgs{"id": id, "region": region, "limit": limit}
-	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+ruleMatchSQL+`) m`, args).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := s.pool.Query(ctx, `SELECT * FROM (`+ruleMatchSQL+`) m ORDER BY d, sid, tid LIMIT @limit`, args)
+	// One pass: the total rides along with each row.
+	rows, err := s.pool.Query(ctx, `SELECT m.*, count(*) OVER () FROM (`+ruleMatchSQL+`) m ORDER BY d, sid, tid LIMIT @limit`, args)
 	if err != nil {
 		return nil, 0, err
 	}
+	var total int
 	defer rows.Close()
 	out := []RuleMatch{}
 	for rows.Next() {
 		var m RuleMatch
 		var sg, tg any
-		if err := rows.Scan(&m.Source.ID, &m.Source.Name, &m.Source.Layer, &m.Target.ID, &m.Target.Name, &m.Target.Layer, &m.DistanceM, &sg, &tg); err != nil {
+		if err := rows.Scan(&m.Source.ID, &m.Source.Name, &m.Source.Layer, &m.Target.ID, &m.Target.Name, &m.Target.Layer, &m.DistanceM, &sg, &tg, &total); err != nil {
 			return nil, 0, err
 		}
 		m.DistanceM = round2(m.DistanceM)
