@@ -351,29 +351,38 @@ func (s *Store) WriteGaps(ctx context.Context, theme, region string, minAreaM2 f
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		if _, err := io.WriteString(w, `{"type":"FeatureCollection","features":[`); err != nil {
-			return err
-		}
-		n := 0
-		for rows.Next() {
-			var f string
-			if err := rows.Scan(&f); err != nil {
-				return err
-			}
-			if n > 0 {
-				io.WriteString(w, ",\n")
-			}
-			if _, err := io.WriteString(w, f); err != nil {
-				return err
-			}
-			n++
-		}
-		if err := rows.Err(); err != nil {
+		if err := writeFeatureRows(w, rows); err != nil {
 			return err
 		}
 		meta, _ := json.Marshal(map[string]any{"theme": theme, "region": region, "scope": scope, "min_area_m2": minAreaM2})
 		_, err = io.WriteString(w, "],\"coverage\":"+string(meta)+"}\n")
 		return err
 	})
+}
+
+// writeFeatureRows starts a FeatureCollection and writes each row's one
+// text column, a GeoJSON feature PostGIS built, as it arrives; the caller
+// closes the array and adds its own members.
+func writeFeatureRows(w io.Writer, rows pgx.Rows) error {
+	defer rows.Close()
+	if _, err := io.WriteString(w, `{"type":"FeatureCollection","features":[`); err != nil {
+		return err
+	}
+	n := 0
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return err
+		}
+		if n > 0 {
+			if _, err := io.WriteString(w, ",\n"); err != nil {
+				return err
+			}
+		}
+		if _, err := io.WriteString(w, f); err != nil {
+			return err
+		}
+		n++
+	}
+	return rows.Err()
 }

@@ -223,25 +223,7 @@ func (s *Store) WriteRuleMatches(ctx context.Context, id int64, region string, w
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	if _, err := io.WriteString(w, `{"type":"FeatureCollection","features":[`); err != nil {
-		return err
-	}
-	n := 0
-	for rows.Next() {
-		var f string
-		if err := rows.Scan(&f); err != nil {
-			return err
-		}
-		if n > 0 {
-			io.WriteString(w, ",\n")
-		}
-		if _, err := io.WriteString(w, f); err != nil {
-			return err
-		}
-		n++
-	}
-	if err := rows.Err(); err != nil {
+	if err := writeFeatureRows(w, rows); err != nil {
 		return err
 	}
 	meta, _ := json.Marshal(rule)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -160,29 +159,11 @@ func runToken(ctx context.Context, args []string) error {
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, io.Discard)
+	store, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	pool, err := openDatabase(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	m, err := grids.NewMigrator(pool)
-	if err != nil {
-		return err
-	}
-	if _, err := m.Up(ctx); err != nil {
-		m.Close()
-		return err
-	}
-	m.Close()
-	rules, err := cfg.codeRules()
-	if err != nil {
-		return err
-	}
-	store := grids.NewStore(pool, rules)
+	defer closeStore()
 	switch sub {
 	case "create":
 		in := grids.TokenInput{Role: *role, Unit: *unit, Name: *name, User: *user}
