@@ -97,6 +97,7 @@ const coverageSetup = `
 	FROM assignments a JOIN objects o ON o.id = a.object_id, cov_region r
 	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND ST_Dimension(o.geom) = 2
 	  AND (@region = '' OR (o.geom && r.geom AND ST_Intersects(o.geom, r.geom)));
+	CREATE TEMP TABLE cov_center ON COMMIT DROP AS SELECT ST_Centroid(ST_Envelope(geom)) AS c FROM cov_region;
 	CREATE INDEX ON cov_leads USING gist (geom);
 	ANALYZE cov_leads;
 
@@ -121,7 +122,7 @@ func (s *Store) CoverageOf(ctx context.Context, theme, region string) (Coverage,
 	c := Coverage{Theme: theme, Objects: []LayerCoverage{}, Lines: []LineCoverage{}, Units: []CoverageUnit{}}
 	err := s.coverageTx(ctx, theme, region, func(tx pgx.Tx, scope string, layers []string) error {
 		c.Scope = scope
-		if err := tx.QueryRow(ctx, `SELECT code, name, area_m2 FROM cov_region`).Scan(&c.Region.Code, &c.Region.Name, &c.RegionAreaM2); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT code, name, citygrid_area_m2(geom, (SELECT c FROM cov_center)) FROM cov_region`).Scan(&c.Region.Code, &c.Region.Name, &c.RegionAreaM2); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `
@@ -129,15 +130,15 @@ func (s *Store) CoverageOf(ctx context.Context, theme, region string) (Coverage,
 			gaps AS (
 				SELECT d.geom FROM cov_region r, covered c,
 				LATERAL ST_Dump(CASE WHEN c.g IS NULL THEN r.geom ELSE ST_Difference(r.geom, c.g) END) d
-				WHERE ST_Area(d.geom::geography) >= 1)
-			SELECT COALESCE((SELECT ST_Area(g::geography) FROM covered), 0),
-			       (SELECT count(*) FROM gaps), COALESCE((SELECT sum(ST_Area(geom::geography)) FROM gaps), 0)`).
+				WHERE citygrid_area_m2(d.geom, (SELECT c FROM cov_center)) >= 1)
+			SELECT COALESCE((SELECT citygrid_area_m2(g, (SELECT c FROM cov_center)) FROM covered), 0),
+			       (SELECT count(*) FROM gaps), COALESCE((SELECT sum(citygrid_area_m2(geom, (SELECT c FROM cov_center))) FROM gaps), 0)`).
 			Scan(&c.Area.CoveredM2, &c.Area.Gaps, &c.Area.GapM2)
 		if err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `
-			SELECT COALESCE(ST_Area(ST_UnaryUnion(ST_Collect(ST_Intersection(a.geom, b.geom)))::geography), 0)
+			SELECT COALESCE(citygrid_area_m2(ST_UnaryUnion(ST_Collect(ST_Intersection(a.geom, b.geom))), (SELECT c FROM cov_center)), 0)
 			FROM cov_leads a JOIN cov_leads b ON a.ctid < b.ctid AND a.kind = b.kind AND a.unit_id <> b.unit_id
 			  AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')`).Scan(&c.Area.OverlapM2); err != nil {
 			return err
@@ -331,12 +332,12 @@ func (s *Store) WriteGaps(ctx context.Context, theme, region string, minAreaM2 f
 			                         'properties', f.props)::text
 			FROM (
 				SELECT 'gap-' || row_number() OVER () AS id, g.geom,
-				       json_build_object('kind', 'gap', 'area_m2', round(ST_Area(g.geom::geography)::numeric, 2), 'region', (SELECT code FROM cov_region)) AS props
-				FROM gaps g WHERE ST_Area(g.geom::geography) >= @min_area
+				       json_build_object('kind', 'gap', 'area_m2', round(citygrid_area_m2(g.geom, (SELECT c FROM cov_center))::numeric, 2), 'region', (SELECT code FROM cov_region)) AS props
+				FROM gaps g WHERE citygrid_area_m2(g.geom, (SELECT c FROM cov_center)) >= @min_area
 				UNION ALL
 				SELECT 'overlap-' || row_number() OVER (), o.geom,
-				       json_build_object('kind', 'overlap', 'area_m2', round(ST_Area(o.geom::geography)::numeric, 2), 'units', json_build_array(o.a, o.b))
-				FROM doubled o WHERE ST_Area(o.geom::geography) >= @min_area
+				       json_build_object('kind', 'overlap', 'area_m2', round(citygrid_area_m2(o.geom, (SELECT c FROM cov_center))::numeric, 2), 'units', json_build_array(o.a, o.b))
+				FROM doubled o WHERE citygrid_area_m2(o.geom, (SELECT c FROM cov_center)) >= @min_area
 				UNION ALL
 				SELECT 'object-' || o.id, o.geom, json_build_object('kind', 'unassigned_object', 'object_id', o.id, 'layer', o.layer, 'name', o.name)
 				FROM cov_objects o
