@@ -47,6 +47,12 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	// even millisecond queries and add 100-300 ms to each (measured: a
 	// 1,000-point ST_Intersects went from 0.9 ms to 138 ms with JIT on).
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	// pgx prepares every statement; after five runs PostgreSQL may switch to
+	// a generic plan, which cannot fold away optional filters such as
+	// "@region = '' OR <spatial test>" and so runs the spatial test on every
+	// row (a whole-city coverage went from 3 s to 9 s). Planning each time
+	// costs well under a millisecond.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	// pgxpool's default (max(4, CPUs)) starves a server under load; a URL
 	// that sets pool_max_conns keeps its own value.
 	if !strings.Contains(url, "pool_max_conns") {
