@@ -24,14 +24,7 @@ func (s *Server) objectInput(c echo.Context) (grids.ObjectInput, error) {
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return grids.ObjectInput{}, err
 	}
-	crs, err := crsParam(c)
-	if err != nil {
-		return grids.ObjectInput{}, err
-	}
-	if string(b.Geometry) == "null" {
-		return grids.ObjectInput{}, grids.Invalid("geometry", "an object cannot lose its geometry")
-	}
-	g, err := parseGeometry("geometry", b.Geometry, crs)
+	g, err := bodyGeometry(c, b.Geometry, "an object")
 	if err != nil {
 		return grids.ObjectInput{}, err
 	}

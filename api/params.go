@@ -126,3 +126,16 @@ func isWGS84Name(raw json.RawMessage) bool {
 	s := strings.ToUpper(string(raw))
 	return strings.Contains(s, "CRS84") || strings.Contains(s, "EPSG::4326") || strings.Contains(s, "EPSG:4326")
 }
+
+// bodyGeometry reads the request's ?crs and the body's geometry field: nil
+// when absent; refused when null and the record cannot lose its geometry.
+func bodyGeometry(c echo.Context, raw json.RawMessage, what string) (orb.Geometry, error) {
+	crs, err := crsParam(c)
+	if err != nil {
+		return nil, err
+	}
+	if string(raw) == "null" {
+		return nil, grids.Invalid("geometry", "%s cannot lose its geometry", what)
+	}
+	return parseGeometry("geometry", raw, crs)
+}

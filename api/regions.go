@@ -23,14 +23,7 @@ func (s *Server) regionInput(c echo.Context) (grids.RegionInput, error) {
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return grids.RegionInput{}, err
 	}
-	crs, err := crsParam(c)
-	if err != nil {
-		return grids.RegionInput{}, err
-	}
-	if string(b.Geometry) == "null" {
-		return grids.RegionInput{}, grids.Invalid("geometry", "a region cannot lose its geometry")
-	}
-	g, err := parseGeometry("geometry", b.Geometry, crs)
+	g, err := bodyGeometry(c, b.Geometry, "a region")
 	if err != nil {
 		return grids.RegionInput{}, err
 	}

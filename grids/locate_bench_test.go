@@ -79,16 +79,18 @@ func loadBenchCity(b *testing.B) (*grids.Store, []orb.Point) {
 	return benchCity.store, benchCity.pts
 }
 
-// BenchmarkLocate is one in-process lookup (grid, regions, objects and the
-// sanitation owners) at a random point of the city, on one core.
-func BenchmarkLocate(b *testing.B) {
-	s, pts := loadBenchCity(b)
+// benchSnapshot builds the locate index of the bench city.
+func benchSnapshot(b *testing.B) *grids.Snapshot {
+	s, _ := loadBenchCity(b)
 	res, err := grids.NewResolver(context.Background(), s, quiet())
 	if err != nil {
 		b.Fatal(err)
 	}
-	snap := res.Snapshot()
-	theme := snap.ThemeIndex("sanitation")
+	return res.Snapshot()
+}
+
+// benchLoop runs Locate over pts, reporting allocations.
+func benchLoop(b *testing.B, snap *grids.Snapshot, pts []orb.Point, theme int16) {
 	var out grids.Located
 	runtime.GC() // collect the setup's garbage now, not during the loop
 	b.ReportAllocs()
@@ -97,46 +99,26 @@ func BenchmarkLocate(b *testing.B) {
 		snap.Locate(pts[i&(len(pts)-1)], theme, &out)
 		i++
 	}
+}
+
+// BenchmarkLocate is one in-process lookup (grid, regions, objects and the
+// sanitation owners) at a random point of the city, on one core.
+func BenchmarkLocate(b *testing.B) {
+	snap := benchSnapshot(b)
+	benchLoop(b, snap, benchCity.pts, snap.ThemeIndex("sanitation"))
 }
 
 // BenchmarkLocateAnywhere draws points uniformly over the city's bounding
 // box, outskirts included: those outside every grid take the slower path
 // (region polygons, nearest grid).
 func BenchmarkLocateAnywhere(b *testing.B) {
-	s, _ := loadBenchCity(b)
-	pts := benchCity.box
-	res, err := grids.NewResolver(context.Background(), s, quiet())
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap := res.Snapshot()
-	theme := snap.ThemeIndex("sanitation")
-	var out grids.Located
-	runtime.GC() // collect the setup's garbage now, not during the loop
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		snap.Locate(pts[i&(len(pts)-1)], theme, &out)
-		i++
-	}
+	snap := benchSnapshot(b)
+	benchLoop(b, snap, benchCity.box, snap.ThemeIndex("sanitation"))
 }
 
 // BenchmarkLocateAllThemes asks for every duty at once.
 func BenchmarkLocateAllThemes(b *testing.B) {
-	s, pts := loadBenchCity(b)
-	res, err := grids.NewResolver(context.Background(), s, quiet())
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap := res.Snapshot()
-	var out grids.Located
-	runtime.GC() // collect the setup's garbage now, not during the loop
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		snap.Locate(pts[i&(len(pts)-1)], -1, &out)
-		i++
-	}
+	benchLoop(b, benchSnapshot(b), benchCity.pts, -1)
 }
 
 // BenchmarkLocateLatency reports the p50 and p99 of single lookups.

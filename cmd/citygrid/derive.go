@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -132,33 +131,4 @@ func progress(what string) func(done, total int) {
 		}
 		bar.Set(done)
 	}
-}
-
-// importPath imports one file as the CLI does, for the demos.
-func importPath(ctx context.Context, store *grids.Store, path string, opt grids.ImportOptions) (grids.ImportResult, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return grids.ImportResult{}, err
-	}
-	defer f.Close()
-	var src grids.FeatureSource
-	if opt.Kind == "osm" {
-		m, err := grids.ParseOSMMapping(nil)
-		if err != nil {
-			return grids.ImportResult{}, err
-		}
-		r, err := grids.NewOSMReader(ctx, f, m)
-		if err != nil {
-			return grids.ImportResult{}, err
-		}
-		defer r.Close()
-		src, opt.Kind, opt.Source = r, "objects", "osm"
-	} else {
-		fr, err := geo.NewFeatureReader(io.Reader(f))
-		if err != nil {
-			return grids.ImportResult{}, fmt.Errorf("%s: %w", path, err)
-		}
-		src = fr
-	}
-	return store.Import(ctx, src, opt)
 }
