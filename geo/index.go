@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/clip"
 )
 
 // bucketGrid is a uniform grid of buckets over a bound, each holding the
@@ -19,6 +20,12 @@ type bucketGrid struct {
 }
 
 func newBucketGrid(bounds []orb.Bound, cell float64) bucketGrid {
+	return newFilteredBucketGrid(bounds, cell, nil)
+}
+
+// newFilteredBucketGrid is newBucketGrid where keep, when set, decides
+// whether an item whose bounds touch a bucket really reaches it.
+func newFilteredBucketGrid(bounds []orb.Bound, cell float64, keep func(id int32, bucket orb.Bound) bool) bucketGrid {
 	g := bucketGrid{cell: cell}
 	if len(bounds) == 0 {
 		g.nx, g.ny = 1, 1
@@ -39,15 +46,28 @@ func newBucketGrid(bounds []orb.Bound, cell float64) bucketGrid {
 		g.nx = max(1, int((all.Max[0]-all.Min[0])/g.cell)+1)
 		g.ny = max(1, int((all.Max[1]-all.Min[1])/g.cell)+1)
 	}
+	each := g.each
+	if keep != nil {
+		each = func(bounds []orb.Bound, fn func(int, int32)) {
+			g.each(bounds, func(b int, id int32) {
+				x, y := float64(b%g.nx), float64(b/g.nx)
+				bb := orb.Bound{Min: orb.Point{g.minX + x*g.cell, g.minY + y*g.cell},
+					Max: orb.Point{g.minX + (x+1)*g.cell, g.minY + (y+1)*g.cell}}
+				if keep(id, bb) {
+					fn(b, id)
+				}
+			})
+		}
+	}
 	counts := make([]int32, g.nx*g.ny+1)
-	g.each(bounds, func(b int, _ int32) { counts[b+1]++ })
+	each(bounds, func(b int, _ int32) { counts[b+1]++ })
 	for i := 1; i < len(counts); i++ {
 		counts[i] += counts[i-1]
 	}
 	g.start = counts
 	g.items = make([]int32, counts[len(counts)-1])
 	fill := make([]int32, g.nx*g.ny)
-	g.each(bounds, func(b int, id int32) {
+	each(bounds, func(b int, id int32) {
 		g.items[g.start[b]+fill[b]] = id
 		fill[b]++
 	})
@@ -196,7 +216,18 @@ func NewPolygonIndex(parts []orb.Polygon, owner []int32, cellDeg float64) *Polyg
 	for i, p := range parts {
 		ix.bounds[i] = p.Bound()
 	}
-	ix.grid = newBucketGrid(ix.bounds, cellDeg)
+	// A polygon is listed only in the buckets it reaches, not every bucket
+	// its bounds touch: jittered or slanted grids have bounds much larger
+	// than themselves. Buckets are grown by 1e-9° so that a polygon touching
+	// a bucket's edge stays listed there.
+	ix.grid = newFilteredBucketGrid(ix.bounds, cellDeg, func(id int32, b orb.Bound) bool {
+		if b.Min[0] <= ix.bounds[id].Min[0] && ix.bounds[id].Max[0] <= b.Max[0] &&
+			b.Min[1] <= ix.bounds[id].Min[1] && ix.bounds[id].Max[1] <= b.Max[1] {
+			return true // wholly inside the bucket
+		}
+		c := clip.Polygon(b.Pad(1e-9), parts[id].Clone())
+		return len(c) > 0 && len(c[0]) > 0
+	})
 	ix.itemBounds = make([]orb.Bound, len(ix.grid.items))
 	for k, id := range ix.grid.items {
 		ix.itemBounds[k] = ix.bounds[id]
