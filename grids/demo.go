@@ -45,35 +45,32 @@ func (s *Store) BuildRealCity(ctx context.Context, c RealCity, dataRoot string, 
 		return nil
 	}
 	open := func(name string) (*os.File, error) { return os.Open(filepath.Join(dir, name)) }
-	if err := step("districts (GCJ-02 → WGS84)", func() (string, error) {
-		f, err := open("districts_gcj02.geojson")
-		if err != nil {
-			return "", err
+	geojsonFile := func(name string, fn func(*geo.FeatureReader) (string, error)) func() (string, error) {
+		return func() (string, error) {
+			f, err := open(name)
+			if err != nil {
+				return "", err
+			}
+			defer f.Close()
+			fr, err := geo.NewFeatureReader(f)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", name, err)
+			}
+			return fn(fr)
 		}
-		defer f.Close()
-		fr, err := geo.NewFeatureReader(f)
-		if err != nil {
-			return "", err
-		}
+	}
+	if err := step("districts (GCJ-02 → WGS84)", geojsonFile("districts_gcj02.geojson", func(fr *geo.FeatureReader) (string, error) {
 		res, err := s.Import(ctx, fr, ImportOptions{Kind: "regions", Level: District, CodeProp: "adcode", CRS: geo.GCJ02})
 		return fmt.Sprintf("%d created, %d updated, %d unchanged", res.Created, res.Updated, res.Unchanged), err
-	}); err != nil {
+	})); err != nil {
 		return err
 	}
 	var points []SubdistrictPoint
-	if err := step("subdistrict centres", func() (string, error) {
-		f, err := open("subdistrict_points_gcj02.geojson")
-		if err != nil {
-			return "", err
-		}
-		defer f.Close()
-		fr, err := geo.NewFeatureReader(f)
-		if err != nil {
-			return "", err
-		}
+	if err := step("subdistrict centres", geojsonFile("subdistrict_points_gcj02.geojson", func(fr *geo.FeatureReader) (string, error) {
+		var err error
 		points, err = SubdistrictPointsFrom(fr, geo.GCJ02)
 		return fmt.Sprintf("%d points", len(points)), err
-	}); err != nil {
+	})); err != nil {
 		return err
 	}
 	for _, d := range c.Districts {

@@ -321,46 +321,36 @@ func (c *City) streetsAndAlleys() []geo.Feature {
 			out = append(out, feature(fmt.Sprintf("street/h/%d/%d", rj, s), l, map[string]any{"layer": "street", "name": name + suffix}))
 		}
 	}
-	// Back alleys: runs of one to three lattice edges on inner lines.
+	// Back alleys: runs of one to three lattice edges on inner lines, first
+	// the north-south lines, then the east-west ones.
 	alleySuffix := []string{"巷", "胡同", "里", "弄", "条"}
-	for i := 1; i < c.nx; i++ {
-		if isBreak(c.commCols, i) {
-			continue
-		}
-		for j := 0; j < c.ny; {
-			if r.Float64() < 0.45 {
-				n := 1 + r.IntN(3)
-				end := min(j+n, c.ny)
-				var l orb.LineString
-				for k := j; k <= end; k++ {
-					l = append(l, c.verts[k][i])
-				}
-				out = append(out, feature(fmt.Sprintf("alley/v/%d/%d", i, j), l, map[string]any{"layer": "alley", "name": c.names.placeR(r) + alleySuffix[r.IntN(len(alleySuffix))]}))
-				j = end + 1
+	runs := func(lines, length int, breaks []int, dir string, vertex func(line, k int) orb.Point) {
+		for line := 1; line < lines; line++ {
+			if isBreak(breaks, line) {
 				continue
 			}
-			j++
-		}
-	}
-	for j := 1; j < c.ny; j++ {
-		if isBreak(c.commRows, j) {
-			continue
-		}
-		for i := 0; i < c.nx; {
-			if r.Float64() < 0.45 {
-				n := 1 + r.IntN(3)
-				end := min(i+n, c.nx)
-				var l orb.LineString
-				for k := i; k <= end; k++ {
-					l = append(l, c.verts[j][k])
+			for k := 0; k < length; {
+				if r.Float64() >= 0.45 {
+					k++
+					continue
 				}
-				out = append(out, feature(fmt.Sprintf("alley/h/%d/%d", i, j), l, map[string]any{"layer": "alley", "name": c.names.placeR(r) + alleySuffix[r.IntN(len(alleySuffix))]}))
-				i = end + 1
-				continue
+				end := min(k+1+r.IntN(3), length)
+				var l orb.LineString
+				for v := k; v <= end; v++ {
+					l = append(l, vertex(line, v))
+				}
+				// Ids keep the generator's historical (column, row) order.
+				id := fmt.Sprintf("alley/%s/%d/%d", dir, line, k)
+				if dir == "h" {
+					id = fmt.Sprintf("alley/%s/%d/%d", dir, k, line)
+				}
+				out = append(out, feature(id, l, map[string]any{"layer": "alley", "name": c.names.placeR(r) + alleySuffix[r.IntN(len(alleySuffix))]}))
+				k = end + 1
 			}
-			i++
 		}
 	}
+	runs(c.nx, c.ny, c.commCols, "v", func(i, j int) orb.Point { return c.verts[j][i] })
+	runs(c.ny, c.nx, c.commRows, "h", func(j, i int) orb.Point { return c.verts[j][i] })
 	// Dead ends: a stub from a cell's north-west corner towards its middle.
 	for j := 0; j < c.ny; j++ {
 		for i := 0; i < c.nx; i++ {
