@@ -70,6 +70,8 @@ func (s *Server) register() {
 	v1.GET("/coverage", s.coverage)
 	v1.GET("/coverage/gaps.geojson", s.coverageGaps)
 
+	v1.GET("/export/:file", s.export)
+
 	v1.GET("/themes", s.listThemes)
 	v1.GET("/categories", s.listCategories)
 	v1.GET("/layers", s.listLayers)
@@ -77,6 +79,14 @@ func (s *Server) register() {
 	v1.GET("/tokens", s.listTokens, admins)
 	v1.POST("/tokens", s.createToken, admins)
 	v1.DELETE("/tokens/:id", s.revokeToken, admins)
+
+	// Vector tiles for the map, outside /api/v1 because map clients expect
+	// tile URLs at a tile root; the same tokens, any role (MapLibre sends the
+	// header through transformRequest). Echo names a parameter up to the
+	// next slash, hence "y.mvt" and "layer.json"; tiles.go strips them.
+	tiles := e.Group("/tiles", s.authenticate)
+	tiles.GET("/:layer.json", s.tileJSON)
+	tiles.GET("/:layer/:z/:x/:y.mvt", s.tile)
 
 	if s.cfg.Web != nil {
 		e.GET("/*", echo.WrapHandler(s.cfg.Web))

@@ -417,7 +417,27 @@ func (c *Cluster) install(ctx context.Context) error {
 }
 
 func (c *Cluster) aptInstall(ctx context.Context, pkgs ...string) error {
-	c.logf("installing %s with apt-get (this happens once)", strings.Join(pkgs, " "))
+	return AptInstall(ctx, c.cfg.Log, pkgs...)
+}
+
+// EnsureCommand installs pkg from the distribution when prog is not on the
+// PATH, the way the cluster installs PostGIS: tests that drive real clients
+// (GDAL's ogrinfo) get them on a fresh machine.
+func EnsureCommand(ctx context.Context, log io.Writer, prog, pkg string) (string, error) {
+	if path, err := exec.LookPath(prog); err == nil {
+		return path, nil
+	}
+	if err := AptInstall(ctx, log, pkg); err != nil {
+		return "", err
+	}
+	return exec.LookPath(prog)
+}
+
+// AptInstall installs Debian packages with apt-get, through sudo -n when
+// not root, updating the package lists once if the first try fails.
+func AptInstall(ctx context.Context, log io.Writer, pkgs ...string) error {
+	logf := func(f string, a ...any) { fmt.Fprintf(log, "pgrun: "+f+"\n", a...) }
+	logf("installing %s with apt-get (this happens once)", strings.Join(pkgs, " "))
 	run := func(args ...string) error {
 		if os.Geteuid() != 0 {
 			args = append([]string{"-n"}, args...)
@@ -432,7 +452,7 @@ func (c *Cluster) aptInstall(ctx context.Context, pkgs ...string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, tail(out.String(), 1500))
 		}
-		c.logf("%s took %s", strings.Join(args, " "), time.Since(start).Round(time.Second))
+		logf("%s took %s", strings.Join(args, " "), time.Since(start).Round(time.Second))
 		return nil
 	}
 	install := append([]string{"apt-get", "install", "-y", "--no-install-recommends"}, pkgs...)
