@@ -56,13 +56,13 @@ func convertGeometry(b []byte, crs geo.CRS) (orb.Geometry, error) {
 
 // geojsonWriter writes an RFC 7946 FeatureCollection.
 type geojsonWriter struct {
-	w      *bufio.Writer
-	c      *grids.Collection
-	crs    geo.CRS
-	n      int
-	seq    bool // one feature per line, no collection
-	rs     bool // RFC 8142 record separators
-	buf    []byte
+	w   *bufio.Writer
+	c   *grids.Collection
+	crs geo.CRS
+	n   int
+	seq bool // one feature per line, no collection
+	rs  bool // RFC 8142 record separators
+	buf []byte
 }
 
 func newGeoJSONWriter(w *bufio.Writer, c *grids.Collection, crs geo.CRS) featureWriter {
