@@ -88,6 +88,16 @@ func (s *Server) register() {
 	tiles.GET("/:layer.json", s.tileJSON)
 	tiles.GET("/:layer/:z/:x/:y.mvt", s.tile)
 
+	// OGC API – Features for QGIS and GDAL, with the same tokens.
+	ogc := e.Group("/ogc", s.authenticate)
+	ogc.GET("", s.ogcLanding)
+	ogc.GET("/", s.ogcLanding)
+	ogc.GET("/conformance", s.ogcConformanceDoc)
+	ogc.GET("/collections", s.ogcCollections)
+	ogc.GET("/collections/:collection", s.ogcCollection)
+	ogc.GET("/collections/:collection/items", s.ogcItems)
+	ogc.GET("/collections/:collection/items/:id", s.ogcItem)
+
 	if s.cfg.Web != nil {
 		e.GET("/*", echo.WrapHandler(s.cfg.Web))
 	} else {

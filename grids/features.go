@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -421,7 +422,13 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 			return "", nil, Invalid(k, "%s cannot be filtered by %s; filters: %s", c.ID, k, strings.Join(c.FilterNames(), ", "))
 		}
 		if k == "fid" {
-			where = append(where, `f.fid = @`+name)
+			if n, err := strconv.ParseInt(q.Equal[k], 10, 64); err == nil && c.NumericID {
+				// The key is the id: the primary key index finds it.
+				args[name] = n
+				where = append(where, `f.sk = @`+name)
+			} else {
+				where = append(where, `f.fid = @`+name)
+			}
 			continue
 		}
 		where = append(where, `f.`+pgx.Identifier{k}.Sanitize()+`::text = @`+name)
@@ -495,4 +502,44 @@ func (c *Collection) FilterNames() []string {
 		}
 	}
 	return names
+}
+
+// Extent is where and when a collection's features lie.
+type Extent struct {
+	BBox  [4]float64 // WGS84 lon/lat
+	Start *time.Time
+	End   *time.Time // nil: open (still live)
+}
+
+// Extents measures every collection's extent in one pass over each table.
+// Object layers are keyed by their code; collections with no features are
+// missing.
+func (s *Store) Extents(ctx context.Context) (map[string]Extent, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH e AS (
+			SELECT 'regions' AS id, ST_Extent(geom) AS b, min(updated_at) AS t0, max(updated_at) AS t1, false AS live FROM regions
+			UNION ALL SELECT 'grids', ST_Extent(geom) FILTER (WHERE valid_to IS NULL), min(valid_from), max(valid_to), bool_or(valid_to IS NULL) FROM grids
+			UNION ALL SELECT 'units', ST_Extent(geom), min(updated_at), max(updated_at), false FROM units
+			UNION ALL SELECT layer, ST_Extent(geom), min(updated_at), max(updated_at), false FROM objects GROUP BY layer),
+		a AS (SELECT 'assignments' AS id, min(valid_from) AS t0, max(valid_to) AS t1, bool_or(valid_to IS NULL) AS live FROM assignments)
+		SELECT id, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), t0, CASE WHEN live THEN NULL ELSE t1 END FROM e WHERE b IS NOT NULL
+		UNION ALL
+		SELECT 'objects', ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), t0, t1 FROM (
+			SELECT ST_Extent(b) AS b, min(t0) AS t0, max(t1) AS t1 FROM e WHERE id NOT IN ('regions', 'grids', 'units')) o WHERE b IS NOT NULL
+		UNION ALL
+		SELECT 'assignments', x.xmin, x.ymin, x.xmax, x.ymax, a.t0, CASE WHEN a.live THEN NULL ELSE a.t1 END
+		FROM a, (SELECT ST_XMin(b) xmin, ST_YMin(b) ymin, ST_XMax(b) xmax, ST_YMax(b) ymax FROM (SELECT ST_Extent(b) AS b FROM e) y) x
+		WHERE a.t0 IS NOT NULL AND x.xmin IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Extent{}
+	var id string
+	var x Extent
+	_, err = pgx.ForEachRow(rows, []any{&id, &x.BBox[0], &x.BBox[1], &x.BBox[2], &x.BBox[3], &x.Start, &x.End}, func() error {
+		out[id] = x
+		x = Extent{} // the next row scans into fresh time pointers
+		return nil
+	})
+	return out, err
 }

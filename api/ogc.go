@@ -1,0 +1,414 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/grids"
+)
+
+// OGC API – Features, Part 1: Core, with the GeoJSON, HTML and OpenAPI 3.0
+// conformance classes, at /ogc. QGIS and GDAL (OAPIF) read the same
+// collections as the exports, with the same tokens.
+
+const (
+	ogcDefaultLimit = 100
+	ogcMaxLimit     = 10000
+	crs84           = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+)
+
+var ogcConformance = []string{
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+}
+
+type ogcLink struct {
+	Href  string `json:"href"`
+	Rel   string `json:"rel"`
+	Type  string `json:"type,omitempty"`
+	Title string `json:"title,omitempty"`
+}
+
+type ogcExtent struct {
+	Spatial struct {
+		BBox [][4]float64 `json:"bbox"`
+		CRS  string       `json:"crs"`
+	} `json:"spatial"`
+	Temporal *struct {
+		Interval [][2]*time.Time `json:"interval"`
+		TRS      string          `json:"trs"`
+	} `json:"temporal,omitempty"`
+}
+
+type ogcCollection struct {
+	ID          string           `json:"id"`
+	Title       string           `json:"title"`
+	Description string           `json:"description"`
+	Links       []ogcLink        `json:"links"`
+	Extent      *ogcExtent       `json:"extent,omitempty"`
+	ItemType    string           `json:"itemType"`
+	CRS         []string         `json:"crs"`
+	Properties  []grids.Property `json:"properties"`
+	Filters     []string         `json:"filters"`
+}
+
+// ogcBase is the absolute /ogc URL as the client reached it, so that links
+// work behind a proxy that sets X-Forwarded-Proto and Host.
+func ogcBase(c echo.Context) string {
+	return c.Scheme() + "://" + c.Request().Host + "/ogc"
+}
+
+// wantsHTML decides between f=html and f=json; without f a browser (Accept
+// text/html first) gets HTML and everything else JSON.
+func wantsHTML(c echo.Context) (bool, error) {
+	switch c.QueryParam("f") {
+	case "html":
+		return true, nil
+	case "json", "geojson":
+		return false, nil
+	case "":
+		acc := c.Request().Header.Get(echo.HeaderAccept)
+		return strings.HasPrefix(acc, "text/html"), nil
+	default:
+		return false, bad("f", "want json or html")
+	}
+}
+
+// alternate gives a link to the same resource in the other format.
+func alternate(c echo.Context, f, typ, title string) ogcLink {
+	u := *c.Request().URL
+	q := u.Query()
+	q.Set("f", f)
+	u.RawQuery = q.Encode()
+	return ogcLink{Href: c.Scheme() + "://" + c.Request().Host + u.String(), Rel: "alternate", Type: typ, Title: title}
+}
+
+func (s *Server) ogcRespond(c echo.Context, page string, data map[string]any) error {
+	html, err := wantsHTML(c)
+	if err != nil {
+		return err
+	}
+	if html {
+		var b bytes.Buffer
+		if err := ogcPages.ExecuteTemplate(&b, page, data); err != nil {
+			return err
+		}
+		return c.HTMLBlob(http.StatusOK, b.Bytes())
+	}
+	return c.JSON(http.StatusOK, data)
+}
+
+func (s *Server) ogcLanding(c echo.Context) error {
+	base := ogcBase(c)
+	return s.ogcRespond(c, "landing", map[string]any{
+		"title":       "citygrid 城市网格 OGC API – Features",
+		"description": "区域、单元网格、责任单位、管理对象与责任分配 · regions, unit grids, units, objects and assignments",
+		"links": []ogcLink{
+			{Href: base + "?f=json", Rel: "self", Type: "application/json", Title: "this document"},
+			alternate(c, "html", "text/html", "this document as HTML"),
+			{Href: c.Scheme() + "://" + c.Request().Host + "/api/v1/openapi.json", Rel: "service-desc", Type: "application/vnd.oai.openapi+json;version=3.0", Title: "the API definition (OpenAPI 3.0)"},
+			{Href: base + "?f=html", Rel: "service-doc", Type: "text/html", Title: "the API documentation"},
+			{Href: base + "/conformance", Rel: "conformance", Type: "application/json", Title: "conformance classes"},
+			{Href: base + "/collections", Rel: "data", Type: "application/json", Title: "the collections"},
+		},
+	})
+}
+
+func (s *Server) ogcConformanceDoc(c echo.Context) error {
+	return s.ogcRespond(c, "conformance", map[string]any{"conformsTo": ogcConformance})
+}
+
+// readableCollections lists what the caller's role may read.
+func (s *Server) readableCollections(c echo.Context) ([]*grids.Collection, error) {
+	all, err := s.store.Collections(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	p, _ := c.Get(principalKey).(grids.Principal)
+	var out []*grids.Collection
+	for _, col := range all {
+		if col.MayRead(p.Role) {
+			out = append(out, col)
+		}
+	}
+	return out, nil
+}
+
+func describe(c echo.Context, col *grids.Collection, ext map[string]grids.Extent) ogcCollection {
+	base := ogcBase(c) + "/collections/" + url.PathEscape(col.ID)
+	oc := ogcCollection{
+		ID: col.ID, Title: col.Title, Description: col.Description, ItemType: "feature", CRS: []string{crs84},
+		Properties: col.Properties, Filters: col.FilterNames(),
+		Links: []ogcLink{
+			{Href: base, Rel: "self", Type: "application/json", Title: col.Title},
+			{Href: base + "?f=html", Rel: "alternate", Type: "text/html", Title: col.Title},
+			{Href: base + "/items", Rel: "items", Type: "application/geo+json", Title: "features"},
+			{Href: base + "/items?f=html", Rel: "items", Type: "text/html", Title: "features as HTML"},
+		},
+	}
+	if x, ok := ext[col.ID]; ok {
+		oc.Extent = &ogcExtent{}
+		oc.Extent.Spatial.BBox = [][4]float64{x.BBox}
+		oc.Extent.Spatial.CRS = crs84
+		if col.Temporal != grids.Timeless && x.Start != nil {
+			oc.Extent.Temporal = &struct {
+				Interval [][2]*time.Time `json:"interval"`
+				TRS      string          `json:"trs"`
+			}{Interval: [][2]*time.Time{{x.Start, x.End}}, TRS: "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+		}
+	}
+	return oc
+}
+
+func (s *Server) ogcCollections(c echo.Context) error {
+	cols, err := s.readableCollections(c)
+	if err != nil {
+		return err
+	}
+	ext, err := s.store.Extents(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]ogcCollection, len(cols))
+	for i, col := range cols {
+		out[i] = describe(c, col, ext)
+	}
+	base := ogcBase(c) + "/collections"
+	return s.ogcRespond(c, "collections", map[string]any{
+		"links": []ogcLink{
+			{Href: base, Rel: "self", Type: "application/json", Title: "collections"},
+			{Href: base + "?f=html", Rel: "alternate", Type: "text/html", Title: "collections as HTML"},
+		},
+		"collections": out,
+	})
+}
+
+// ogcCollectionFor is collectionFor without the computed findings layers,
+// which are exports only.
+func (s *Server) ogcCollectionFor(c echo.Context) (*grids.Collection, error) {
+	id := c.Param("collection")
+	if _, finding := findingLayers[id]; finding {
+		return nil, &grids.NotFoundError{What: "collection", Key: id}
+	}
+	return s.collectionFor(c, id)
+}
+
+func (s *Server) ogcCollection(c echo.Context) error {
+	col, err := s.ogcCollectionFor(c)
+	if err != nil {
+		return err
+	}
+	ext, err := s.store.Extents(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	oc := describe(c, col, ext)
+	var m map[string]any
+	b, _ := json.Marshal(oc)
+	json.Unmarshal(b, &m)
+	return s.ogcRespond(c, "collection", m)
+}
+
+// ogcItems answers a page of features. Paging is by the sort key: the next
+// link carries after=<last key>, so that deep pages cost what the first
+// does.
+func (s *Server) ogcItems(c echo.Context) error {
+	col, err := s.ogcCollectionFor(c)
+	if err != nil {
+		return err
+	}
+	html, err := wantsHTML(c)
+	if err != nil {
+		return err
+	}
+	limit := ogcDefaultLimit
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ogcMaxLimit {
+			return bad("limit", "must be a whole number from 1 to %d", ogcMaxLimit)
+		}
+		limit = n
+	}
+	q, err := featureQuery(c, col, geo.WGS84)
+	if err != nil {
+		return err
+	}
+	if v := c.QueryParam("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return bad("after", "not a paging key; follow the next link")
+		}
+		q.After = n
+	}
+	q.Limit = limit
+	ctx := c.Request().Context()
+	matched, err := s.store.CountFeatures(ctx, col, q)
+	if err != nil {
+		return err
+	}
+	if html {
+		return s.ogcItemsHTML(c, col, q, matched)
+	}
+	lw := &lazyWriter{c: c}
+	bw := bufio.NewWriterSize(lw, 64<<10)
+	fw := newGeoJSONWriter(bw, col, geo.WGS84)
+	c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
+	if err := fw.begin(nil); err != nil {
+		return err
+	}
+	returned, last := 0, int64(0)
+	if err := s.store.Features(ctx, col, q, fw.encoding(), false, func(f *grids.FeatureRow) error {
+		returned++
+		last = f.SK
+		return fw.feature(f)
+	}); err != nil {
+		if lw.started {
+			panic(http.ErrAbortHandler)
+		}
+		return err
+	}
+	links := []ogcLink{
+		{Href: pageURL(c, -1), Rel: "self", Type: "application/geo+json", Title: "this page"},
+		alternate(c, "html", "text/html", "this page as HTML"),
+		{Href: ogcBase(c) + "/collections/" + url.PathEscape(col.ID), Rel: "collection", Type: "application/json", Title: col.Title},
+	}
+	if returned == limit {
+		links = append(links, ogcLink{Href: pageURL(c, last), Rel: "next", Type: "application/geo+json", Title: "next page"})
+	}
+	if err := fw.end(map[string]any{
+		"numberMatched": matched, "numberReturned": returned,
+		"timeStamp": time.Now().UTC().Format(time.RFC3339), "links": links,
+	}); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// pageURL is this request's URL with after set (after < 0 keeps it).
+func pageURL(c echo.Context, after int64) string {
+	u := *c.Request().URL
+	q := u.Query()
+	if after >= 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	u.RawQuery = q.Encode()
+	return c.Scheme() + "://" + c.Request().Host + u.String()
+}
+
+func (s *Server) ogcItemsHTML(c echo.Context, col *grids.Collection, q grids.FeatureQuery, matched int64) error {
+	type row struct {
+		ID     string
+		Props  map[string]any
+		Values []any
+	}
+	var rows []row
+	last := int64(0)
+	err := s.store.Features(c.Request().Context(), col, q, grids.AsGeoJSON, false, func(f *grids.FeatureRow) error {
+		var m map[string]any
+		json.Unmarshal(f.Props, &m)
+		vals := make([]any, len(col.Properties))
+		for i, p := range col.Properties {
+			vals[i] = m[p.Name]
+		}
+		rows = append(rows, row{ID: f.ID, Props: m, Values: vals})
+		last = f.SK
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(rows) == q.Limit {
+		next = pageURL(c, last)
+	}
+	var b bytes.Buffer
+	if err := ogcPages.ExecuteTemplate(&b, "items", map[string]any{
+		"collection": col, "rows": rows, "matched": matched, "next": next,
+		"base": ogcBase(c) + "/collections/" + url.PathEscape(col.ID),
+	}); err != nil {
+		return err
+	}
+	return c.HTMLBlob(http.StatusOK, b.Bytes())
+}
+
+func (s *Server) ogcItem(c echo.Context) error {
+	col, err := s.ogcCollectionFor(c)
+	if err != nil {
+		return err
+	}
+	html, err := wantsHTML(c)
+	if err != nil {
+		return err
+	}
+	var q grids.FeatureQuery
+	if p, _ := c.Get(principalKey).(grids.Principal); p.Role == grids.RoleUnit && col.ID == "assignments" {
+		q.OnlyUnit = p.Unit
+	}
+	f, err := s.store.Feature(c.Request().Context(), col, c.Param("id"), q, grids.AsGeoJSON)
+	if err != nil {
+		return err
+	}
+	base := ogcBase(c) + "/collections/" + url.PathEscape(col.ID)
+	if html {
+		var m map[string]any
+		json.Unmarshal(f.Props, &m)
+		var b bytes.Buffer
+		if err := ogcPages.ExecuteTemplate(&b, "item", map[string]any{"collection": col, "id": f.ID, "props": m, "geometry": string(f.Geom), "base": base}); err != nil {
+			return err
+		}
+		return c.HTMLBlob(http.StatusOK, b.Bytes())
+	}
+	var buf bytes.Buffer
+	bw := bufio.NewWriter(&buf)
+	fw := newGeoJSONLWriter(bw, col, geo.WGS84)
+	if err := fw.feature(f); err != nil {
+		return err
+	}
+	bw.Flush()
+	// Close the feature with its links: replace the final "}\n".
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("}\n"))
+	links, _ := json.Marshal([]ogcLink{
+		{Href: base + "/items/" + url.PathEscape(f.ID), Rel: "self", Type: "application/geo+json"},
+		{Href: base + "/items/" + url.PathEscape(f.ID) + "?f=html", Rel: "alternate", Type: "text/html"},
+		{Href: base, Rel: "collection", Type: "application/json", Title: col.Title},
+	})
+	out = append(append(append(out, `,"links":`...), links...), '}')
+	return c.Blob(http.StatusOK, "application/geo+json", out)
+}
+
+// The HTML pages: plain, zh-CN first, readable without JavaScript.
+var ogcPages = template.Must(template.New("ogc").Funcs(template.FuncMap{
+	"json": func(v any) string { b, _ := json.Marshal(v); return string(b) },
+}).Parse(`
+{{define "head"}}<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{{.}}</title>
+<style>body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;max-width:80rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left;font-size:.9rem}code{background:#f4f4f4}</style></head><body>
+<p><a href="/ogc?f=html">citygrid OGC API</a> · <a href="/ogc/collections?f=html">数据集 Collections</a> · <a href="/ogc/conformance?f=html">一致性 Conformance</a></p>{{end}}
+{{define "landing"}}{{template "head" .title}}<h1>{{.title}}</h1><p>{{.description}}</p>
+<p>GDAL: <code>GDAL_HTTP_HEADERS="Authorization: Bearer …" ogrinfo OAPIF:{{with index .links 0}}{{.Href}}{{end}}</code></p>
+<ul>{{range .links}}<li><a href="{{.Href}}">{{.Title}}</a> ({{.Rel}})</li>{{end}}</ul></body></html>{{end}}
+{{define "conformance"}}{{template "head" "Conformance"}}<h1>一致性 Conformance</h1><ul>{{range .conformsTo}}<li>{{.}}</li>{{end}}</ul></body></html>{{end}}
+{{define "collections"}}{{template "head" "Collections"}}<h1>数据集 Collections</h1><table><tr><th>id</th><th>名称 Title</th><th>说明 Description</th></tr>
+{{range .collections}}<tr><td><a href="/ogc/collections/{{.ID}}/items?f=html">{{.ID}}</a></td><td>{{.Title}}</td><td>{{.Description}}</td></tr>{{end}}</table></body></html>{{end}}
+{{define "collection"}}{{template "head" .title}}<h1>{{.title}} <small>{{.id}}</small></h1><p>{{.description}}</p>
+<p><a href="/ogc/collections/{{.id}}/items?f=html">要素 Items</a> · <a href="/ogc/collections/{{.id}}/items">GeoJSON</a></p>
+{{with .extent}}<p>范围 Extent: {{json .spatial.bbox}}</p>{{end}}
+<table><tr><th>属性 Property</th><th>类型 Type</th><th>说明</th></tr>{{range .properties}}<tr><td>{{.name}}</td><td>{{.type}}</td><td>{{.title}}</td></tr>{{end}}</table></body></html>{{end}}
+{{define "items"}}{{template "head" .collection.Title}}<h1>{{.collection.Title}}</h1><p>共 {{.matched}} 个要素 · {{.matched}} features matched</p>
+<table><tr><th>id</th>{{range .collection.Properties}}<th>{{.Name}}</th>{{end}}</tr>
+{{$base := .base}}{{range .rows}}<tr><td><a href="{{$base}}/items/{{.ID}}?f=html">{{.ID}}</a></td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>
+{{if .next}}<p><a href="{{.next}}">下一页 Next page</a></p>{{end}}</body></html>{{end}}
+{{define "item"}}{{template "head" .id}}<h1>{{.collection.Title}}: {{.id}}</h1><table>{{range $k, $v := .props}}<tr><th>{{$k}}</th><td>{{$v}}</td></tr>{{end}}</table>
+<h2>几何 Geometry (GeoJSON, WGS84)</h2><pre>{{.geometry}}</pre><p><a href="{{.base}}/items?f=html">返回 Back</a></p></body></html>{{end}}
+`))

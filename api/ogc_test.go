@@ -1,0 +1,213 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type ogcPage struct {
+	exportFC
+	NumberMatched  int `json:"numberMatched"`
+	NumberReturned int `json:"numberReturned"`
+	Links          []struct {
+		Href, Rel, Type string
+	} `json:"links"`
+}
+
+func (p ogcPage) link(rel string) string {
+	for _, l := range p.Links {
+		if l.Rel == rel {
+			return l.Href
+		}
+	}
+	return ""
+}
+
+func (e *env) ogcPage(path, token string) ogcPage {
+	e.t.Helper()
+	r := e.do("GET", path, token, nil)
+	if r.status != 200 {
+		e.t.Fatalf("%s: %d %s", path, r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/geo+json") {
+		e.t.Errorf("%s: Content-Type %q", path, ct)
+	}
+	var p ogcPage
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		e.t.Fatalf("%s: %v", path, err)
+	}
+	return p
+}
+
+func TestOGCLandingAndCollections(t *testing.T) {
+	e := cityEnv(t)
+	analyst := e.token("analyst", "")
+	land := e.do("GET", "/ogc", analyst, nil).json(t)
+	rels := map[string]bool{}
+	for _, l := range land["links"].([]any) {
+		rels[l.(map[string]any)["rel"].(string)] = true
+	}
+	for _, rel := range []string{"self", "service-desc", "service-doc", "conformance", "data"} {
+		if !rels[rel] {
+			t.Errorf("landing page has no %s link", rel)
+		}
+	}
+	conf := e.do("GET", "/ogc/conformance", analyst, nil).json(t)
+	var classes []string
+	for _, c := range conf["conformsTo"].([]any) {
+		classes = append(classes, c.(string))
+	}
+	for _, c := range []string{"core", "geojson", "html", "oas30"} {
+		if !slices.Contains(classes, "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"+c) {
+			t.Errorf("conformance lacks %s: %v", c, classes)
+		}
+	}
+	// A browser gets HTML, in Chinese first.
+	r := e.do("GET", "/ogc/collections?f=html", analyst, nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.body), "单元网格") {
+		t.Errorf("collections as HTML: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	var cols struct {
+		Collections []struct {
+			ID     string
+			Extent struct{ Spatial struct{ BBox [][4]float64 } }
+			Links  []struct{ Rel string }
+		}
+	}
+	json.Unmarshal(e.do("GET", "/ogc/collections", analyst, nil).body, &cols)
+	var ids []string
+	for _, c := range cols.Collections {
+		ids = append(ids, c.ID)
+		if c.ID == "grids" && (len(c.Extent.Spatial.BBox) != 1 || c.Extent.Spatial.BBox[0][0] < 73 || c.Extent.Spatial.BBox[0][2] > 136) {
+			t.Errorf("grids extent %v", c.Extent.Spatial.BBox)
+		}
+	}
+	for _, want := range []string{"regions", "grids", "assignments", "objects", "street", "alley", "school"} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("collections lack %s: %v", want, ids)
+		}
+	}
+	if slices.Contains(ids, "units") {
+		t.Errorf("an analyst is offered the units (personal contacts)")
+	}
+	if r := e.do("GET", "/ogc/collections/grids", analyst, nil); r.status != 200 || r.json(t)["id"] != "grids" {
+		t.Errorf("grids collection: %d %s", r.status, r.body)
+	}
+}
+
+// TestOGCItemsPaging walks the next links: every grid once, and
+// numberMatched says how many there are.
+func TestOGCItemsPaging(t *testing.T) {
+	e := cityEnv(t)
+	want := e.scalar(`SELECT count(*) FROM grids WHERE valid_to IS NULL`)
+	first := e.ogcPage("/ogc/collections/grids/items", adminToken)
+	if first.NumberMatched != want || first.NumberReturned != 100 || len(first.Features) != 100 {
+		t.Fatalf("first page: matched %d (want %d), returned %d, %d features", first.NumberMatched, want, first.NumberReturned, len(first.Features))
+	}
+	seen := map[string]bool{}
+	next := "/ogc/collections/grids/items?limit=250"
+	pages := 0
+	for next != "" {
+		p := e.ogcPage(next, adminToken)
+		for _, f := range p.Features {
+			id := fmt.Sprint(f.ID)
+			if seen[id] {
+				t.Fatalf("grid %s on two pages", id)
+			}
+			seen[id] = true
+		}
+		next = p.link("next")
+		if next != "" {
+			u, _ := url.Parse(next)
+			next = u.RequestURI()
+		}
+		if pages++; pages > want/250+2 {
+			t.Fatal("the next links never end")
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("walked %d grids of %d", len(seen), want)
+	}
+
+	// Filters: bbox, a property, a datetime.
+	var sub string
+	for id := range seen {
+		sub = id[:9]
+		break
+	}
+	p := e.ogcPage("/ogc/collections/street/items?limit=10000", adminToken)
+	if n := e.scalar(`SELECT count(*) FROM objects WHERE layer = 'street'`); p.NumberMatched != n || len(p.Features) != n {
+		t.Errorf("streets: %d matched, %d returned, want %d", p.NumberMatched, len(p.Features), n)
+	}
+	p = e.ogcPage("/ogc/collections/objects/items?layer=school&limit=10000", adminToken)
+	if n := e.scalar(`SELECT count(*) FROM objects WHERE layer = 'school'`); p.NumberMatched != n || n == 0 {
+		t.Errorf("layer=school: %d, want %d", p.NumberMatched, n)
+	}
+	p = e.ogcPage("/ogc/collections/grids/items?region="+sub+"&limit=1000", adminToken)
+	for _, f := range p.Features {
+		if !strings.HasPrefix(f.Properties["code"].(string), sub) {
+			t.Fatalf("region %s: grid %v", sub, f.ID)
+		}
+	}
+	p = e.ogcPage("/ogc/collections/grids/items?datetime=2000-01-01T00:00:00Z/2000-12-31T00:00:00Z", adminToken)
+	if p.NumberMatched != 0 {
+		t.Errorf("grids valid in 2000: %d", p.NumberMatched)
+	}
+	p = e.ogcPage("/ogc/collections/grids/items?datetime=../..&bbox=0,0,1,1", adminToken)
+	if p.NumberMatched != 0 {
+		t.Errorf("grids in the Gulf of Guinea: %d", p.NumberMatched)
+	}
+
+	// One feature, by grid code and by object id.
+	r := e.do("GET", "/ogc/collections/grids/items/"+fmt.Sprint(first.Features[0].ID), adminToken, nil)
+	if r.status != 200 || r.json(t)["id"] != first.Features[0].ID {
+		t.Errorf("grid item: %d %s", r.status, r.body)
+	}
+	var oid int
+	e.store.Pool().QueryRow(t.Context(), `SELECT min(id) FROM objects WHERE layer = 'street'`).Scan(&oid)
+	r = e.do("GET", fmt.Sprintf("/ogc/collections/street/items/%d", oid), adminToken, nil)
+	if r.status != 200 || r.json(t)["id"] != float64(oid) {
+		t.Errorf("street item: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", fmt.Sprintf("/ogc/collections/street/items/%d?f=html", oid), adminToken, nil); r.status != 200 || !strings.Contains(string(r.body), "<table>") {
+		t.Errorf("street item as HTML: %d", r.status)
+	}
+}
+
+func TestOGCBadInput(t *testing.T) {
+	e := cityEnv(t)
+	analyst := e.token("analyst", "")
+	for _, c := range []struct {
+		path, token string
+		status      int
+		field       string
+	}{
+		{"/ogc/collections/nope", adminToken, 404, ""},
+		{"/ogc/collections/nope/items", adminToken, 404, ""},
+		{"/ogc/collections/gaps/items", adminToken, 404, ""},
+		{"/ogc/collections/grids/items/NOPE", adminToken, 404, ""},
+		{"/ogc/collections/grids/items?limit=10001", adminToken, 400, "limit"},
+		{"/ogc/collections/grids/items?limit=0", adminToken, 400, "limit"},
+		{"/ogc/collections/grids/items?bbox=1,2,3", adminToken, 400, "bbox"},
+		{"/ogc/collections/grids/items?datetime=last-week", adminToken, 400, "datetime"},
+		{"/ogc/collections/grids/items?colour=red", adminToken, 400, "colour"},
+		{"/ogc/collections/grids/items?f=xml", adminToken, 400, "f"},
+		{"/ogc/collections/units/items", analyst, 403, ""},
+		{"/ogc/collections/grids/items", "", 401, ""},
+	} {
+		r := e.do("GET", c.path, c.token, nil)
+		if r.status != c.status {
+			t.Errorf("%s: %d, want %d: %s", c.path, r.status, c.status, r.body)
+			continue
+		}
+		if c.field != "" {
+			if _, field := r.errField(t); field != c.field {
+				t.Errorf("%s: error names %q, want %q", c.path, field, c.field)
+			}
+		}
+	}
+}
