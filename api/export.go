@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,9 +58,19 @@ var findingLayers = map[string]*grids.Collection{
 	},
 }
 
-// collectionFor finds a readable collection: stored layers, then findings.
+// collectionFor finds a collection the caller may read: stored layers,
+// then findings.
 func (s *Server) collectionFor(c echo.Context, id string) (*grids.Collection, error) {
-	col, err := s.store.Collection(c.Request().Context(), id)
+	return readableCollection(c.Request().Context(), s.store, principalOf(c), id)
+}
+
+func principalOf(c echo.Context) grids.Principal {
+	p, _ := c.Get(principalKey).(grids.Principal)
+	return p
+}
+
+func readableCollection(ctx context.Context, store *grids.Store, p grids.Principal, id string) (*grids.Collection, error) {
+	col, err := store.Collection(ctx, id)
 	var nf *grids.NotFoundError
 	if errors.As(err, &nf) {
 		if f, ok := findingLayers[id]; ok {
@@ -69,7 +80,6 @@ func (s *Server) collectionFor(c echo.Context, id string) (*grids.Collection, er
 	if err != nil {
 		return nil, err
 	}
-	p, _ := c.Get(principalKey).(grids.Principal)
 	if !col.MayRead(p.Role) {
 		return nil, fmt.Errorf("%w: %s may not read %s", grids.ErrForbidden, p.Role, id)
 	}
@@ -77,17 +87,17 @@ func (s *Server) collectionFor(c echo.Context, id string) (*grids.Collection, er
 }
 
 // featureQuery reads the filters shared by exports and OGC items.
-func featureQuery(c echo.Context, col *grids.Collection, crs geo.CRS) (grids.FeatureQuery, error) {
+func featureQuery(params url.Values, p grids.Principal, col *grids.Collection, crs geo.CRS) (grids.FeatureQuery, error) {
 	var q grids.FeatureQuery
 	var err error
-	if q.BBox, err = bboxParam(c, crs); err != nil {
+	if q.BBox, err = bboxValue(params.Get("bbox"), crs); err != nil {
 		return q, err
 	}
-	q.Region = c.QueryParam("region")
+	q.Region = params.Get("region")
 	if q.Region != "" && !hasFilter(col, "region") {
 		return q, bad("region", "%s cannot be filtered by region", col.ID)
 	}
-	if v := c.QueryParam("at"); v != "" {
+	if v := params.Get("at"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			return q, bad("at", "want an RFC 3339 time such as 2026-01-31T08:00:00Z")
@@ -95,7 +105,7 @@ func featureQuery(c echo.Context, col *grids.Collection, crs geo.CRS) (grids.Fea
 		q.At = &t
 	}
 	for _, name := range []string{"since", "until"} {
-		if v := c.QueryParam(name); v != "" {
+		if v := params.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
 				return q, bad(name, "want an RFC 3339 time such as 2026-01-31T08:00:00Z")
@@ -107,7 +117,7 @@ func featureQuery(c echo.Context, col *grids.Collection, crs geo.CRS) (grids.Fea
 			}
 		}
 	}
-	if v := c.QueryParam("datetime"); v != "" {
+	if v := params.Get("datetime"); v != "" {
 		if q.Since, q.Until, q.At, err = parseDatetime(v); err != nil {
 			return q, err
 		}
@@ -119,7 +129,7 @@ func featureQuery(c echo.Context, col *grids.Collection, crs geo.CRS) (grids.Fea
 		return q, bad("datetime", "the end is before the start")
 	}
 	q.Equal = map[string]string{}
-	for name, vals := range c.QueryParams() {
+	for name, vals := range params {
 		if reservedParams[name] || name == "region" {
 			continue
 		}
@@ -128,7 +138,7 @@ func featureQuery(c echo.Context, col *grids.Collection, crs geo.CRS) (grids.Fea
 		}
 		q.Equal[name] = vals[0]
 	}
-	if p, _ := c.Get(principalKey).(grids.Principal); p.Role == grids.RoleUnit && col.ID == "assignments" {
+	if p.Role == grids.RoleUnit && col.ID == "assignments" {
 		// A unit reads its own duties only.
 		q.OnlyUnit = p.Unit
 	}
@@ -180,88 +190,106 @@ func parseDatetime(v string) (since, until, at *time.Time, err error) {
 	return since, until, nil, nil
 }
 
-// export streams a layer: GET /api/v1/export/{layer}.{geojson|geojsonl|csv}.
-func (s *Server) export(c echo.Context) error {
-	file := c.Param("file")
+// Export is a checked export request, ready to stream: the HTTP export
+// and `citygrid export` share it.
+type Export struct {
+	store   *grids.Store
+	col     *grids.Collection
+	format  featureFormat
+	crs     geo.CRS
+	q       grids.FeatureQuery
+	rs      bool
+	params  url.Values
+	Layer   string
+	// ContentType and Filename describe the output; CRSNote is set when the
+	// coordinates are not WGS84.
+	ContentType, Filename, CRSNote string
+}
+
+// NewExport checks an export of file ("grids.geojson", "street.csv") with
+// the query parameters of GET /api/v1/export for principal p.
+func NewExport(ctx context.Context, store *grids.Store, file string, params url.Values, p grids.Principal) (*Export, error) {
 	dot := strings.LastIndexByte(file, '.')
 	if dot < 0 {
-		return bad("format", "name the format: /export/%s.geojson, .geojsonl or .csv", file)
+		return nil, bad("format", "name the format: /export/%s.geojson, .geojsonl or .csv", file)
 	}
 	id, ext := file[:dot], file[dot+1:]
 	format, ok := featureFormats[ext]
 	if !ok {
-		return bad("format", "%q is not a format: geojson, geojsonl or csv", ext)
+		return nil, bad("format", "%q is not a format: geojson, geojsonl or csv", ext)
 	}
-	col, err := s.collectionFor(c, id)
+	col, err := readableCollection(ctx, store, p, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	crs, err := crsParam(c)
+	crs, err := geo.ParseCRS(params.Get("crs"))
 	if err != nil {
-		return err
+		return nil, bad("crs", "%v", err)
 	}
-	q, err := featureQuery(c, col, crs)
+	q, err := featureQuery(params, p, col, crs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rs, err := boolParam(c, "rs")
-	if err != nil {
-		return err
-	}
-	lw := &lazyWriter{c: c}
-	bw := bufio.NewWriterSize(lw, 64<<10)
-	fw := format.newWriter(bw, col, crs)
-	contentType := format.contentType
-	if gw, ok := fw.(*geojsonWriter); ok && gw.seq {
-		// Plain lines unless RFC 8142 record separators are asked for.
-		gw.rs = rs
-		if !rs {
-			contentType = "application/x-ndjson"
+	x := &Export{store: store, col: col, format: format, crs: crs, q: q, params: params, Layer: id, ContentType: format.contentType}
+	if v := params.Get("rs"); v != "" {
+		if x.rs, err = strconv.ParseBool(v); err != nil {
+			return nil, bad("rs", "want true or false")
 		}
 	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, contentType)
+	if ext == "geojsonl" && !x.rs {
+		// Plain lines unless RFC 8142 record separators are asked for.
+		x.ContentType = "application/x-ndjson"
+	}
 	name := id
 	if q.Region != "" {
 		name += "-" + q.Region
 	}
 	if crs != geo.WGS84 {
 		name += "-" + crs.String()
-		h.Set("X-Citygrid-Crs-Note", gcjNote)
+		x.CRSNote = gcjNote
 	}
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, name, format.ext))
-	ctx := c.Request().Context()
+	x.Filename = name + "." + format.ext
+	return x, nil
+}
 
+// Write streams the features to w. first (may be nil) is called once the
+// first feature is written, each after every feature: a progress bar, or
+// a flush so that the client sees data at once. Stored layers come straight
+// from a database cursor, so memory stays flat however many features.
+func (x *Export) Write(ctx context.Context, w io.Writer, first func() error, each func()) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fw := x.format.newWriter(bw, x.col, x.crs)
+	if gw, ok := fw.(*geojsonWriter); ok && gw.seq {
+		gw.rs = x.rs
+	}
 	if err := fw.begin(nil); err != nil {
 		return err
 	}
-	if _, finding := findingLayers[col.ID]; finding {
-		err = s.writeFindings(ctx, c, col, q, fw)
-	} else {
-		n := 0
-		err = s.store.Features(ctx, col, q, fw.encoding(), fw.values(), func(f *grids.FeatureRow) error {
-			n++
-			if err := fw.feature(f); err != nil {
+	n := 0
+	emit := func(f *grids.FeatureRow) error {
+		if err := fw.feature(f); err != nil {
+			return err
+		}
+		if n++; n == 1 && first != nil {
+			if err := bw.Flush(); err != nil {
 				return err
 			}
-			if n == 1 {
-				// The first feature goes out at once: the client sees progress
-				// before the buffer fills.
-				if err := bw.Flush(); err != nil {
-					return err
-				}
-				c.Response().Flush()
+			if err := first(); err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		if each != nil {
+			each()
+		}
+		return nil
+	}
+	var err error
+	if _, finding := findingLayers[x.col.ID]; finding {
+		err = x.writeFindings(ctx, fw.encoding(), fw.values(), emit)
+	} else {
+		err = x.store.Features(ctx, x.col, x.q, fw.encoding(), fw.values(), emit)
 	}
 	if err != nil {
-		if lw.started {
-			// Too late for an error status: cut the document short so that
-			// the client sees it is broken rather than complete.
-			s.log.Warn("export broken off", "layer", col.ID, "err", err)
-			panic(http.ErrAbortHandler)
-		}
 		return err
 	}
 	if err := fw.end(nil); err != nil {
@@ -270,31 +298,58 @@ func (s *Server) export(c echo.Context) error {
 	return bw.Flush()
 }
 
+// export streams a layer: GET /api/v1/export/{layer}.{geojson|geojsonl|csv}.
+func (s *Server) export(c echo.Context) error {
+	x, err := NewExport(c.Request().Context(), s.store, c.Param("file"), c.QueryParams(), principalOf(c))
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, x.ContentType)
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, x.Filename))
+	if x.CRSNote != "" {
+		h.Set("X-Citygrid-Crs-Note", x.CRSNote)
+	}
+	lw := &lazyWriter{c: c}
+	err = x.Write(c.Request().Context(), lw, func() error {
+		c.Response().Flush()
+		return nil
+	}, nil)
+	if err != nil && lw.started {
+		// Too late for an error status: cut the document short so that the
+		// client sees it is broken rather than complete.
+		s.log.Warn("export broken off", "layer", x.Layer, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return err
+}
+
 // writeFindings computes coverage gaps or grid-check findings and passes
-// them through the feature writer, with the bbox applied to their bounds.
-func (s *Server) writeFindings(ctx context.Context, c echo.Context, col *grids.Collection, q grids.FeatureQuery, fw featureWriter) error {
+// them on as rows, with the bbox applied to their bounds.
+func (x *Export) writeFindings(ctx context.Context, enc grids.GeometryEncoding, values bool, emit func(*grids.FeatureRow) error) error {
 	var produce func(w io.Writer) error
-	switch col.ID {
+	q := x.q
+	switch x.col.ID {
 	case "gaps":
 		theme := q.Equal["theme"]
 		if theme == "" {
 			return bad("theme", "required for gaps")
 		}
 		minArea := 1.0
-		if v := c.QueryParam("min_area_m2"); v != "" {
+		if v := x.params.Get("min_area_m2"); v != "" {
 			var err error
 			if minArea, err = strconv.ParseFloat(v, 64); err != nil || minArea < 0 {
 				return bad("min_area_m2", "want a number of square metres, 0 or more")
 			}
 		}
-		produce = func(w io.Writer) error { return s.store.WriteGaps(ctx, theme, q.Region, minArea, w) }
+		produce = func(w io.Writer) error { return x.store.WriteGaps(ctx, theme, q.Region, minArea, w) }
 	default:
 		produce = func(w io.Writer) error {
-			return s.store.CheckGrids(ctx, q.Region, grids.GridCheckOptions{}, w)
+			return x.store.CheckGrids(ctx, q.Region, grids.GridCheckOptions{}, w)
 		}
 	}
 	if q.At != nil || q.Since != nil || q.Until != nil {
-		return bad("datetime", "%s are computed for now only", col.ID)
+		return bad("datetime", "%s are computed for now only", x.col.ID)
 	}
 	// Computation errors (an unknown theme or region) must become proper
 	// responses: run it to completion first. Findings are few (thousands),
@@ -321,11 +376,11 @@ func (s *Server) writeFindings(ctx context.Context, c echo.Context, col *grids.C
 		}
 		kind, _ := f.Properties["kind"].(string)
 		counts[kind]++
-		row, err := findingRow(col, f, kind, counts[kind], fw.encoding(), fw.values())
+		row, err := findingRow(x.col, f, kind, counts[kind], enc, values)
 		if err != nil {
 			return err
 		}
-		if err := fw.feature(row); err != nil {
+		if err := emit(row); err != nil {
 			return err
 		}
 	}

@@ -136,7 +136,7 @@ func (s *Server) readableCollections(c echo.Context) ([]*grids.Collection, error
 	if err != nil {
 		return nil, err
 	}
-	p, _ := c.Get(principalKey).(grids.Principal)
+	p := principalOf(c)
 	var out []*grids.Collection
 	for _, col := range all {
 		if col.MayRead(p.Role) {
@@ -241,7 +241,7 @@ func (s *Server) ogcItems(c echo.Context) error {
 		}
 		limit = n
 	}
-	q, err := featureQuery(c, col, geo.WGS84)
+	q, err := featureQuery(c.QueryParams(), principalOf(c), col, geo.WGS84)
 	if err != nil {
 		return err
 	}
@@ -353,7 +353,7 @@ func (s *Server) ogcItem(c echo.Context) error {
 		return err
 	}
 	var q grids.FeatureQuery
-	if p, _ := c.Get(principalKey).(grids.Principal); p.Role == grids.RoleUnit && col.ID == "assignments" {
+	if p := principalOf(c); p.Role == grids.RoleUnit && col.ID == "assignments" {
 		q.OnlyUnit = p.Unit
 	}
 	f, err := s.store.Feature(c.Request().Context(), col, c.Param("id"), q, grids.AsGeoJSON)

@@ -50,7 +50,12 @@ func crsParam(c echo.Context) (geo.CRS, error) {
 
 // bboxParam reads ?bbox=minLon,minLat,maxLon,maxLat in the request's CRS.
 func bboxParam(c echo.Context, crs geo.CRS) (*orb.Bound, error) {
-	v := c.QueryParam("bbox")
+	return bboxValue(c.QueryParam("bbox"), crs)
+}
+
+// bboxValue reads minLon,minLat,maxLon,maxLat in crs into a WGS84 bound;
+// empty is no bound.
+func bboxValue(v string, crs geo.CRS) (*orb.Bound, error) {
 	if v == "" {
 		return nil, nil
 	}

@@ -114,6 +114,7 @@ Commands:
   token     create | list | revoke: API tokens
   import    regions | grids | units | objects | osm FILE: load a city
   derive    subdistricts | grids | assignments: draw what a city lacks
+  export    LAYER.FORMAT: write a layer as GeoJSON, GeoJSONL or CSV
   demo      beijing | shanghai: build a demo city from the real data
   version   print the version
 
@@ -142,6 +143,8 @@ func main() {
 		err = runImport(ctx, args)
 	case "derive":
 		err = runDerive(ctx, args)
+	case "export":
+		err = runExport(ctx, args)
 	case "demo":
 		err = runDemo(ctx, args)
 	case "version", "--version":
