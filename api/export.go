@@ -193,14 +193,14 @@ func parseDatetime(v string) (since, until, at *time.Time, err error) {
 // Export is a checked export request, ready to stream: the HTTP export
 // and `citygrid export` share it.
 type Export struct {
-	store   *grids.Store
-	col     *grids.Collection
-	format  featureFormat
-	crs     geo.CRS
-	q       grids.FeatureQuery
-	rs      bool
-	params  url.Values
-	Layer   string
+	store  *grids.Store
+	col    *grids.Collection
+	format featureFormat
+	crs    geo.CRS
+	q      grids.FeatureQuery
+	rs     bool
+	params url.Values
+	Layer  string
 	// ContentType and Filename describe the output; CRSNote is set when the
 	// coordinates are not WGS84.
 	ContentType, Filename, CRSNote string
