@@ -155,6 +155,7 @@ func describe(c echo.Context, col *grids.Collection, ext map[string]grids.Extent
 			{Href: base, Rel: "self", Type: "application/json", Title: col.Title},
 			{Href: base + "?f=html", Rel: "alternate", Type: "text/html", Title: col.Title},
 			{Href: base + "/items", Rel: "items", Type: "application/geo+json", Title: "features"},
+			{Href: base + "/schema", Rel: "describedby", Type: "application/schema+json", Title: "the features' JSON Schema"},
 			{Href: base + "/items?f=html", Rel: "items", Type: "text/html", Title: "features as HTML"},
 		},
 	}
@@ -219,6 +220,59 @@ func (s *Server) ogcCollection(c echo.Context) error {
 	b, _ := json.Marshal(oc)
 	json.Unmarshal(b, &m)
 	return s.ogcRespond(c, "collection", m)
+}
+
+// ogcSchema describes a collection's features as a JSON Schema of a
+// GeoJSON Feature, so that clients (GDAL) type the fields from it rather
+// than guessing from the first page, where a null reads as a string.
+func (s *Server) ogcSchema(c echo.Context) error {
+	col, err := s.ogcCollectionFor(c)
+	if err != nil {
+		return err
+	}
+	props := map[string]any{}
+	for _, p := range col.Properties {
+		var t map[string]any
+		switch p.Type {
+		case grids.PropInteger:
+			t = map[string]any{"type": "integer"}
+		case grids.PropNumber:
+			t = map[string]any{"type": "number"}
+		case grids.PropDateTime:
+			t = map[string]any{"type": "string", "format": "date-time"}
+		default:
+			t = map[string]any{"type": "string"}
+		}
+		t["title"] = p.Title
+		props[p.Name] = t
+	}
+	geom := map[string]any{"$ref": "https://geojson.org/schema/Geometry.json"}
+	if col.GeometryType != "Geometry" {
+		geom = map[string]any{"$ref": "https://geojson.org/schema/" + col.GeometryType + ".json"}
+	}
+	idType := "string"
+	if col.NumericID {
+		idType = "integer"
+	}
+	return c.JSONBlob(http.StatusOK, mustJSON(map[string]any{
+		"$schema": "https://json-schema.org/draft/2019-09/schema",
+		"$id":     ogcBase(c) + "/collections/" + url.PathEscape(col.ID) + "/schema",
+		"title":   col.Title, "type": "object", "required": []string{"type", "geometry", "properties"},
+		"properties": map[string]any{
+			"type":       map[string]any{"type": "string", "enum": []string{"Feature"}},
+			"id":         map[string]any{"type": idType},
+			"geometry":   geom,
+			"properties": map[string]any{"type": "object", "properties": props},
+		},
+	}))
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // ogcItems answers a page of features. Paging is by the sort key: the next

@@ -97,6 +97,19 @@ func TestOGCLandingAndCollections(t *testing.T) {
 	if r := e.do("GET", "/ogc/collections/grids", analyst, nil); r.status != 200 || r.json(t)["id"] != "grids" {
 		t.Errorf("grids collection: %d %s", r.status, r.body)
 	}
+	// The schema types what a first page cannot: a null from_m is a number.
+	var schema struct {
+		Properties struct {
+			Properties struct {
+				Properties map[string]struct{ Type, Format string }
+			}
+		}
+	}
+	json.Unmarshal(e.do("GET", "/ogc/collections/assignments/schema", analyst, nil).body, &schema)
+	fields := schema.Properties.Properties.Properties
+	if fields["from_m"].Type != "number" || fields["valid_to"].Format != "date-time" || fields["id"].Type != "integer" {
+		t.Errorf("assignments schema: %+v", fields)
+	}
 }
 
 // TestOGCItemsPaging walks the next links: every grid once, and
