@@ -32,6 +32,8 @@ type Config struct {
 	Version string
 	// Web serves the map app at /; nil serves nothing there.
 	Web http.Handler
+	// TileCacheBytes bounds the vector tile cache (0: 64 MiB).
+	TileCacheBytes int64
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -44,6 +46,7 @@ type Server struct {
 	echo        *echo.Echo
 	metrics     *metrics
 	tokens      *tokenCache
+	tiles       *tileService
 	openapiJSON []byte
 }
 
@@ -73,6 +76,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *grids.Migrator,
 	}
 	s.openapiJSON = doc
 	s.metrics = newMetrics(store)
+	s.tiles = newTileService(cfg.TileCacheBytes, s.metrics.reg)
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.JSONSerializer = jsonSerializer{}
@@ -97,9 +101,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
 // Changed tells the server that a table changed (from the store's change
-// listener): cached credentials are dropped when users or tokens change.
+// listener): cached credentials are dropped when users or tokens change,
+// cached tiles when a table their layer reads changes.
 func (s *Server) Changed(table string) {
 	s.resolver.Changed(table)
+	s.tiles.cache.changed(table)
 	switch table {
 	case "api_tokens", "users", "units", grids.AnyChange:
 		s.tokens.clear()

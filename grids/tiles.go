@@ -1,0 +1,234 @@
+package grids
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+)
+
+// MaxTileZoom is the deepest zoom a tile may be asked for. At z22 a tile of
+// 4,096 units quantises to about 1 cm; nothing citygrid draws needs more.
+const MaxTileZoom = 22
+
+// TileExtent is the size of a tile in MVT units: the common 4,096, which at
+// z14 over China is about half a metre.
+const TileExtent = 4096
+
+// tileBuffer is how far, in tile units, geometry reaches beyond the tile's
+// edge, so that lines and outlines of neighbouring tiles join without seams
+// at any line width up to 64/16 = 4 px.
+const tileBuffer = 64
+
+// TileLayer is one vector-tile layer. Every layer is one entry of the table
+// TileLayers returns: the SQL fragments that pick its features, the zooms
+// it is drawn at and the tables it is read from. Adding a layer (cases, when
+// they exist) is adding an entry.
+type TileLayer struct {
+	ID          string
+	Description string
+	MinZoom     int
+	MaxZoom     int
+	// Fields name each attribute with its TileJSON description.
+	Fields map[string]string
+	// Tables are the tables whose change makes the layer's tiles stale.
+	Tables []string
+	// Theme says the layer is drawn per duty, named with ?theme=.
+	Theme bool
+
+	geom string // the WGS84 geometry expression, for the tile filter
+	cols string // the attributes; `fid` becomes the MVT feature id
+	from string // what to read, after env (m: the tile in 3857, e: the buffered tile in 4326)
+	// where filters beyond the tile; @z is the zoom, so a layer can leave
+	// small things out of low zooms.
+	where string
+	// clip cuts geometries to the buffered tile before they are projected:
+	// a district crossing a z16 tile need not have every vertex transformed.
+	clip bool
+	// simplifyBelow: under this zoom outlines are simplified to about a
+	// pixel before ST_AsMVTGeom quantises them, which thins the vertices
+	// quantisation alone would keep (one per 1/16 px).
+	simplifyBelow int
+	extent        string // one box2d: the layer's data, for TileJSON bounds
+}
+
+// TileLayers is the table of vector-tile layers, in drawing order.
+func TileLayers() []TileLayer {
+	return []TileLayer{
+		{
+			ID:          "regions",
+			Description: "districts from z6, subdistricts from z10, communities from z12",
+			MinZoom:     6, MaxZoom: 16,
+			Fields: map[string]string{"code": "String: the administrative code", "name": "String",
+				"level": "String: district, subdistrict or community"},
+			Tables: []string{"regions"},
+			geom:   "r.geom",
+			cols:   "r.id AS fid, r.code, r.name, r.level",
+			from:   "regions r",
+			where: `(r.level = 'district' OR (r.level = 'subdistrict' AND @z >= 10)
+			         OR (r.level = 'community' AND @z >= 12))`,
+			clip: true, simplifyBelow: 14,
+			extent: `SELECT ST_Extent(geom) FROM regions WHERE level = 'district'`,
+		},
+		{
+			ID:          "grids",
+			Description: "live unit grids",
+			MinZoom:     13, MaxZoom: 18,
+			Fields: map[string]string{"code": "String: the stable grid code", "name": "String",
+				"community": "String: the community's code", "area_m2": "Number"},
+			Tables: []string{"grids", "regions"},
+			geom:   "g.geom",
+			cols:   "g.id AS fid, g.code, g.name, c.code AS community, round(g.area_m2) AS area_m2",
+			from:   "grids g JOIN regions c ON c.id = g.community_id",
+			where:  "g.valid_to IS NULL",
+			extent: `SELECT ST_Extent(geom) FROM grids WHERE valid_to IS NULL`,
+		},
+		{
+			ID:          "streets",
+			Description: "main and secondary streets from z11, back alleys from z14",
+			MinZoom:     11, MaxZoom: 18,
+			Fields: map[string]string{"layer": "String: street or alley", "code": "String", "name": "String",
+				"length_m": "Number"},
+			Tables: []string{"objects"},
+			geom:   "o.geom",
+			cols:   "o.id AS fid, o.layer, o.code, o.name, round(o.length_m) AS length_m",
+			from:   "objects o",
+			where:  "(o.layer = 'street' OR (o.layer = 'alley' AND @z >= 14))",
+			clip:   true, simplifyBelow: 14,
+			extent: `SELECT ST_Extent(geom) FROM objects WHERE layer IN ('street', 'alley')`,
+		},
+		{
+			ID:          "objects",
+			Description: "objects of every other layer (markets, schools, compounds, shops, components…): areas from z14, points from z15",
+			MinZoom:     14, MaxZoom: 18,
+			Fields: map[string]string{"layer": "String: the object layer (see /api/v1/layers)", "code": "String",
+				"name": "String", "category": "String: component or event class"},
+			Tables: []string{"objects"},
+			geom:   "o.geom",
+			cols:   "o.id AS fid, o.layer, o.code, o.name, o.category_code AS category",
+			from:   "objects o",
+			// Points are the many (shops, components: a hundred per grid in
+			// a dense city) and read as clutter at z14.
+			where:  "o.layer NOT IN ('street', 'alley') AND (@z >= 15 OR ST_Dimension(o.geom) > 0)",
+			extent: `SELECT ST_Extent(geom) FROM objects WHERE layer NOT IN ('street', 'alley')`,
+		},
+		{
+			ID: "gaps",
+			Description: "coverage gaps of an area duty (?theme=): the city minus every lead area of the duty " +
+				"(led grids, led regions, led polygon objects), as in /api/v1/coverage/gaps.geojson",
+			MinZoom: 12, MaxZoom: 18,
+			Fields: map[string]string{"theme": "String: the duty",
+				"community": "String: the community holding the gap's interior point, if any"},
+			Tables: []string{"regions", "grids", "objects", "assignments"},
+			Theme:  true,
+			geom:   "gap.geom",
+			cols: `row_number() OVER () AS fid, @theme::text AS theme,
+			       (SELECT c.code FROM regions c WHERE c.level = 'community' AND c.geom && ST_PointOnSurface(gap.geom)
+			          AND ST_Intersects(c.geom, ST_PointOnSurface(gap.geom)) LIMIT 1) AS community`,
+			// The same lead areas as coverage's cov_leads, gathered for the
+			// buffered tile only: a few hundred grids at z14 instead of the
+			// whole city, so one tile costs tens of milliseconds.
+			from: `LATERAL (
+				SELECT ST_UnaryUnion(ST_Collect(ST_ClipByBox2D(r.geom, env.e))) AS g
+				FROM regions r WHERE r.level = 'district' AND r.geom && env.e) city,
+			LATERAL (
+				SELECT ST_UnaryUnion(ST_Collect(l.geom)) AS g FROM (
+					SELECT lg.geom FROM assignments a JOIN grids lg ON lg.code = a.grid_code AND lg.valid_to IS NULL
+					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND lg.geom && env.e
+					UNION ALL
+					SELECT ST_ClipByBox2D(x.geom, env.e) FROM assignments a JOIN regions x ON x.id = a.region_id
+					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND x.geom && env.e
+					UNION ALL
+					SELECT o.geom FROM assignments a JOIN objects o ON o.id = a.object_id
+					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
+					  AND ST_Dimension(o.geom) = 2 AND o.geom && env.e) l) led,
+			LATERAL ST_Dump(CASE WHEN led.g IS NULL THEN city.g ELSE ST_Difference(city.g, led.g) END) gap`,
+			where:         "city.g IS NOT NULL AND ST_Dimension(gap.geom) = 2",
+			simplifyBelow: 14,
+			extent:        `SELECT ST_Extent(geom) FROM regions WHERE level = 'district'`,
+		},
+	}
+}
+
+// sql is the layer's tile query: its features in the buffered tile,
+// projected to Web Mercator, quantised by ST_AsMVTGeom and encoded by
+// ST_AsMVT in one round trip.
+func (l TileLayer) sql() string {
+	g := l.geom
+	if l.clip {
+		g = "ST_ClipByBox2D(" + g + ", env.e)"
+	}
+	g = "ST_Transform(" + g + ", 3857)"
+	if l.simplifyBelow > 0 {
+		g = "CASE WHEN @z < " + strconv.Itoa(l.simplifyBelow) + " THEN ST_Simplify(" + g + ", @tolerance, true) ELSE " + g + " END"
+	}
+	margin := strconv.FormatFloat(float64(tileBuffer)/TileExtent, 'f', -1, 64)
+	return `
+		WITH env AS MATERIALIZED (
+			SELECT ST_TileEnvelope(@z, @x, @y) AS m,
+			       ST_Transform(ST_TileEnvelope(@z, @x, @y, margin => ` + margin + `), 4326) AS e)
+		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (
+			SELECT ST_AsMVTGeom(` + g + `, env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom, ` + l.cols + `
+			FROM env, ` + l.from + `
+			WHERE ` + l.geom + ` && env.e AND ` + l.where + `
+		) t WHERE t.geom IS NOT NULL`
+}
+
+// Tile renders one tile of a layer as Mapbox Vector Tile bytes; an empty
+// tile is nil. z, x and y must be in range (the caller checks, to name the
+// bad parameter). A theme layer needs an existing area duty.
+func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string) ([]byte, error) {
+	if l.Theme {
+		if err := s.checkAreaTheme(ctx, theme); err != nil {
+			return nil, err
+		}
+	}
+	// About one pixel of a 256-pixel tile, in Web Mercator metres.
+	tolerance := 2 * math.Pi * 6378137 / (256 * math.Exp2(float64(z)))
+	var b []byte
+	err := s.pool.QueryRow(ctx, l.sql(), pgx.NamedArgs{
+		"z": z, "x": x, "y": y, "layer": l.ID, "theme": theme, "tolerance": tolerance,
+	}).Scan(&b)
+	if len(b) == 0 {
+		b = nil
+	}
+	return b, err
+}
+
+// checkAreaTheme refuses unknown duties and object duties: an object duty's
+// gaps are unled objects and stretches, not areas (coverage/gaps.geojson
+// lists them).
+func (s *Store) checkAreaTheme(ctx context.Context, theme string) error {
+	var scope string
+	err := s.pool.QueryRow(ctx, `SELECT scope FROM themes WHERE code = @theme`, pgx.NamedArgs{"theme": theme}).Scan(&scope)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
+	}
+	if err != nil {
+		return err
+	}
+	if scope != "area" {
+		return Invalid("theme", "%q is an object duty: its gaps are unled objects, listed by /api/v1/coverage/gaps.geojson; gap tiles draw area duties", theme)
+	}
+	return nil
+}
+
+// TileBounds is the extent of a layer's data in WGS84; ok is false when the
+// layer is empty.
+func (s *Store) TileBounds(ctx context.Context, l TileLayer) (b orb.Bound, ok bool, err error) {
+	var x0, y0, x1, y1 *float64
+	err = s.pool.QueryRow(ctx, `SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (`+l.extent+`) x(b)`).
+		Scan(&x0, &y0, &x1, &y1)
+	if err != nil || x0 == nil {
+		return b, false, err
+	}
+	return orb.Bound{Min: orb.Point{*x0, *y0}, Max: orb.Point{*x1, *y1}}, true, nil
+}
+
+// CheckTileTheme validates a theme for a theme layer without drawing.
+func (s *Store) CheckTileTheme(ctx context.Context, theme string) error {
+	return s.checkAreaTheme(ctx, theme)
+}
