@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/paulmach/orb"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/citygrid/citygrid/grids"
 )
@@ -55,6 +58,9 @@ type tileService struct {
 	order  []string
 	cache  *tileCache
 	gz     sync.Pool // *gzip.Writer
+	// flight merges concurrent misses of one tile (a wall of dispatch
+	// screens opening the same view) into one rendering.
+	flight singleflight.Group
 }
 
 func newTileService(maxBytes int64, reg *prometheus.Registry) *tileService {
@@ -286,19 +292,29 @@ func (s *Server) tile(c echo.Context) error {
 	}
 	cache.misses.Inc()
 	gen := cache.generation(l.ID)
-	raw, err := s.store.Tile(c.Request().Context(), l, z, x, y, theme)
+	// The rendering outlives a requester that hangs up, since others may
+	// wait for it; the server's write timeout still bounds it.
+	ctx := context.WithoutCancel(c.Request().Context())
+	v, err, _ := s.tiles.flight.Do(fmt.Sprintf("%v/%d", key, gen), func() (any, error) {
+		raw, err := s.store.Tile(ctx, l, z, x, y, theme)
+		if err != nil {
+			return nil, err
+		}
+		e := &tileEntry{key: key, gen: gen}
+		if raw != nil {
+			sum := sha256.Sum256(raw)
+			e.etag = hex.EncodeToString(sum[:12])
+			if e.gz, err = s.tiles.gzip(raw); err != nil {
+				return nil, err
+			}
+		}
+		cache.put(e)
+		return e, nil
+	})
 	if err != nil {
 		return err
 	}
-	e := &tileEntry{key: key, gen: gen}
-	if raw != nil {
-		sum := sha256.Sum256(raw)
-		e.etag = hex.EncodeToString(sum[:12])
-		if e.gz, err = s.tiles.gzip(raw); err != nil {
-			return err
-		}
-	}
-	cache.put(e)
+	e := v.(*tileEntry)
 	return s.writeTile(c, e, "miss")
 }
 
