@@ -132,6 +132,29 @@ func (e *env) do(method, path, token string, body any) response {
 	return response{status: res.StatusCode, header: res.Header, body: b}
 }
 
+// errCase is a GET that must fail with status, naming field (if any).
+type errCase struct {
+	path, token string
+	status      int
+	field       string
+}
+
+func (e *env) expectErrors(cases []errCase) {
+	e.t.Helper()
+	for _, c := range cases {
+		r := e.do("GET", c.path, c.token, nil)
+		if r.status != c.status {
+			e.t.Errorf("%s: %d, want %d: %s", c.path, r.status, c.status, r.body)
+			continue
+		}
+		if c.field != "" {
+			if _, field := r.errField(e.t); field != c.field {
+				e.t.Errorf("%s: error names %q, want %q", c.path, field, c.field)
+			}
+		}
+	}
+}
+
 func (e *env) token(role, unit string) string {
 	e.t.Helper()
 	_, secret, err := e.store.CreateToken(context.Background(), grids.TokenInput{Role: role, Unit: unit, Name: role + unit})

@@ -309,11 +309,7 @@ func TestExportFilters(t *testing.T) {
 func TestExportBadInput(t *testing.T) {
 	e := cityEnv(t)
 	analyst := e.token("analyst", "")
-	for _, c := range []struct {
-		path, token string
-		status      int
-		field       string
-	}{
+	e.expectErrors([]errCase{
 		{"/api/v1/export/nope.geojson", adminToken, 404, ""},
 		{"/api/v1/export/grids.shp", adminToken, 400, "format"},
 		{"/api/v1/export/grids", adminToken, 400, "format"},
@@ -326,18 +322,7 @@ func TestExportBadInput(t *testing.T) {
 		{"/api/v1/export/gaps.geojson", adminToken, 400, "theme"},
 		{"/api/v1/export/units.geojson", analyst, 403, ""},
 		{"/api/v1/export/grids.geojson", "", 401, ""},
-	} {
-		r := e.do("GET", c.path, c.token, nil)
-		if r.status != c.status {
-			t.Errorf("%s: %d, want %d: %s", c.path, r.status, c.status, r.body)
-			continue
-		}
-		if c.field != "" {
-			if _, field := r.errField(t); field != c.field {
-				t.Errorf("%s: error names %q, want %q", c.path, field, c.field)
-			}
-		}
-	}
+	})
 	// The analyst reads everything else; a unit reads its own duties only.
 	if r := e.do("GET", "/api/v1/export/grids.geojson", analyst, nil); r.status != 200 {
 		t.Errorf("analyst grids: %d", r.status)

@@ -194,11 +194,7 @@ func TestOGCItemsPaging(t *testing.T) {
 func TestOGCBadInput(t *testing.T) {
 	e := cityEnv(t)
 	analyst := e.token("analyst", "")
-	for _, c := range []struct {
-		path, token string
-		status      int
-		field       string
-	}{
+	e.expectErrors([]errCase{
 		{"/ogc/collections/nope", adminToken, 404, ""},
 		{"/ogc/collections/nope/items", adminToken, 404, ""},
 		{"/ogc/collections/gaps/items", adminToken, 404, ""},
@@ -211,16 +207,5 @@ func TestOGCBadInput(t *testing.T) {
 		{"/ogc/collections/grids/items?f=xml", adminToken, 400, "f"},
 		{"/ogc/collections/units/items", analyst, 403, ""},
 		{"/ogc/collections/grids/items", "", 401, ""},
-	} {
-		r := e.do("GET", c.path, c.token, nil)
-		if r.status != c.status {
-			t.Errorf("%s: %d, want %d: %s", c.path, r.status, c.status, r.body)
-			continue
-		}
-		if c.field != "" {
-			if _, field := r.errField(t); field != c.field {
-				t.Errorf("%s: error names %q, want %q", c.path, field, c.field)
-			}
-		}
-	}
+	})
 }
