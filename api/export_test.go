@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -343,5 +344,52 @@ func TestExportBadInput(t *testing.T) {
 	}
 	if want := e.scalar(`SELECT count(*) FROM assignments a JOIN units u ON u.id = a.unit_id WHERE u.code = $1 AND a.valid_to IS NULL`, unit); n != want || n == 0 {
 		t.Errorf("unit %s: %d assignments, want %d", unit, n, want)
+	}
+}
+
+// TestExportCancelledByClient: a client that hangs up stops the database
+// work. The export is made to wait on a table lock, so that its query is
+// certainly still running when the client goes.
+func TestExportCancelledByClient(t *testing.T) {
+	e := cityEnv(t)
+	ctx := context.Background()
+	lock, err := e.store.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx)
+	if _, err := lock.Exec(ctx, `LOCK TABLE objects IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func() int {
+		return e.scalar(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%json_build_object%'`)
+	}
+	until := func(want int) bool {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if waiting() == want {
+				return true
+			}
+		}
+		return false
+	}
+	reqCtx, hangUp := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(reqCtx, "GET", e.url+"/api/v1/export/objects.geojson", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	if !until(1) {
+		t.Fatal("the export's query never waited on the lock")
+	}
+	hangUp()
+	<-done
+	if !until(0) {
+		t.Error("the export's query still runs after the client hung up")
 	}
 }
