@@ -439,7 +439,7 @@ func (s *Server) tileJSON(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if l.Theme {
-		if err := s.store.CheckTileTheme(ctx, theme); err != nil {
+		if err := s.store.CheckTileTheme(ctx, l, theme); err != nil {
 			return err
 		}
 	}

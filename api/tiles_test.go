@@ -516,3 +516,57 @@ func TestTileBadInput(t *testing.T) {
 		t.Errorf("analyst token, empty tile: %d %s", r.status, r.body)
 	}
 }
+
+// The unassigned layer draws what an object duty leaves without a lead: an
+// alley with no road chief whole, and after half of it gets one, the other
+// half as an uncovered stretch.
+func TestTileUnassigned(t *testing.T) {
+	e := cityEnv(t)
+	ctx := context.Background()
+	var id int64
+	var length float64
+	var mid orb.Point
+	if err := e.store.Pool().QueryRow(ctx, `
+		SELECT o.id, o.length_m, ST_X(ST_LineInterpolatePoint(o.geom, 0.5)), ST_Y(ST_LineInterpolatePoint(o.geom, 0.5))
+		FROM objects o WHERE o.layer = 'alley' AND GeometryType(o.geom) = 'LINESTRING' AND o.length_m > 100
+		  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.object_id = o.id AND a.theme_code = 'road_chief')
+		ORDER BY o.id LIMIT 1`).Scan(&id, &length, &mid[0], &mid[1]); err != nil {
+		t.Fatalf("an alley without a road chief: %v", err)
+	}
+	tile := maptile.At(mid, 16)
+	parts := func() map[string][]*geojson.Feature {
+		r := e.getTile(tilePath("unassigned", tile, "?theme=road_chief"), "Cache-Control", "no-cache")
+		out := map[string][]*geojson.Feature{}
+		if r.status == 204 {
+			return out
+		}
+		for _, f := range decodeTile(t, r, tile, "unassigned") {
+			if f.Properties["object_id"] == float64(id) {
+				out[f.Properties["kind"].(string)] = append(out[f.Properties["kind"].(string)], f)
+			}
+			if l := f.Properties["layer"]; l != "street" && l != "alley" {
+				t.Fatalf("road chief is a duty for streets and alleys, the tile has a %v", l)
+			}
+		}
+		return out
+	}
+	if got := parts(); len(got["unassigned_object"]) != 1 || len(got["uncovered_stretch"]) != 0 {
+		t.Fatalf("alley %d without a road chief: %d whole, %d stretches", id, len(got["unassigned_object"]), len(got["uncovered_stretch"]))
+	}
+	half := math.Round(length/2*10) / 10
+	if r := e.do("POST", "/api/v1/assignments", adminToken, map[string]any{"theme": "road_chief", "unit": "HW", "role": "lead",
+		"target_kind": "object", "target": fmt.Sprint(id), "from_m": 0, "to_m": half}); r.status != 201 {
+		t.Fatalf("assign half: %d %s", r.status, r.body)
+	}
+	got := parts()
+	if len(got["unassigned_object"]) != 0 || len(got["uncovered_stretch"]) != 1 {
+		t.Fatalf("half led: %d whole, %d stretches", len(got["unassigned_object"]), len(got["uncovered_stretch"]))
+	}
+	p := got["uncovered_stretch"][0].Properties
+	if math.Abs(p["from_m"].(float64)-half) > 0.1 || math.Abs(p["to_m"].(float64)-length) > 0.1 {
+		t.Errorf("uncovered stretch %v–%v, want %.1f–%.1f", p["from_m"], p["to_m"], half, length)
+	}
+	if r := e.getTile(tilePath("unassigned", tile, "?theme=nope")); r.status != 422 {
+		t.Errorf("unknown theme: %d", r.status)
+	}
+}

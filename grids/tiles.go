@@ -36,12 +36,16 @@ type TileLayer struct {
 	Fields map[string]string
 	// Tables are the tables whose change makes the layer's tiles stale.
 	Tables []string
-	// Theme says the layer is drawn per duty, named with ?theme=.
-	Theme bool
+	// Theme says the layer is drawn per duty, named with ?theme=; AreaOnly
+	// that the duty must be an area duty.
+	Theme, AreaOnly bool
 
-	geom string // the WGS84 geometry expression, for the tile filter
-	cols string // the attributes; `fid` becomes the MVT feature id
-	from string // what to read, after env (m: the tile in 3857, e: the buffered tile in 4326)
+	geom string // the WGS84 geometry expression drawn
+	// filter is the indexed geometry the tile filter tests, when it is not
+	// geom (a part of an object is drawn, the object is looked up).
+	filter string
+	cols   string // the attributes; `fid` becomes the MVT feature id
+	from   string // what to read, after env (m: the tile in 3857, e: the buffered tile in 4326)
 	// where filters beyond the tile; @z is the zoom, so a layer can leave
 	// small things out of low zooms.
 	where string
@@ -123,8 +127,8 @@ func TileLayers() []TileLayer {
 			Fields: map[string]string{"theme": "String: the duty",
 				"community": "String: the community holding the gap's interior point, if any"},
 			Tables: []string{"regions", "grids", "objects", "assignments"},
-			Theme:  true,
-			geom:   "gap.geom",
+			Theme:  true, AreaOnly: true,
+			geom: "gap.geom",
 			cols: `row_number() OVER () AS fid, @theme::text AS theme,
 			       (SELECT c.code FROM regions c WHERE c.level = 'community' AND c.geom && ST_PointOnSurface(gap.geom)
 			          AND ST_Intersects(c.geom, ST_PointOnSurface(gap.geom)) LIMIT 1) AS community`,
@@ -150,6 +154,51 @@ func TileLayers() []TileLayer {
 			simplifyBelow: 14,
 			extent:        `SELECT ST_Extent(geom) FROM regions WHERE level = 'district'`,
 		},
+		{
+			ID: "unassigned",
+			Description: "objects no unit leads for a duty (?theme=), and the stretches of streets and alleys " +
+				"outside every led stretch, as unassigned_object and uncovered_stretch in /api/v1/coverage/gaps.geojson; " +
+				"an object duty draws its own layers (road chief: streets and alleys), an area duty every object outside its lead areas",
+			MinZoom: 13, MaxZoom: 18,
+			Fields: map[string]string{"theme": "String: the duty", "kind": "String: unassigned_object or uncovered_stretch",
+				"object_id": "Number", "layer": "String", "name": "String",
+				"from_m": "Number: start of an uncovered stretch along the line", "to_m": "Number: its end"},
+			Tables: []string{"objects", "assignments", "grids", "regions"},
+			Theme:  true,
+			geom:   "part.geom",
+			filter: "o.geom",
+			cols: `row_number() OVER () AS fid, @theme::text AS theme, part.kind, o.id AS object_id, o.layer, o.name,
+			       round(part.from_m, 1)::float8 AS from_m, round(part.to_m, 1)::float8 AS to_m`,
+			// The rules of coverage (cov_objects): an object is led by a lead
+			// of its own (stretches count along lines) or by a led grid or
+			// region holding its middle.
+			from: `themes th
+			CROSS JOIN objects o
+			CROSS JOIN LATERAL (SELECT CASE WHEN ST_Dimension(o.geom) = 0 THEN o.geom ELSE ST_PointOnSurface(o.geom) END AS p) pos
+			CROSS JOIN LATERAL (
+				SELECT range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, o.length_m, 0)::numeric)) AS own
+				FROM assignments a
+				WHERE a.object_id = o.id AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme) w
+			CROSS JOIN LATERAL (
+				SELECT o.geom AS geom, 'unassigned_object' AS kind, NULL::numeric AS from_m, NULL::numeric AS to_m
+				WHERE w.own IS NULL
+				UNION ALL
+				SELECT ST_LineSubstring(o.geom, least(lower(x) / o.length_m::numeric, 1)::float8, least(upper(x) / o.length_m::numeric, 1)::float8),
+				       'uncovered_stretch', lower(x), upper(x)
+				FROM unnest(nummultirange(numrange(0, o.length_m::numeric)) - w.own) x
+				WHERE w.own IS NOT NULL AND GeometryType(o.geom) = 'LINESTRING' AND o.length_m > 0) part`,
+			where: `th.code = @theme AND (th.scope = 'area' OR o.layer = ANY(th.layers))
+				AND NOT EXISTS (
+					SELECT 1 FROM grids g JOIN assignments a ON a.grid_code = g.code
+					WHERE g.valid_to IS NULL AND g.geom && pos.p AND ST_Covers(g.geom, pos.p)
+					  AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme)
+				AND NOT EXISTS (
+					SELECT 1 FROM regions x JOIN assignments a ON a.region_id = x.id
+					WHERE x.geom && pos.p AND ST_Covers(x.geom, pos.p)
+					  AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme)`,
+			clip:   true,
+			extent: `SELECT ST_Extent(geom) FROM objects`,
+		},
 	}
 }
 
@@ -166,6 +215,10 @@ func (l TileLayer) sql() string {
 		g = "CASE WHEN @z < " + strconv.Itoa(l.simplifyBelow) + " THEN ST_Simplify(" + g + ", @tolerance, true) ELSE " + g + " END"
 	}
 	margin := strconv.FormatFloat(float64(tileBuffer)/TileExtent, 'f', -1, 64)
+	filter := l.filter
+	if filter == "" {
+		filter = l.geom
+	}
 	return `
 		WITH env AS MATERIALIZED (
 			SELECT ST_TileEnvelope(@z, @x, @y) AS m,
@@ -173,7 +226,7 @@ func (l TileLayer) sql() string {
 		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (
 			SELECT ST_AsMVTGeom(` + g + `, env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom, ` + l.cols + `
 			FROM env, ` + l.from + `
-			WHERE ` + l.geom + ` && env.e AND ` + l.where + `
+			WHERE ` + filter + ` && env.e AND ` + l.where + `
 		) t WHERE t.geom IS NOT NULL`
 }
 
@@ -182,7 +235,7 @@ func (l TileLayer) sql() string {
 // bad parameter). A theme layer needs an existing area duty.
 func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string) ([]byte, error) {
 	if l.Theme {
-		if err := s.checkAreaTheme(ctx, theme); err != nil {
+		if err := s.CheckTileTheme(ctx, l, theme); err != nil {
 			return nil, err
 		}
 	}
@@ -198,10 +251,10 @@ func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string
 	return b, err
 }
 
-// checkAreaTheme refuses unknown duties and object duties: an object duty's
-// gaps are unled objects and stretches, not areas (coverage/gaps.geojson
-// lists them).
-func (s *Store) checkAreaTheme(ctx context.Context, theme string) error {
+// checkTheme refuses unknown duties and, where areas are drawn, object
+// duties: an object duty's gaps are unled objects and stretches, not
+// areas (the unassigned layer draws them).
+func (s *Store) checkTheme(ctx context.Context, theme string, area bool) error {
 	var scope string
 	err := s.pool.QueryRow(ctx, `SELECT scope FROM themes WHERE code = @theme`, pgx.NamedArgs{"theme": theme}).Scan(&scope)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -210,8 +263,8 @@ func (s *Store) checkAreaTheme(ctx context.Context, theme string) error {
 	if err != nil {
 		return err
 	}
-	if scope != "area" {
-		return Invalid("theme", "%q is an object duty: its gaps are unled objects, listed by /api/v1/coverage/gaps.geojson; gap tiles draw area duties", theme)
+	if area && scope != "area" {
+		return Invalid("theme", "%q is an object duty: its gaps are unled objects and stretches, drawn by the unassigned layer; gap tiles draw area duties", theme)
 	}
 	return nil
 }
@@ -229,6 +282,6 @@ func (s *Store) TileBounds(ctx context.Context, l TileLayer) (b orb.Bound, ok bo
 }
 
 // CheckTileTheme validates a theme for a theme layer without drawing.
-func (s *Store) CheckTileTheme(ctx context.Context, theme string) error {
-	return s.checkAreaTheme(ctx, theme)
+func (s *Store) CheckTileTheme(ctx context.Context, l TileLayer, theme string) error {
+	return s.checkTheme(ctx, theme, l.AreaOnly)
 }
