@@ -63,101 +63,136 @@ type CoverageUnit struct {
 }
 
 // The SQL below shares these views of the question, built per request in
-// temporary tables inside one read-only transaction:
+// temporary tables inside one repeatable-read transaction:
 //
-//	cov_region   the region
-//	cov_leads    every lead area for the duty touching the region: live
-//	             grids, regions (ancestors cover all of it) and polygon
-//	             objects, clipped to the region, with carrier kind and unit
-//	cov_objects  the objects touching the region, with whether the rules
-//	             give them a lead (their own, or a grid's or region's that
-//	             holds their middle) and, for lines, the led stretches
+//	cov_region       the region
+//	cov_leads        every lead area for the duty touching the region: live
+//	                 grids (with their community), regions (ancestors cover
+//	                 all of it) and polygon objects, clipped to the region,
+//	                 with carrier kind and unit; only their areal parts
+//	cov_groups       each community's led grids as one union
+//	cov_suspects     the leads that may overlap another
+//	cov_doubled      the overlaps: pairs of leads of one kind and two units
+//	cov_territorial  the union of the territorial leads (grids, regions)
+//	cov_holes        the region minus cov_territorial, one row a polygon
+//	cov_covered      everything led; cov_gaps, what is not (with its area)
+//	cov_objects      the objects touching the region, with whether the rules
+//	                 give them a lead (their own, or a grid's or region's that
+//	                 holds their middle) and, for lines, the led stretches
 const coverageSetup = `
 	CREATE TEMP TABLE cov_region ON COMMIT DROP AS
 	SELECT id, code, name, level, geom, area_m2 FROM regions WHERE code = @region
 	UNION ALL
 	SELECT 0, '', '全市 whole city', 'city', ST_Multi(ST_UnaryUnion(ST_Collect(geom))), sum(area_m2)
 	FROM regions WHERE level = 'district' AND @region = '' HAVING count(*) > 0;
-
-	CREATE TEMP TABLE cov_leads ON COMMIT DROP AS
-	SELECT 'grid' AS kind, a.unit_id,
-	       CASE WHEN @region = '' OR ST_CoveredBy(g.geom, r.geom) THEN g.geom ELSE ST_Intersection(g.geom, r.geom) END AS geom
-	FROM assignments a JOIN grids g ON g.code = a.grid_code AND g.valid_to IS NULL, cov_region r
-	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
-	  AND (@region = '' OR (g.geom && r.geom AND ST_Intersects(g.geom, r.geom)))
-	UNION ALL
-	SELECT 'region', a.unit_id,
-	       CASE WHEN @region = '' OR ST_CoveredBy(x.geom, r.geom) THEN x.geom ELSE ST_Intersection(x.geom, r.geom) END
-	FROM assignments a JOIN regions x ON x.id = a.region_id, cov_region r
-	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
-	  AND (@region = '' OR (x.geom && r.geom AND ST_Intersects(x.geom, r.geom)))
-	UNION ALL
-	SELECT 'object', a.unit_id,
-	       CASE WHEN @region = '' OR ST_CoveredBy(o.geom, r.geom) THEN o.geom ELSE ST_Intersection(o.geom, r.geom) END
-	FROM assignments a JOIN objects o ON o.id = a.object_id, cov_region r
-	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND ST_Dimension(o.geom) = 2
-	  AND (@region = '' OR (o.geom && r.geom AND ST_Intersects(o.geom, r.geom)));
 	CREATE TEMP TABLE cov_center ON COMMIT DROP AS SELECT ST_Centroid(ST_Envelope(geom)) AS c FROM cov_region;
-	CREATE INDEX ON cov_leads USING gist (geom);
-	ANALYZE cov_leads;
 
-	CREATE TEMP TABLE cov_own ON COMMIT DROP AS
-	SELECT a.object_id AS id, range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, o.length_m, 0)::numeric)) AS own
-	FROM assignments a JOIN objects o ON o.id = a.object_id
-	WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme GROUP BY a.object_id;
-	CREATE UNIQUE INDEX ON cov_own (id);
+	-- A lead clipped down to a line or a point leads no area (materialized,
+	-- so that clipping runs once, not again in the filter). A whole
+	-- (unclipped) grid keeps its stored geodesic area for the overlap test
+	-- below.
+	CREATE TEMP TABLE cov_leads ON COMMIT DROP AS
+	WITH l AS MATERIALIZED (
+		SELECT 'grid' AS kind, a.unit_id, g.community_id AS grp, CASE WHEN @region = '' THEN g.area_m2 END AS area_m2,
+		       CASE WHEN @region = '' OR ST_Covers(r.geom, g.geom) THEN g.geom ELSE ST_Intersection(g.geom, r.geom) END AS geom
+		FROM assignments a JOIN grids g ON g.code = a.grid_code AND g.valid_to IS NULL, cov_region r
+		WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
+		  AND (@region = '' OR (g.geom && r.geom AND ST_Intersects(g.geom, r.geom)))
+		UNION ALL
+		SELECT 'region', a.unit_id, NULL, NULL,
+		       CASE WHEN @region = '' OR ST_Covers(r.geom, x.geom) THEN x.geom ELSE ST_Intersection(x.geom, r.geom) END
+		FROM assignments a JOIN regions x ON x.id = a.region_id, cov_region r
+		WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
+		  AND (@region = '' OR (x.geom && r.geom AND ST_Intersects(x.geom, r.geom)))
+		UNION ALL
+		SELECT 'object', a.unit_id, NULL, NULL,
+		       CASE WHEN @region = '' OR ST_Covers(r.geom, o.geom) THEN o.geom ELSE ST_Intersection(o.geom, r.geom) END
+		FROM assignments a JOIN objects o ON o.id = a.object_id, cov_region r
+		WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND ST_Dimension(o.geom) = 2
+		  AND (@region = '' OR (o.geom && r.geom AND ST_Intersects(o.geom, r.geom))))
+	SELECT * FROM l WHERE ST_Dimension(geom) = 2;
 
-	-- The territorial leads (grids, regions) once as a union, and the holes
-	-- they leave: an object is led territorially unless its middle lies in
-	-- one. A few hundred holes are far cheaper to probe than 20,000 leads.
+	-- Testing every pair of neighbouring grids for overlap costs more than
+	-- the rest of the question. Areas tell where to look: a community's led
+	-- grids overlap only if their areas add up to more than their union's,
+	-- and two communities' grids only if the unions' areas add up to more
+	-- than the union of all (a hundredth of a square metre is floating-point
+	-- dust). The pair test then runs on the grids of those communities alone,
+	-- and on the region and object leads, which are few. The unions are also
+	-- the way to the territorial union.
+	CREATE TEMP TABLE cov_groups ON COMMIT DROP AS
+	SELECT grp, u, s, ST_Area(u::geography) AS a FROM (
+		SELECT grp, ST_UnaryUnion(ST_Collect(geom)) AS u, sum(COALESCE(area_m2, ST_Area(geom::geography))) AS s
+		FROM cov_leads WHERE kind = 'grid' GROUP BY grp) x;
+	CREATE TEMP TABLE cov_grid_union ON COMMIT DROP AS
+	SELECT u, a - ST_Area(u::geography) > 0.01 AS crossed FROM (
+		SELECT ST_UnaryUnion(ST_Collect(u)) AS u, sum(a) AS a FROM cov_groups) x;
+	CREATE INDEX ON cov_groups USING gist (u);
+	CREATE TEMP TABLE cov_suspects ON COMMIT DROP AS
+	SELECT * FROM cov_leads WHERE kind <> 'grid' OR grp IN (
+		SELECT grp FROM cov_groups WHERE s - a > 0.01
+		UNION ALL
+		SELECT a.grp FROM cov_groups a JOIN cov_groups b ON a.grp <> b.grp AND a.u && b.u AND ST_Relate(a.u, b.u, '2********')
+		WHERE (SELECT crossed FROM cov_grid_union));
+	CREATE INDEX ON cov_suspects USING gist (geom);
+	CREATE TEMP TABLE cov_doubled ON COMMIT DROP AS
+	SELECT a.unit_id AS a, b.unit_id AS b, ST_Intersection(a.geom, b.geom) AS geom
+	FROM cov_suspects a JOIN cov_suspects b ON a.ctid < b.ctid AND a.kind = b.kind AND a.unit_id <> b.unit_id
+	  AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********');
+
+	-- The territorial leads once as a union, and the holes they leave: an
+	-- object is led territorially unless its middle lies in one.
 	CREATE TEMP TABLE cov_territorial ON COMMIT DROP AS
-	SELECT ST_UnaryUnion(ST_Collect(geom)) AS u FROM cov_leads WHERE kind <> 'object' AND ST_Dimension(geom) = 2;
+	SELECT ST_UnaryUnion(ST_Collect(g)) AS u FROM (
+		SELECT u AS g FROM cov_grid_union UNION ALL SELECT geom FROM cov_leads WHERE kind = 'region') x;
 	CREATE TEMP TABLE cov_holes ON COMMIT DROP AS
 	SELECT d.geom FROM cov_region r, cov_territorial t,
 	       LATERAL ST_Dump(CASE WHEN t.u IS NULL THEN r.geom ELSE ST_Difference(r.geom, t.u) END) d
 	WHERE ST_Dimension(d.geom) = 2;
-	CREATE INDEX ON cov_holes USING gist (geom);
-	ANALYZE cov_holes;
 
+	-- Most led objects lie inside the territorial union and add nothing to
+	-- it: only the others are unioned.
+	CREATE TEMP TABLE cov_covered ON COMMIT DROP AS
+	SELECT CASE WHEN t.u IS NULL THEN x.g WHEN x.g IS NULL THEN t.u ELSE ST_Union(t.u, x.g) END AS g
+	FROM cov_territorial t, LATERAL (
+		SELECT ST_UnaryUnion(ST_Collect(l.geom)) AS g FROM cov_leads l
+		WHERE l.kind = 'object' AND (t.u IS NULL OR NOT ST_Covers(t.u, l.geom))) x;
+	CREATE TEMP TABLE cov_gaps ON COMMIT DROP AS
+	SELECT d.geom, citygrid_area_m2(d.geom, (SELECT c FROM cov_center)) AS area_m2
+	FROM cov_region r, cov_covered c, LATERAL ST_Dump(CASE WHEN c.g IS NULL THEN r.geom ELSE ST_Difference(r.geom, c.g) END) d;
+
+	-- The holes are few and small: probing the objects under each hole is far
+	-- cheaper than probing the holes for every object of the city.
 	CREATE TEMP TABLE cov_objects ON COMMIT DROP AS
-	SELECT o.id, o.layer, o.name, o.geom, ST_Dimension(o.geom) AS dim, COALESCE(o.length_m, 0) AS length_m,
-	       (@region = '' OR ST_Covers(r.geom, pos.p))
-	       AND NOT EXISTS (SELECT 1 FROM cov_holes h WHERE h.geom && pos.p AND ST_Contains(h.geom, pos.p)) AS territorial,
+	SELECT o.id, o.layer, ST_Dimension(o.geom) AS dim, COALESCE(o.length_m, 0) AS length_m,
+	       h.id IS NULL
+	       AND (@region = '' OR ST_Covers(r.geom, CASE WHEN ST_Dimension(o.geom) = 0 THEN o.geom ELSE ST_PointOnSurface(o.geom) END)) AS territorial,
 	       w.own
 	FROM objects o CROSS JOIN cov_region r
-	CROSS JOIN LATERAL (SELECT CASE WHEN ST_Dimension(o.geom) = 0 THEN o.geom ELSE ST_PointOnSurface(o.geom) END AS p) pos
-	LEFT JOIN cov_own w ON w.id = o.id
-	WHERE @region = '' OR (o.geom && r.geom AND ST_Intersects(o.geom, r.geom));
-	CREATE INDEX ON cov_objects (id);
-	ANALYZE cov_objects`
+	LEFT JOIN (
+		SELECT DISTINCT x.id FROM cov_holes hh JOIN objects x ON x.geom && hh.geom
+		WHERE ST_Contains(hh.geom, CASE WHEN ST_Dimension(x.geom) = 0 THEN x.geom ELSE ST_PointOnSurface(x.geom) END)) h ON h.id = o.id
+	LEFT JOIN (
+		SELECT a.object_id AS id, range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, x.length_m, 0)::numeric)) AS own
+		FROM assignments a JOIN objects x ON x.id = a.object_id, cov_region r
+		WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
+		  AND (@region = '' OR (x.geom && r.geom AND ST_Intersects(x.geom, r.geom)))
+		GROUP BY a.object_id) w ON w.id = o.id
+	WHERE @region = '' OR (o.geom && r.geom AND ST_Intersects(o.geom, r.geom))`
 
 // CoverageOf computes a duty's coverage in a region.
 func (s *Store) CoverageOf(ctx context.Context, theme, region string) (Coverage, error) {
 	c := Coverage{Theme: theme, Objects: []LayerCoverage{}, Lines: []LineCoverage{}, Units: []CoverageUnit{}}
 	err := s.coverageTx(ctx, theme, region, func(tx pgx.Tx, scope string, layers []string) error {
 		c.Scope = scope
-		if err := tx.QueryRow(ctx, `SELECT code, name, citygrid_area_m2(geom, (SELECT c FROM cov_center)) FROM cov_region`).Scan(&c.Region.Code, &c.Region.Name, &c.RegionAreaM2); err != nil {
-			return err
-		}
 		err := tx.QueryRow(ctx, `
-			WITH covered AS (
-				SELECT ST_UnaryUnion(ST_Collect(g)) AS g FROM (
-					SELECT u AS g FROM cov_territorial
-					UNION ALL SELECT geom FROM cov_leads WHERE kind = 'object' AND ST_Dimension(geom) = 2) x),
-			gaps AS (
-				SELECT d.geom FROM cov_region r, covered c,
-				LATERAL ST_Dump(CASE WHEN c.g IS NULL THEN r.geom ELSE ST_Difference(r.geom, c.g) END) d
-				WHERE citygrid_area_m2(d.geom, (SELECT c FROM cov_center)) >= 1)
-			SELECT COALESCE((SELECT citygrid_area_m2(g, (SELECT c FROM cov_center)) FROM covered), 0),
-			       (SELECT count(*) FROM gaps), COALESCE((SELECT sum(citygrid_area_m2(geom, (SELECT c FROM cov_center))) FROM gaps), 0)`).
-			Scan(&c.Area.CoveredM2, &c.Area.Gaps, &c.Area.GapM2)
+			SELECT r.code, r.name, citygrid_area_m2(r.geom, (SELECT c FROM cov_center)),
+			       COALESCE((SELECT citygrid_area_m2(g, (SELECT c FROM cov_center)) FROM cov_covered), 0),
+			       (SELECT count(*) FROM cov_gaps WHERE area_m2 >= 1), (SELECT COALESCE(sum(area_m2), 0) FROM cov_gaps WHERE area_m2 >= 1),
+			       (SELECT COALESCE(citygrid_area_m2(ST_UnaryUnion(ST_Collect(geom)), (SELECT c FROM cov_center)), 0) FROM cov_doubled)
+			FROM cov_region r`).
+			Scan(&c.Region.Code, &c.Region.Name, &c.RegionAreaM2, &c.Area.CoveredM2, &c.Area.Gaps, &c.Area.GapM2, &c.Area.OverlapM2)
 		if err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `
-			SELECT COALESCE(citygrid_area_m2(ST_UnaryUnion(ST_Collect(ST_Intersection(a.geom, b.geom))), (SELECT c FROM cov_center)), 0)
-			FROM cov_leads a JOIN cov_leads b ON a.ctid < b.ctid AND a.kind = b.kind AND a.unit_id <> b.unit_id
-			  AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')`).Scan(&c.Area.OverlapM2); err != nil {
 			return err
 		}
 		if c.RegionAreaM2 > 0 {
@@ -220,13 +255,30 @@ func (s *Store) CoverageOf(ctx context.Context, theme, region string) (Coverage,
 			}
 		}
 		rows, err = tx.Query(ctx, `
-			SELECT u.code, u.name, u.kind, count(*) FILTER (WHERE a.role = 'lead'), count(*) FILTER (WHERE a.role = 'support')
-			FROM assignments a JOIN units u ON u.id = a.unit_id
-			WHERE a.valid_to IS NULL AND a.theme_code = @theme AND (@region = '' OR
-				EXISTS (SELECT 1 FROM cov_objects o WHERE o.id = a.object_id)
-				OR EXISTS (SELECT 1 FROM grids g, cov_region r WHERE g.code = a.grid_code AND g.valid_to IS NULL AND g.geom && r.geom AND ST_Intersects(g.geom, r.geom))
-				OR EXISTS (SELECT 1 FROM regions x, cov_region r WHERE x.id = a.region_id AND x.geom && r.geom AND ST_Intersects(x.geom, r.geom)))
-			GROUP BY u.code, u.name, u.kind ORDER BY count(*) DESC, u.code`, pgx.NamedArgs{"theme": theme, "region": region})
+			SELECT u.code, u.name, u.kind, n.leads, n.supports
+			FROM (
+				SELECT a.unit_id, count(*) AS n, count(*) FILTER (WHERE a.role = 'lead') AS leads,
+				       count(*) FILTER (WHERE a.role = 'support') AS supports
+				FROM (
+					-- An assignment has one target: the branches do not repeat one.
+					SELECT a.unit_id, a.role FROM assignments a
+					WHERE @region = '' AND a.valid_to IS NULL AND a.theme_code = @theme
+					UNION ALL
+					SELECT a.unit_id, a.role FROM cov_objects o JOIN assignments a ON a.object_id = o.id
+					WHERE @region <> '' AND a.valid_to IS NULL AND a.theme_code = @theme
+					UNION ALL
+					SELECT a.unit_id, a.role
+					FROM cov_region r JOIN grids g ON g.valid_to IS NULL AND g.geom && r.geom AND ST_Intersects(g.geom, r.geom)
+					JOIN assignments a ON a.grid_code = g.code
+					WHERE @region <> '' AND a.valid_to IS NULL AND a.theme_code = @theme
+					UNION ALL
+					SELECT a.unit_id, a.role
+					FROM cov_region r JOIN regions x ON x.geom && r.geom AND ST_Intersects(x.geom, r.geom)
+					JOIN assignments a ON a.region_id = x.id
+					WHERE @region <> '' AND a.valid_to IS NULL AND a.theme_code = @theme) a
+				GROUP BY a.unit_id) n
+			JOIN units u ON u.id = n.unit_id
+			ORDER BY n.n DESC, u.code`, pgx.NamedArgs{"theme": theme, "region": region})
 		if err != nil {
 			return err
 		}
@@ -331,17 +383,8 @@ func trimSpace(s string) string {
 func (s *Store) WriteGaps(ctx context.Context, theme, region string, minAreaM2 float64, w io.Writer) error {
 	return s.coverageTx(ctx, theme, region, func(tx pgx.Tx, scope string, layers []string) error {
 		rows, err := tx.Query(ctx, `
-			WITH covered AS (SELECT ST_UnaryUnion(ST_Collect(geom)) AS g FROM cov_leads WHERE ST_Dimension(geom) = 2),
-			gaps AS (
-				SELECT d.geom FROM cov_region r, covered c,
-				LATERAL ST_Dump(CASE WHEN c.g IS NULL THEN r.geom ELSE ST_Difference(r.geom, c.g) END) d),
-			doubled AS (
-				SELECT ST_Intersection(a.geom, b.geom) AS geom, ua.code AS a, ub.code AS b
-				FROM cov_leads a JOIN cov_leads b ON a.ctid < b.ctid AND a.kind = b.kind AND a.unit_id <> b.unit_id
-				  AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********')
-				JOIN units ua ON ua.id = a.unit_id JOIN units ub ON ub.id = b.unit_id),
-			stretches AS (
-				SELECT o.id, o.layer, o.name, o.geom, o.length_m, x AS gap
+			WITH stretches AS (
+				SELECT o.id, o.layer, o.length_m, x AS gap
 				FROM cov_objects o,
 				LATERAL unnest(nummultirange(numrange(0, o.length_m::numeric)) - o.own) x
 				WHERE o.dim = 1 AND NOT o.territorial AND o.length_m > 0 AND o.own IS NOT NULL)
@@ -349,21 +392,23 @@ func (s *Store) WriteGaps(ctx context.Context, theme, region string, minAreaM2 f
 			                         'properties', f.props)::text
 			FROM (
 				SELECT 'gap-' || row_number() OVER () AS id, g.geom,
-				       json_build_object('kind', 'gap', 'area_m2', round(citygrid_area_m2(g.geom, (SELECT c FROM cov_center))::numeric, 2), 'region', (SELECT code FROM cov_region)) AS props
-				FROM gaps g WHERE citygrid_area_m2(g.geom, (SELECT c FROM cov_center)) >= @min_area
+				       json_build_object('kind', 'gap', 'area_m2', round(g.area_m2::numeric, 2), 'region', (SELECT code FROM cov_region)) AS props
+				FROM cov_gaps g WHERE g.area_m2 >= @min_area
 				UNION ALL
 				SELECT 'overlap-' || row_number() OVER (), o.geom,
-				       json_build_object('kind', 'overlap', 'area_m2', round(citygrid_area_m2(o.geom, (SELECT c FROM cov_center))::numeric, 2), 'units', json_build_array(o.a, o.b))
-				FROM doubled o WHERE citygrid_area_m2(o.geom, (SELECT c FROM cov_center)) >= @min_area
+				       json_build_object('kind', 'overlap', 'area_m2', round(o.area_m2::numeric, 2), 'units', json_build_array(ua.code, ub.code))
+				FROM (SELECT d.*, citygrid_area_m2(d.geom, (SELECT c FROM cov_center)) AS area_m2 FROM cov_doubled d) o
+				JOIN units ua ON ua.id = o.a JOIN units ub ON ub.id = o.b
+				WHERE o.area_m2 >= @min_area
 				UNION ALL
-				SELECT 'object-' || o.id, o.geom, json_build_object('kind', 'unassigned_object', 'object_id', o.id, 'layer', o.layer, 'name', o.name)
-				FROM cov_objects o
+				SELECT 'object-' || o.id, x.geom, json_build_object('kind', 'unassigned_object', 'object_id', o.id, 'layer', o.layer, 'name', x.name)
+				FROM cov_objects o JOIN objects x ON x.id = o.id
 				WHERE NOT o.territorial AND o.own IS NULL AND (@scope = 'area' OR o.layer = ANY(@layers))
 				UNION ALL
-				SELECT 'stretch-' || s.id || '-' || lower(s.gap), ST_LineSubstring(s.geom, lower(s.gap)::float8 / s.length_m, upper(s.gap)::float8 / s.length_m),
-				       json_build_object('kind', 'uncovered_stretch', 'object_id', s.id, 'street', s.name, 'layer', s.layer,
+				SELECT 'stretch-' || s.id || '-' || lower(s.gap), ST_LineSubstring(x.geom, lower(s.gap)::float8 / s.length_m, upper(s.gap)::float8 / s.length_m),
+				       json_build_object('kind', 'uncovered_stretch', 'object_id', s.id, 'street', x.name, 'layer', s.layer,
 				                         'from_m', round(lower(s.gap), 2), 'to_m', round(upper(s.gap), 2))
-				FROM stretches s
+				FROM stretches s JOIN objects x ON x.id = s.id
 				WHERE @scope = 'area' OR s.layer = ANY(@layers)
 			) f`, pgx.NamedArgs{"min_area": minAreaM2, "scope": scope, "layers": layers})
 		if err != nil {

@@ -158,44 +158,91 @@ type MatchObject struct {
 }
 
 // ruleMatchSQL finds every (source, target) pair within the rule's
-// distance on the spheroid; a box a little larger than the distance (a
-// degree of longitude is over 60 km anywhere in China) lets the GiST index
-// pick candidates first. A region limits the sources.
+// distance on the spheroid. The few objects of a rule's layers hide among
+// a city of shops and components in the objects index; so the smaller side
+// (s, the sources, or t, the targets) is gathered in rule_near with an
+// index of its own (see ruleTx), and each object of the other side finds
+// its candidates there through a box. The box is a safe bound below 89° of
+// latitude and away from the antimeridian: a degree of latitude is at least
+// 110,574 m (the meridian's radius of curvature at the equator) and a
+// degree of longitude at least 111,319 m times the cosine of the latitude
+// (the parallel's radius is at least the equator's times that cosine), at
+// the latitude farthest from the equator that the distance can reach; 5%
+// and 10 m more cover PostGIS measuring along great circles rather than
+// straight lines of longitude and latitude (a 10 km edge strays 2 m from
+// its straight line). A region limits the sources.
 const ruleMatchSQL = `
 	SELECT s.id AS sid, s.name AS sname, s.layer AS slayer, t.id AS tid, t.name AS tname, t.layer AS tlayer,
 	       ST_Distance(s.geom::geography, t.geom::geography) AS d, s.geom AS sg, t.geom AS tg
-	FROM rules r
-	JOIN objects s ON s.layer = ANY(r.source_layers)
-	JOIN objects t ON t.layer = ANY(r.target_layers) AND t.id <> s.id
-	     AND t.geom && ST_Expand(s.geom, (r.distance_m + 1) / 60000.0)
-	     AND ST_DWithin(s.geom::geography, t.geom::geography, r.distance_m)
-	WHERE r.id = @id
+	FROM objects {outer}
+	CROSS JOIN LATERAL (SELECT (@distance * 1.05 + 10) AS m) reach
+	CROSS JOIN LATERAL (SELECT reach.m / 110574.0 AS dy) lat
+	CROSS JOIN LATERAL (
+		SELECT reach.m / (111319.0 * cos(radians(least(89, greatest(abs(ST_YMin({outer}.geom)), abs(ST_YMax({outer}.geom))) + lat.dy)))) AS dx) lon
+	JOIN rule_near {inner} ON {inner}.geom && ST_Expand({outer}.geom, lon.dx, lat.dy) AND t.id <> s.id
+	     AND ST_DWithin(s.geom::geography, t.geom::geography, @distance)
+	WHERE {outer}.layer = ANY(@{outer}_layers)
 	  AND (@region = '' OR EXISTS (SELECT 1 FROM regions x WHERE x.code = @region AND x.geom && s.geom AND ST_Intersects(x.geom, s.geom)))`
+
+// ruleTx gathers the smaller side of a rule in rule_near and runs fn with
+// the query of the rule's pairs (ruleMatchSQL) and its arguments.
+func (s *Store) ruleTx(ctx context.Context, rule Rule, region string, fn func(tx pgx.Tx, matches string, args pgx.NamedArgs) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		args := pgx.NamedArgs{"s_layers": rule.SourceLayers, "t_layers": rule.TargetLayers, "distance": rule.DistanceM, "region": region}
+		var sources, targets int
+		if err := tx.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE layer = ANY(@s_layers)), count(*) FILTER (WHERE layer = ANY(@t_layers))
+			FROM objects WHERE layer = ANY(@s_layers) OR layer = ANY(@t_layers)`, args).Scan(&sources, &targets); err != nil {
+			return err
+		}
+		outer, inner := "s", "t"
+		if sources < targets {
+			outer, inner = "t", "s"
+		}
+		for _, stmt := range []string{
+			`CREATE TEMP TABLE rule_near ON COMMIT DROP AS
+			 SELECT id, name, layer, geom FROM objects WHERE layer = ANY(@` + inner + `_layers)`,
+			`CREATE INDEX ON rule_near USING gist (geom)`,
+			`ANALYZE rule_near`,
+		} {
+			if _, err := tx.Exec(ctx, stmt, args); err != nil {
+				return err
+			}
+		}
+		return fn(tx, strings.NewReplacer("{outer}", outer, "{inner}", inner).Replace(ruleMatchSQL), args)
+	})
+}
 
 // RuleMatches lists the pairs a rule finds, nearest first.
 func (s *Store) RuleMatches(ctx context.Context, id int64, region string, limit int) ([]RuleMatch, int, error) {
-	if _, err := s.Rule(ctx, id); err != nil {
-		return nil, 0, err
-	}
-	args := pgx.NamedArgs{"id": id, "region": region, "limit": limit}
-	// One pass: the total rides along with each row.
-	rows, err := s.pool.Query(ctx, `SELECT m.*, count(*) OVER () FROM (`+ruleMatchSQL+`) m ORDER BY d, sid, tid LIMIT @limit`, args)
+	rule, err := s.Rule(ctx, id)
 	if err != nil {
 		return nil, 0, err
 	}
+	var out []RuleMatch
 	var total int
-	defer rows.Close()
-	out := []RuleMatch{}
-	for rows.Next() {
-		var m RuleMatch
-		var sg, tg any
-		if err := rows.Scan(&m.Source.ID, &m.Source.Name, &m.Source.Layer, &m.Target.ID, &m.Target.Name, &m.Target.Layer, &m.DistanceM, &sg, &tg, &total); err != nil {
-			return nil, 0, err
+	err = s.ruleTx(ctx, rule, region, func(tx pgx.Tx, matches string, args pgx.NamedArgs) error {
+		args["limit"] = limit
+		// One pass: the total rides along with each row.
+		rows, err := tx.Query(ctx, `
+			SELECT m.sid, m.sname, m.slayer, m.tid, m.tname, m.tlayer, m.d, count(*) OVER ()
+			FROM (`+matches+`) m ORDER BY d, sid, tid LIMIT @limit`, args)
+		if err != nil {
+			return err
 		}
-		m.DistanceM = round2(m.DistanceM)
-		out = append(out, m)
-	}
-	return out, total, rows.Err()
+		defer rows.Close()
+		out = []RuleMatch{}
+		for rows.Next() {
+			var m RuleMatch
+			if err := rows.Scan(&m.Source.ID, &m.Source.Name, &m.Source.Layer, &m.Target.ID, &m.Target.Name, &m.Target.Layer, &m.DistanceM, &total); err != nil {
+				return err
+			}
+			m.DistanceM = round2(m.DistanceM)
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	return out, total, err
 }
 
 // WriteRuleMatches writes a rule's matches as GeoJSON: each pair as the
@@ -206,27 +253,28 @@ func (s *Store) WriteRuleMatches(ctx context.Context, id int64, region string, w
 	if err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, `
-		WITH m AS (`+ruleMatchSQL+`)
-		SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ShortestLine(m.sg, m.tg), 7)::json,
-		       'properties', json_build_object('kind', 'match', 'source_id', m.sid, 'source', m.sname, 'source_layer', m.slayer,
-		                                       'target_id', m.tid, 'target', m.tname, 'target_layer', m.tlayer,
-		                                       'distance_m', round(m.d::numeric, 2)))::text
-		FROM m
-		UNION ALL
-		SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(z.g), 7)::json,
-		       'properties', json_build_object('kind', 'zone', 'target_id', z.id, 'target', z.name, 'layer', z.layer,
-		                                       'distance_m', @distance::float8))::text
-		FROM (SELECT t.id, t.name, t.layer, ST_Buffer(t.geom::geography, @distance::float8)::geometry AS g
-		      FROM objects t WHERE t.id IN (SELECT tid FROM m)) z`,
-		pgx.NamedArgs{"id": id, "region": region, "distance": rule.DistanceM})
-	if err != nil {
+	return s.ruleTx(ctx, rule, region, func(tx pgx.Tx, matches string, args pgx.NamedArgs) error {
+		rows, err := tx.Query(ctx, `
+			WITH m AS (`+matches+`)
+			SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ShortestLine(m.sg, m.tg), 7)::json,
+			       'properties', json_build_object('kind', 'match', 'source_id', m.sid, 'source', m.sname, 'source_layer', m.slayer,
+			                                       'target_id', m.tid, 'target', m.tname, 'target_layer', m.tlayer,
+			                                       'distance_m', round(m.d::numeric, 2)))::text
+			FROM m
+			UNION ALL
+			SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(z.g), 7)::json,
+			       'properties', json_build_object('kind', 'zone', 'target_id', z.id, 'target', z.name, 'layer', z.layer,
+			                                       'distance_m', @distance::float8))::text
+			FROM (SELECT t.id, t.name, t.layer, ST_Buffer(t.geom::geography, @distance::float8)::geometry AS g
+			      FROM objects t WHERE t.id IN (SELECT tid FROM m)) z`, args)
+		if err != nil {
+			return err
+		}
+		if err := writeFeatureRows(w, rows); err != nil {
+			return err
+		}
+		meta, _ := json.Marshal(rule)
+		_, err = io.WriteString(w, fmt.Sprintf("],\"rule\":%s}\n", meta))
 		return err
-	}
-	if err := writeFeatureRows(w, rows); err != nil {
-		return err
-	}
-	meta, _ := json.Marshal(rule)
-	_, err = io.WriteString(w, fmt.Sprintf("],\"rule\":%s}\n", meta))
-	return err
+	})
 }
