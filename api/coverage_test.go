@@ -148,3 +148,30 @@ func TestCoverageFiguresBeijing(t *testing.T) {
 		t.Errorf("unknown theme: %d", r.status)
 	}
 }
+
+// An object whose middle lies on a region's edge is led only if a lead
+// covers that point: with no territorial lead at all (road chief), an alley
+// along a community boundary is unassigned, in the city and in both
+// communities.
+func TestCoverageMiddleOnBoundary(t *testing.T) {
+	e := cityEnv(t)
+	var id float64
+	var community string
+	err := e.store.Pool().QueryRow(context.Background(), `
+		SELECT o.id, c.code FROM objects o JOIN regions c ON c.level = 'community'
+		  AND ST_Intersects(ST_Boundary(c.geom), ST_PointOnSurface(o.geom))
+		WHERE o.layer = 'alley' AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.object_id = o.id AND a.theme_code = 'road_chief')
+		ORDER BY o.id LIMIT 1`).Scan(&id, &community)
+	if err != nil {
+		t.Fatalf("an alley whose middle is on a community boundary: %v", err)
+	}
+	for _, region := range []string{"", community} {
+		found := false
+		for _, f := range e.gaps("road_chief", region) {
+			found = found || (f.Properties["kind"] == "unassigned_object" && f.Properties["object_id"] == id)
+		}
+		if !found {
+			t.Errorf("region %q: alley %v (middle on a boundary, no road chief) is not listed as unassigned", region, id)
+		}
+	}
+}

@@ -170,8 +170,12 @@ const coverageSetup = `
 	       w.own
 	FROM objects o CROSS JOIN cov_region r
 	LEFT JOIN (
-		SELECT DISTINCT x.id FROM cov_holes hh JOIN objects x ON x.geom && hh.geom
-		WHERE ST_Contains(hh.geom, CASE WHEN ST_Dimension(x.geom) = 0 THEN x.geom ELSE ST_PointOnSurface(x.geom) END)) h ON h.id = o.id
+		-- A middle on a hole's edge is led only if a lead covers it: the
+		-- edge may be the region's own boundary, with no lead beyond it.
+		SELECT DISTINCT x.id FROM cov_holes hh CROSS JOIN cov_territorial t
+		JOIN objects x ON x.geom && hh.geom
+		CROSS JOIN LATERAL (SELECT CASE WHEN ST_Dimension(x.geom) = 0 THEN x.geom ELSE ST_PointOnSurface(x.geom) END AS p) m
+		WHERE ST_Covers(hh.geom, m.p) AND (t.u IS NULL OR NOT ST_Covers(t.u, m.p))) h ON h.id = o.id
 	LEFT JOIN (
 		SELECT a.object_id AS id, range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, x.length_m, 0)::numeric)) AS own
 		FROM assignments a JOIN objects x ON x.id = a.object_id, cov_region r
