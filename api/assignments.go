@@ -43,6 +43,9 @@ func (s *Server) listAssignments(c echo.Context) error {
 		}
 		f.At = &t
 	}
+	if err := f.ScopeFor(principalOf(c)); err != nil {
+		return err // a unit token asking for another unit's
+	}
 	list, err := s.store.Assignments(c.Request().Context(), f, page)
 	if err != nil {
 		return err
@@ -55,7 +58,7 @@ func (s *Server) getAssignment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.store.Assignment(c.Request().Context(), id)
+	a, err := s.store.AssignmentFor(c.Request().Context(), principalOf(c), id)
 	if err != nil {
 		return err
 	}

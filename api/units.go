@@ -50,6 +50,10 @@ func (s *Server) listUnits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p := principalOf(c)
+	for i, u := range list.Items {
+		list.Items[i] = u.For(p) // contacts are personal data
+	}
 	return c.JSON(http.StatusOK, list)
 }
 
@@ -58,7 +62,7 @@ func (s *Server) getUnit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, u)
+	return c.JSON(http.StatusOK, u.For(principalOf(c)))
 }
 
 func (s *Server) createUnit(c echo.Context) error {

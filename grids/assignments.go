@@ -39,6 +39,29 @@ type AssignmentFilter struct {
 	At         *time.Time
 }
 
+// ScopeFor narrows f to what p may read: a unit token reads only its own
+// unit's assignments, and asking for another unit's is forbidden. Other
+// roles read every assignment.
+func (f *AssignmentFilter) ScopeFor(p Principal) error {
+	if p.Role != RoleUnit {
+		return nil
+	}
+	if p.Unit == "" {
+		return fmt.Errorf("%w: this unit token is bound to no unit", ErrForbidden)
+	}
+	if f.Unit != "" && f.Unit != p.Unit {
+		return fmt.Errorf("%w: a unit token reads only its own unit's assignments (%s), not %s's", ErrForbidden, p.Unit, f.Unit)
+	}
+	f.Unit = p.Unit
+	return nil
+}
+
+// MayReadAssignment tells whether p may read a: a unit token reads only its
+// own unit's assignments.
+func MayReadAssignment(p Principal, a Assignment) bool {
+	return p.Role != RoleUnit || (p.Unit != "" && a.Unit == p.Unit)
+}
+
 // NewAssignment is an assignment to create.
 type NewAssignment struct {
 	Theme      string
@@ -104,10 +127,25 @@ func (s *Store) Assignment(ctx context.Context, id int64) (Assignment, error) {
 	return s.assignment(ctx, s.pool, id)
 }
 
+// AssignmentFor returns one assignment if p may read it; one p may not read
+// is not found, exactly as a missing one, so that its existence does not
+// leak.
+func (s *Store) AssignmentFor(ctx context.Context, p Principal, id int64) (Assignment, error) {
+	a, err := s.assignment(ctx, s.pool, id)
+	if err == nil && !MayReadAssignment(p, a) {
+		return Assignment{}, assignmentNotFound(id)
+	}
+	return a, err
+}
+
+func assignmentNotFound(id int64) error {
+	return &NotFoundError{What: "assignment", Key: strconv.FormatInt(id, 10)}
+}
+
 func (s *Store) assignment(ctx context.Context, q querier, id int64) (Assignment, error) {
 	a, err := scanAssignment(q.QueryRow(ctx, assignmentSelect+` WHERE a.id = @id`, pgx.NamedArgs{"id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return a, &NotFoundError{What: "assignment", Key: strconv.FormatInt(id, 10)}
+		return a, assignmentNotFound(id)
 	}
 	return a, err
 }

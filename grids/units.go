@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,11 +33,33 @@ type Unit struct {
 	Kind      string          `json:"kind"`
 	Parent    string          `json:"parent,omitempty"`
 	Region    string          `json:"region,omitempty"`
-	Contact   Contact         `json:"contact"`
+	Contact   *Contact        `json:"contact,omitempty"` // nil for readers who may not see it (see For)
 	Geometry  json.RawMessage `json:"geometry,omitempty"`
 	Attrs     map[string]any  `json:"attrs"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// ContactReaders are the roles, besides admin, that read every unit's
+// contact: contacts are personal data (phone numbers, names), so analysts
+// do not read them, and a unit token reads only its own unit's.
+var ContactReaders = []Role{RolePlanner, RoleDispatcher}
+
+// MayReadContact tells whether p may read the contact of the unit with
+// this code.
+func MayReadContact(p Principal, unit string) bool {
+	if p.Role == RoleAdmin || slices.Contains(ContactReaders, p.Role) {
+		return true
+	}
+	return p.Role == RoleUnit && p.Unit != "" && p.Unit == unit
+}
+
+// For returns u as p may see it: without the contact unless p may read it.
+func (u Unit) For(p Principal) Unit {
+	if !MayReadContact(p, u.Code) {
+		u.Contact = nil
+	}
+	return u
 }
 
 // UnitInput is a unit to create, or the fields of one to change: a nil
