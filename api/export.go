@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,13 +26,12 @@ import (
 	"github.com/citygrid/citygrid/grids"
 )
 
-// reservedParams are query parameters with their own meaning; every other
-// parameter of an export or items request is an equality filter.
-var reservedParams = map[string]bool{
-	"crs": true, "bbox": true, "region": true, "at": true, "since": true, "until": true, "datetime": true,
-	"rs": true, "f": true, "limit": true, "offset": true, "after": true, "min_area_m2": true,
-	"bbox-crs": true, "crs_note": true,
-}
+// commonParams have their own meaning in exports and OGC items alike;
+// each adds its own (exportParams, ogcParams). Every other parameter is an
+// equality filter on a property.
+var commonParams = []string{"bbox", "region", "at", "since", "until", "datetime", "f"}
+
+var exportParams = []string{"crs", "rs", "limit", "min_area_m2"}
 
 // Findings layers: computed on request, not stored, so they are transcoded
 // from the store's GeoJSON instead of read from a table.
@@ -86,60 +88,112 @@ func readableCollection(ctx context.Context, store *grids.Store, p grids.Princip
 	return col, nil
 }
 
-// featureQuery reads the filters shared by exports and OGC items.
-func featureQuery(params url.Values, p grids.Principal, col *grids.Collection, crs geo.CRS) (grids.FeatureQuery, error) {
+// featureQuery reads the filters shared by exports and OGC items; own
+// lists the parameters the caller reads itself.
+func featureQuery(ctx context.Context, store *grids.Store, params url.Values, own []string, p grids.Principal, col *grids.Collection, crs geo.CRS) (grids.FeatureQuery, error) {
 	var q grids.FeatureQuery
 	var err error
 	if q.BBox, err = bboxValue(params.Get("bbox"), crs); err != nil {
 		return q, err
 	}
 	q.Region = params.Get("region")
-	if q.Region != "" && !hasFilter(col, "region") {
-		return q, bad("region", "%s cannot be filtered by region", col.ID)
-	}
-	if v := params.Get("at"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return q, bad("at", "want an RFC 3339 time such as 2026-01-31T08:00:00Z")
+	if q.Region != "" {
+		if !hasFilter(col, "region") {
+			return q, bad("region", "%s cannot be filtered by region", col.ID)
 		}
-		q.At = &t
-	}
-	for _, name := range []string{"since", "until"} {
-		if v := params.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return q, bad(name, "want an RFC 3339 time such as 2026-01-31T08:00:00Z")
+		if _, err := store.Region(ctx, q.Region); err != nil {
+			var nf *grids.NotFoundError
+			if errors.As(err, &nf) {
+				return q, grids.Invalid("region", "region %q does not exist", q.Region)
 			}
-			if name == "since" {
-				q.Since = &t
-			} else {
-				q.Until = &t
-			}
-		}
-	}
-	if v := params.Get("datetime"); v != "" {
-		if q.Since, q.Until, q.At, err = parseDatetime(v); err != nil {
 			return q, err
 		}
 	}
+	parseTime := func(name string) (*time.Time, error) {
+		v := params.Get(name)
+		if v == "" {
+			return nil, nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return nil, bad(name, "want an RFC 3339 time such as 2026-01-31T08:00:00Z")
+		}
+		return &t, nil
+	}
+	if q.At, err = parseTime("at"); err != nil {
+		return q, err
+	}
+	if q.Since, err = parseTime("since"); err != nil {
+		return q, err
+	}
+	if q.Until, err = parseTime("until"); err != nil {
+		return q, err
+	}
+	if v := params.Get("datetime"); v != "" {
+		if q.At != nil || q.Since != nil || q.Until != nil {
+			return q, bad("datetime", "give datetime, or at, or since/until, not two of them")
+		}
+		since, until, instant, err := parseDatetime(v)
+		if err != nil {
+			return q, err
+		}
+		switch {
+		case instant != nil && col.Temporal == grids.Versioned:
+			q.At = instant // the versions valid at that moment
+		case instant != nil:
+			q.Since, q.Until = instant, instant // changed at that moment
+		default:
+			q.Since, q.Until = since, until
+		}
+	}
+	if q.At != nil && (q.Since != nil || q.Until != nil) {
+		return q, bad("at", "give at, or since/until, not both")
+	}
 	if (q.At != nil || q.Since != nil || q.Until != nil) && col.Temporal == grids.Timeless {
 		return q, bad("datetime", "%s has no time", col.ID)
+	}
+	if q.At != nil && col.Temporal != grids.Versioned {
+		return q, bad("at", "%s keeps no history; datetime or since/until select by the time of the last change", col.ID)
 	}
 	if q.Since != nil && q.Until != nil && q.Until.Before(*q.Since) {
 		return q, bad("datetime", "the end is before the start")
 	}
 	q.Equal = map[string]string{}
 	for name, vals := range params {
-		if reservedParams[name] || name == "region" {
+		if slices.Contains(commonParams, name) || slices.Contains(own, name) {
 			continue
 		}
-		if !hasFilter(col, name) {
+		prop, ok := col.Property(name)
+		if !ok && slices.Contains(col.Filters, name) {
+			q.Equal[name] = vals[0] // a filter that is not a property: gaps' theme
+			continue
+		}
+		if !ok {
 			return q, bad(name, "unknown parameter: %s can be filtered by %s", col.ID, strings.Join(col.FilterNames(), ", "))
 		}
-		q.Equal[name] = vals[0]
+		v := vals[0]
+		switch prop.Type {
+		case grids.PropInteger:
+			_, err = strconv.ParseInt(v, 10, 64)
+		case grids.PropNumber:
+			var f float64
+			if f, err = strconv.ParseFloat(v, 64); err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+				err = errors.New("not finite")
+			}
+		case grids.PropDateTime:
+			_, err = time.Parse(time.RFC3339Nano, v)
+		}
+		if err != nil {
+			return q, bad(name, "%q is not a%s %s", v, map[bool]string{true: "n"}[prop.Type == grids.PropInteger], prop.Type)
+		}
+		q.Equal[name] = v
 	}
 	if p.Role == grids.RoleUnit && col.ID == "assignments" {
-		// A unit reads its own duties only.
+		// A unit reads its own duties only; a unit token without a unit
+		// (which token creation refuses) reads none.
+		if p.Unit == "" {
+			return q, grids.ErrForbidden
+		}
 		q.OnlyUnit = p.Unit
 	}
 	return q, nil
@@ -185,7 +239,8 @@ func parseDatetime(v string) (since, until, at *time.Time, err error) {
 		return
 	}
 	if since == nil && until == nil {
-		return nil, nil, nil, nil // "../..": no bound at all
+		// "../..": every version there ever was.
+		since = &time.Time{}
 	}
 	return since, until, nil, nil
 }
@@ -226,9 +281,15 @@ func NewExport(ctx context.Context, store *grids.Store, file string, params url.
 	if err != nil {
 		return nil, bad("crs", "%v", err)
 	}
-	q, err := featureQuery(params, p, col, crs)
+	q, err := featureQuery(ctx, store, params, exportParams, p, col, crs)
 	if err != nil {
 		return nil, err
+	}
+	if v := params.Get("limit"); v != "" {
+		// The first features by key: a sample of a large layer.
+		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 {
+			return nil, bad("limit", "must be a whole number, 1 or more")
+		}
 	}
 	x := &Export{store: store, col: col, format: format, crs: crs, q: q, params: params, Layer: id, ContentType: format.contentType}
 	if v := params.Get("rs"); v != "" {
@@ -246,7 +307,7 @@ func NewExport(ctx context.Context, store *grids.Store, file string, params url.
 	}
 	if crs != geo.WGS84 {
 		name += "-" + crs.String()
-		x.CRSNote = gcjNote
+		x.CRSNote = crsNote(crs)
 	}
 	x.Filename = name + "." + format.ext
 	return x, nil
@@ -306,7 +367,7 @@ func (s *Server) export(c echo.Context) error {
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, x.ContentType)
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, x.Filename))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": x.Filename}))
 	if x.CRSNote != "" {
 		h.Set("X-Citygrid-Crs-Note", x.CRSNote)
 	}
@@ -376,6 +437,9 @@ func (x *Export) writeFindings(ctx context.Context, enc grids.GeometryEncoding, 
 		}
 		kind, _ := f.Properties["kind"].(string)
 		counts[kind]++
+		if !findingMatches(x.col, f, q.Equal) {
+			continue
+		}
 		row, err := findingRow(x.col, f, kind, counts[kind], enc, values)
 		if err != nil {
 			return err
@@ -386,6 +450,41 @@ func (x *Export) writeFindings(ctx context.Context, enc grids.GeometryEncoding, 
 	}
 }
 
+// findingMatches applies the equality filters on properties to a finding.
+func findingMatches(col *grids.Collection, f geo.Feature, equal map[string]string) bool {
+	for k, want := range equal {
+		p, isProp := col.Property(k)
+		if !isProp {
+			continue // theme: it chose the findings
+		}
+		v := flatValue(f.Properties[k])
+		if p.Type == grids.PropNumber || p.Type == grids.PropInteger {
+			a, errA := strconv.ParseFloat(fmt.Sprint(v), 64)
+			b, errB := strconv.ParseFloat(want, 64)
+			if errA != nil || errB != nil || a != b {
+				return false
+			}
+			continue
+		}
+		if v == nil || fmt.Sprint(v) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// flatValue joins arrays (the units of an overlap) into one text.
+func flatValue(v any) any {
+	if arr, ok := v.([]any); ok {
+		parts := make([]string, len(arr))
+		for j, x := range arr {
+			parts[j] = fmt.Sprint(x)
+		}
+		return strings.Join(parts, ",")
+	}
+	return v
+}
+
 // findingRow flattens a finding into the collection's properties.
 func findingRow(col *grids.Collection, f geo.Feature, kind string, n int, enc grids.GeometryEncoding, values bool) (*grids.FeatureRow, error) {
 	row := &grids.FeatureRow{ID: f.ID}
@@ -394,15 +493,7 @@ func findingRow(col *grids.Collection, f geo.Feature, kind string, n int, enc gr
 	}
 	props := make([]any, len(col.Properties))
 	for i, p := range col.Properties {
-		v := f.Properties[p.Name]
-		if arr, ok := v.([]any); ok {
-			parts := make([]string, len(arr))
-			for j, x := range arr {
-				parts[j] = fmt.Sprint(x)
-			}
-			v = strings.Join(parts, ",")
-		}
-		props[i] = v
+		props[i] = flatValue(f.Properties[p.Name])
 	}
 	if values {
 		row.Values = make([]*string, len(props))

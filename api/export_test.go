@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"regexp"
 	"strings"
@@ -100,8 +101,8 @@ func TestExportRFC7946(t *testing.T) {
 		if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/geo+json") {
 			t.Fatalf("%s: %d %s", layer, r.status, r.header.Get("Content-Type"))
 		}
-		if cd := r.header.Get("Content-Disposition"); !strings.Contains(cd, `filename="`+layer+`.geojson"`) {
-			t.Errorf("%s: Content-Disposition %q", layer, cd)
+		if _, params, err := mime.ParseMediaType(r.header.Get("Content-Disposition")); err != nil || params["filename"] != layer+".geojson" {
+			t.Errorf("%s: Content-Disposition %q", layer, r.header.Get("Content-Disposition"))
 		}
 		if m := decimals.Find(r.body); m != nil {
 			t.Errorf("%s: a coordinate with more than 7 decimals: %s", layer, m)

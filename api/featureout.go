@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"strconv"
 
 	"github.com/paulmach/orb"
@@ -16,9 +15,17 @@ import (
 	"github.com/citygrid/citygrid/grids"
 )
 
-// gcjNote is the collection member RFC 7946 leaves us for saying that the
-// coordinates are not WGS84.
-const gcjNote = "coordinates are GCJ-02 (国测局 02), the datum of Chinese web maps, not WGS84 as RFC 7946 requires; request without crs= for WGS84"
+// crsNote is what the collection's crs_note member says (RFC 7946 has no
+// CRS member) when the coordinates are not WGS84.
+func crsNote(crs geo.CRS) string {
+	switch crs {
+	case geo.BD09:
+		return "coordinates are BD-09 (百度 09), the datum of Baidu maps, not WGS84 as RFC 7946 requires; request without crs= for WGS84"
+	case geo.GCJ02:
+		return "coordinates are GCJ-02 (国测局 02), the datum of Chinese web maps (AMap, Tencent), not WGS84 as RFC 7946 requires; request without crs= for WGS84"
+	}
+	return ""
+}
 
 // featureFormat is an output format of features.
 type featureFormat struct {
@@ -90,7 +97,7 @@ func (g *geojsonWriter) begin(members map[string]any) error {
 	g.writeJSON(g.c.ID)
 	if g.crs != geo.WGS84 {
 		g.w.WriteString(`,"crs_note":`)
-		g.writeJSON(fmt.Sprintf("%s; crs=%s", gcjNote, g.crs))
+		g.writeJSON(crsNote(g.crs))
 	}
 	for k, v := range members {
 		g.w.WriteString(",")

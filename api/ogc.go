@@ -27,6 +27,9 @@ const (
 	crs84           = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 )
 
+// ogcParams are the items parameters besides the common ones.
+var ogcParams = []string{"limit", "after", "crs", "bbox-crs"}
+
 var ogcConformance = []string{
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
@@ -295,7 +298,17 @@ func (s *Server) ogcItems(c echo.Context) error {
 		}
 		limit = n
 	}
-	q, err := featureQuery(c.QueryParams(), principalOf(c), col, geo.WGS84)
+	params := c.QueryParams()
+	if params.Has("offset") {
+		return bad("offset", "paging is by key: follow the next link (after=)")
+	}
+	for _, name := range []string{"crs", "bbox-crs"} {
+		// Part 2 (other CRSs) is not offered: only the default is accepted.
+		if v := params.Get(name); v != "" && v != crs84 {
+			return bad(name, "only %s (WGS84 longitude/latitude) is offered", crs84)
+		}
+	}
+	q, err := featureQuery(c.Request().Context(), s.store, params, ogcParams, principalOf(c), col, geo.WGS84)
 	if err != nil {
 		return err
 	}
@@ -408,6 +421,9 @@ func (s *Server) ogcItem(c echo.Context) error {
 	}
 	var q grids.FeatureQuery
 	if p := principalOf(c); p.Role == grids.RoleUnit && col.ID == "assignments" {
+		if p.Unit == "" {
+			return grids.ErrForbidden
+		}
 		q.OnlyUnit = p.Unit
 	}
 	f, err := s.store.Feature(c.Request().Context(), col, c.Param("id"), q, grids.AsGeoJSON)

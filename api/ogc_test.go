@@ -147,9 +147,9 @@ func TestOGCItemsPaging(t *testing.T) {
 	}
 
 	// Filters: bbox, a property, a datetime.
-	var sub string
+	var sub string // a community
 	for id := range seen {
-		sub = id[:9]
+		sub = id[:12]
 		break
 	}
 	p := e.ogcPage("/ogc/collections/street/items?limit=10000", adminToken)
@@ -161,6 +161,9 @@ func TestOGCItemsPaging(t *testing.T) {
 		t.Errorf("layer=school: %d, want %d", p.NumberMatched, n)
 	}
 	p = e.ogcPage("/ogc/collections/grids/items?region="+sub+"&limit=1000", adminToken)
+	if n := e.scalar(`SELECT count(*) FROM grids g JOIN regions c ON c.id = g.community_id WHERE g.valid_to IS NULL AND c.code = $1`, sub); p.NumberMatched != n || n == 0 {
+		t.Errorf("region %s: %d grids, want %d", sub, p.NumberMatched, n)
+	}
 	for _, f := range p.Features {
 		if !strings.HasPrefix(f.Properties["code"].(string), sub) {
 			t.Fatalf("region %s: grid %v", sub, f.ID)
@@ -208,4 +211,80 @@ func TestOGCBadInput(t *testing.T) {
 		{"/ogc/collections/units/items", analyst, 403, ""},
 		{"/ogc/collections/grids/items", "", 401, ""},
 	})
+}
+
+// Time, ids and typed filters mean what an analyst expects.
+func TestOGCTimeAndIDs(t *testing.T) {
+	e := cityEnv(t)
+	ctx := t.Context()
+	live := e.scalar(`SELECT count(*) FROM grids WHERE valid_to IS NULL`)
+	// A live version overlaps every range after its start, however late.
+	p := e.ogcPage("/ogc/collections/grids/items?datetime=2999-01-01T00:00:00Z/..", adminToken)
+	if p.NumberMatched != live {
+		t.Errorf("grids live in 2999: %d, want %d", p.NumberMatched, live)
+	}
+	p = e.ogcPage("/ogc/collections/grids/items?datetime=2000-01-01T00:00:00Z/2999-01-01T00:00:00Z", adminToken)
+	if p.NumberMatched != live {
+		t.Errorf("grids over 2000–2999: %d, want %d", p.NumberMatched, live)
+	}
+	// Redraw a grid: ../.. gives both versions, the old one as code@1.
+	var code string
+	e.store.Pool().QueryRow(ctx, `SELECT code FROM grids ORDER BY code LIMIT 1`).Scan(&code)
+	if _, err := e.store.Pool().Exec(ctx, `
+		WITH old AS (UPDATE grids SET valid_to = now() WHERE code = $1 AND valid_to IS NULL RETURNING *)
+		INSERT INTO grids (code, community_id, name, geom, version, valid_from)
+		SELECT code, community_id, name, ST_Buffer(geom, -0.0001), version + 1, now() FROM old`, code); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.ogcPage("/ogc/collections/grids/items?datetime=../..&limit=1", adminToken); p.NumberMatched != live+1 {
+		t.Errorf("every grid version: %d, want %d", p.NumberMatched, live+1)
+	}
+	for id, version := range map[string]float64{code + "@1": 1, code: 2} {
+		r := e.do("GET", "/ogc/collections/grids/items/"+id, adminToken, nil)
+		if r.status != 200 || r.json(t)["properties"].(map[string]any)["version"] != version {
+			t.Errorf("grid %s: %d %s", id, r.status, r.body)
+		}
+	}
+	// An ended assignment is still there by its id.
+	var aid int
+	e.store.Pool().QueryRow(ctx, `SELECT min(id) FROM assignments`).Scan(&aid)
+	if r := e.do("DELETE", fmt.Sprintf("/api/v1/assignments/%d", aid), adminToken, nil); r.status >= 300 {
+		t.Fatalf("end assignment: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", fmt.Sprintf("/ogc/collections/assignments/items/%d", aid), adminToken, nil); r.status != 200 ||
+		r.json(t)["properties"].(map[string]any)["valid_to"] == nil {
+		t.Errorf("ended assignment %d: %d %s", aid, r.status, r.body)
+	}
+	// Typed filters: a number matches however it is written.
+	var area float64
+	e.store.Pool().QueryRow(ctx, `SELECT round(area_m2::numeric, 2) FROM grids WHERE valid_to IS NULL ORDER BY code DESC LIMIT 1`).Scan(&area)
+	p = e.ogcPage(fmt.Sprintf("/ogc/collections/grids/items?area_m2=%.4f", area), adminToken)
+	if p.NumberMatched < 1 {
+		t.Errorf("area_m2=%.4f matched nothing", area)
+	}
+	e.expectErrors([]errCase{
+		{"/ogc/collections/objects/items?id=abc", adminToken, 400, "id"},
+		{"/ogc/collections/grids/items?area_m2=big", adminToken, 400, "area_m2"},
+		{"/ogc/collections/grids/items?region=nope", adminToken, 422, "region"},
+		{"/ogc/collections/grids/items?bbox=NaN,0,1,1", adminToken, 400, "bbox"},
+		{"/ogc/collections/grids/items?offset=100", adminToken, 400, "offset"},
+		{"/ogc/collections/grids/items?bbox-crs=EPSG:3857", adminToken, 400, "bbox-crs"},
+		{"/ogc/collections/grids/items?at=2026-01-01T00:00:00Z&datetime=2026-01-01T00:00:00Z", adminToken, 400, "datetime"},
+		{"/ogc/collections/objects/items?at=2026-01-01T00:00:00Z", adminToken, 400, "at"},
+		{"/ogc/collections/objects/items/abc", adminToken, 404, ""},
+		{"/ogc/collections/grids/items/" + code + "@x", adminToken, 404, ""},
+	})
+	// Findings take filters on their properties too.
+	fc := e.exportFC("/api/v1/export/gaps.geojson?theme=road_chief&kind=unassigned_object", adminToken)
+	for _, f := range fc.Features {
+		if f.Properties["kind"] != "unassigned_object" {
+			t.Fatalf("kind=unassigned_object gave a %v", f.Properties["kind"])
+		}
+	}
+	if len(fc.Features) == 0 {
+		t.Error("no unassigned objects for road_chief")
+	}
+	if bd := e.exportFC("/api/v1/export/school.geojson?crs=bd09", adminToken); !strings.Contains(bd.CRSNote, "BD-09") {
+		t.Errorf("bd09 note: %q", bd.CRSNote)
+	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 
@@ -70,6 +71,11 @@ func bboxValue(v string, crs geo.CRS) (*orb.Bound, error) {
 			return nil, bad("bbox", "%q is not a number", s)
 		}
 		f[i] = x
+	}
+	for _, x := range f {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, bad("bbox", "%v is not a coordinate", x)
+		}
 	}
 	if f[0] < -180 || f[2] > 180 || f[1] < -90 || f[3] > 90 || f[0] > f[2] || f[1] > f[3] {
 		return nil, bad("bbox", "want minLon ≤ maxLon within ±180 and minLat ≤ maxLat within ±90")

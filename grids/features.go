@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
@@ -64,6 +66,12 @@ type Collection struct {
 	Readers []Role `json:"-"`
 
 	source string
+	// countSource, when set, counts faster than source: it leaves out
+	// lookups that cannot change the number of rows. countable lists the
+	// properties it has; a query filtering on others, by bbox or by region
+	// counts from source.
+	countSource string
+	countable   []string
 	// regionSQL restricts rows to a region; it may use the CTE "down" (the
 	// region and everything under it) and @region.
 	regionSQL string
@@ -152,7 +160,7 @@ func (s *Store) Collections(ctx context.Context) ([]*Collection, error) {
 			ID: "units", Title: "责任单位 Responsible units", Description: "units with their contacts and, where known, their location",
 			GeometryType: "Geometry", Temporal: Instant, Filters: []string{"region", "kind", "code"},
 			// Contacts are personal data: analysts and units do not read them.
-			Readers: []Role{RolePlanner, RoleDispatcher},
+			Readers: ContactReaders,
 			Properties: []Property{
 				fprop("code", PropString, "unit code"), fprop("name", PropString, "name 名称"), fprop("kind", PropString, "kind"),
 				fprop("parent", PropString, "parent unit code"), fprop("region", PropString, "region code"),
@@ -197,6 +205,12 @@ func (s *Store) Collections(ctx context.Context) ([]*Collection, error) {
 					       NULL
 					FROM objects o WHERE a.target_kind = 'object' AND o.id = a.object_id
 				) t`,
+			// The target's geometry costs a lookup a row; counting needs none.
+			countSource: `
+				SELECT a.id AS sk, a.valid_from AS t0, a.valid_to AS t1, a.id, a.theme_code AS theme, u.code AS unit, a.role,
+				       a.target_kind, a.from_m, a.to_m, a.valid_from, a.valid_to, a.note
+				FROM assignments a JOIN units u ON u.id = a.unit_id`,
+			countable: []string{"id", "theme", "unit", "role", "target_kind", "from_m", "to_m", "valid_from", "valid_to", "note"},
 			regionSQL: `(f.community_id IN (SELECT id FROM down) OR (f.target_kind = 'region' AND f.target IN (SELECT code FROM down))
 				OR (f.target_kind = 'object' AND ` + objectInRegion + `))`,
 		},
@@ -224,7 +238,7 @@ func (s *Store) Collections(ctx context.Context) ([]*Collection, error) {
 			gt = "Geometry"
 		}
 		cs = append(cs, &Collection{
-			ID: l.code, Title: l.zh + " " + strings.ToUpper(l.en[:1]) + l.en[1:], Description: "objects of the layer " + l.code,
+			ID: l.code, Title: strings.TrimSpace(l.zh + " " + capitalise(l.en)), Description: "objects of the layer " + l.code,
 			GeometryType: gt, Temporal: Instant, NumericID: true, Filters: []string{"region", "category", "code", "name", "source"},
 			Properties: objectProps, source: objectSource + ` WHERE o.layer = ` + quoteLiteral(l.code), regionSQL: objectInRegion,
 		})
@@ -244,6 +258,14 @@ func (s *Store) Collection(ctx context.Context, id string) (*Collection, error) 
 		}
 	}
 	return nil, &NotFoundError{What: "collection", Key: id}
+}
+
+func capitalise(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -268,6 +290,8 @@ type FeatureQuery struct {
 	// particular order.
 	After int64
 	Limit int
+	// SK picks one feature by its key (a numeric id).
+	SK int64
 }
 
 // GeometryEncoding is how a feature's geometry comes out of the database.
@@ -338,15 +362,33 @@ func (s *Store) CountFeatures(ctx context.Context, c *Collection, q FeatureQuery
 	return n, err
 }
 
-// Feature reads one feature by id; versioned collections answer the live
-// version for a bare id.
+// Feature reads one feature by id: a numeric id in any version, a grid's
+// code (the live version) or code@version, a region's or unit's code.
 func (s *Store) Feature(ctx context.Context, c *Collection, id string, q FeatureQuery, enc GeometryEncoding) (*FeatureRow, error) {
-	if q.Equal == nil {
-		q.Equal = map[string]string{}
-	}
-	q.Equal["fid"] = id
-	if c.Temporal == Versioned && strings.Contains(id, "@") {
-		q.Since = &time.Time{} // any version
+	notFound := &NotFoundError{What: "feature", Key: c.ID + "/" + id}
+	q.Equal = map[string]string{}
+	switch {
+	case c.NumericID:
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, notFound
+		}
+		q.SK = n
+		if c.Temporal == Versioned {
+			q.Since = &time.Time{} // ended ones too
+		}
+	case c.Temporal == Versioned:
+		code, version, versioned := strings.Cut(id, "@")
+		q.Equal["code"] = code
+		if versioned {
+			if _, err := strconv.Atoi(version); err != nil {
+				return nil, notFound
+			}
+			q.Equal["version"] = version
+			q.Since = &time.Time{}
+		}
+	default:
+		q.Equal["code"] = id
 	}
 	var found *FeatureRow
 	err := s.Features(ctx, c, q, enc, false, func(f *FeatureRow) error {
@@ -358,7 +400,7 @@ func (s *Store) Feature(ctx context.Context, c *Collection, id string, q Feature
 		return nil, err
 	}
 	if found == nil {
-		return nil, &NotFoundError{What: "feature", Key: c.ID + "/" + id}
+		return nil, notFound
 	}
 	return found, nil
 }
@@ -387,16 +429,21 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 	}
 	switch {
 	case q.At != nil:
-		args["at"] = *q.At
-		if c.Temporal == Versioned {
-			where = append(where, `f.t0 <= @at AND (f.t1 IS NULL OR f.t1 > @at)`)
-		} else {
-			where = append(where, `f.t0 <= @at`)
+		if c.Temporal != Versioned {
+			return "", nil, Invalid("at", "%s keeps no history; datetime selects by the time of the last change", c.ID)
 		}
+		args["at"] = *q.At
+		where = append(where, `f.t0 <= @at AND (f.t1 IS NULL OR f.t1 > @at)`)
 	case q.Since != nil || q.Until != nil:
+		// A version overlaps the range if it began before its end and ended
+		// (if at all) after its start; a timestamp lies within it.
 		if q.Since != nil {
 			args["since"] = *q.Since
-			where = append(where, `COALESCE(f.t1, f.t0, 'infinity') >= @since`)
+			if c.Temporal == Versioned {
+				where = append(where, `(f.t1 IS NULL OR f.t1 > @since)`)
+			} else {
+				where = append(where, `f.t0 >= @since`)
+			}
 		}
 		if q.Until != nil {
 			args["until"] = *q.Until
@@ -417,21 +464,24 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 			where = append(where, strings.ReplaceAll(cond, "@value", "@"+name))
 			continue
 		}
-		_, isProp := c.Property(k)
-		if !isProp && !slices.Contains(c.Filters, k) && k != "fid" {
+		p, isProp := c.Property(k)
+		if !isProp {
 			return "", nil, Invalid(k, "%s cannot be filtered by %s; filters: %s", c.ID, k, strings.Join(c.FilterNames(), ", "))
 		}
-		if k == "fid" {
-			if n, err := strconv.ParseInt(q.Equal[k], 10, 64); err == nil && c.NumericID {
-				// The key is the id: the primary key index finds it.
-				args[name] = n
-				where = append(where, `f.sk = @`+name)
-			} else {
-				where = append(where, `f.fid = @`+name)
-			}
-			continue
+		// Compared as the property's type, so that the indexes on ids and
+		// codes serve and 12.5 matches 12.50; the API has checked the value
+		// parses as that type.
+		col := `f.` + pgx.Identifier{k}.Sanitize()
+		switch p.Type {
+		case PropInteger:
+			where = append(where, col+` = @`+name+`::bigint`)
+		case PropNumber:
+			where = append(where, col+`::float8 = @`+name+`::float8`)
+		case PropDateTime:
+			where = append(where, col+` = @`+name+`::timestamptz`)
+		default:
+			where = append(where, col+` = @`+name)
 		}
-		where = append(where, `f.`+pgx.Identifier{k}.Sanitize()+`::text = @`+name)
 	}
 	if q.OnlyUnit != "" {
 		args["only_unit"] = q.OnlyUnit
@@ -441,12 +491,20 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 		args["after"] = q.After
 		where = append(where, `f.sk > @after`)
 	}
+	if q.SK > 0 {
+		args["sk"] = q.SK
+		where = append(where, `f.sk = @sk`)
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	if count {
-		return with + `SELECT count(*) FROM (` + c.source + `) f` + cond, args, nil
+		src := c.source
+		if c.countSource != "" && q.BBox == nil && q.Region == "" && !slices.ContainsFunc(keys, func(k string) bool { return !slices.Contains(c.countable, k) }) {
+			src = c.countSource
+		}
+		return with + `SELECT count(*) FROM (` + src + `) f` + cond, args, nil
 	}
 	var props strings.Builder
 	if values {
