@@ -50,6 +50,12 @@ func (e *env) twin(t *testing.T) *env {
 
 func serverOn(t *testing.T, pool *pgxpool.Pool) *env {
 	t.Helper()
+	return serverWith(t, pool, func(*api.Config) {})
+}
+
+// serverWith is serverOn with a changed configuration.
+func serverWith(t *testing.T, pool *pgxpool.Pool, configure func(*api.Config)) *env {
+	t.Helper()
 	store := grids.NewStore(pool, grids.DefaultCodeRules())
 	m, err := grids.NewMigrator(pool)
 	if err != nil {
@@ -63,7 +69,9 @@ func serverOn(t *testing.T, pool *pgxpool.Pool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(store, res, m, log, api.Config{AdminToken: adminToken, Version: "test"})
+	cfg := api.Config{AdminToken: adminToken, Version: "test"}
+	configure(&cfg)
+	srv, err := api.New(store, res, m, log, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

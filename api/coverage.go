@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -50,15 +51,23 @@ func (s *Server) coverageGaps(c echo.Context) error {
 
 // lazyWriter sends the 200 status only with the first byte, so that an
 // error found before any output can still become a proper error response.
+// With idle set, each write must reach the client within that time: a
+// client that stops reading cannot hold the query open for ever.
 type lazyWriter struct {
 	c       echo.Context
 	started bool
+	idle    time.Duration
 }
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
 	if !l.started {
 		l.started = true
 		l.c.Response().WriteHeader(http.StatusOK)
+	}
+	if l.idle > 0 {
+		// Not every ResponseWriter supports deadlines (httptest's
+		// recorder); the limit is then the server's own.
+		_ = http.NewResponseController(l.c.Response()).SetWriteDeadline(time.Now().Add(l.idle))
 	}
 	return l.c.Response().Write(p)
 }

@@ -111,6 +111,9 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		return http.StatusRequestEntityTooLarge, ErrorBody{e("too_large", fmt.Sprintf("request body over %d bytes", mbe.Limit))}
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge, ErrorBody{e("too_large", tl.Error())}
+	case errors.Is(err, errBusy):
+		c.Response().Header().Set("Retry-After", "10")
+		return http.StatusServiceUnavailable, ErrorBody{e("busy", err.Error())}
 	case errors.As(err, &he):
 		msg := http.StatusText(he.Code)
 		if m, ok := he.Message.(string); ok {
@@ -126,6 +129,10 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		"method", c.Request().Method, "route", c.Path())
 	return http.StatusInternalServerError, ErrorBody{e("internal", "internal error; quote the request id when reporting it")}
 }
+
+// errBusy refuses work the server has no room for now; the client should
+// retry later.
+var errBusy = errors.New("too many exports are running on this server; retry in a few seconds")
 
 // tooLarge is a request within the byte limit that asks for too much work
 // (more points than a batch takes, say).

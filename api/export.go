@@ -359,6 +359,10 @@ func (x *Export) Write(ctx context.Context, w io.Writer, first func() error, eac
 	return bw.Flush()
 }
 
+// exportIdle is how long an export waits for its client to take the next
+// 64 KiB before giving up and freeing its database connection.
+const exportIdle = 2 * time.Minute
+
 // export streams a layer: GET /api/v1/export/{layer}.{geojson|geojsonl|csv}.
 func (s *Server) export(c echo.Context) error {
 	x, err := NewExport(c.Request().Context(), s.store, c.Param("file"), c.QueryParams(), principalOf(c))
@@ -371,7 +375,17 @@ func (s *Server) export(c echo.Context) error {
 	if x.CRSNote != "" {
 		h.Set("X-Citygrid-Crs-Note", x.CRSNote)
 	}
-	lw := &lazyWriter{c: c}
+	// Wait a little for a slot rather than refuse at once: exports are
+	// often started in batches by scripts.
+	select {
+	case s.exports <- struct{}{}:
+		defer func() { <-s.exports }()
+	case <-time.After(s.cfg.ExportWait):
+		return errBusy
+	case <-c.Request().Context().Done():
+		return c.Request().Context().Err()
+	}
+	lw := &lazyWriter{c: c, idle: exportIdle}
 	err = x.Write(c.Request().Context(), lw, func() error {
 		c.Response().Flush()
 		return nil

@@ -18,7 +18,9 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkt"
 
+	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/internal/testdb"
 )
 
 type exportFC struct {
@@ -392,5 +394,39 @@ func TestExportCancelledByClient(t *testing.T) {
 	<-done
 	if !until(0) {
 		t.Error("the export's query still runs after the client hung up")
+	}
+}
+
+// Exports hold a database connection while their client reads: beyond
+// MaxExports at once the next one waits, then gets 503 with Retry-After.
+func TestExportSlots(t *testing.T) {
+	e := serverWith(t, testdb.Pool(t), func(c *api.Config) { c.MaxExports, c.ExportWait = 1, 300*time.Millisecond })
+	ctx := context.Background()
+	lock, err := e.store.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `LOCK TABLE objects IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan response, 1)
+	go func() { first <- e.do("GET", "/api/v1/export/objects.geojson", adminToken, nil) }()
+	// The first holds the only slot, waiting on the lock.
+	for deadline := time.Now().Add(5 * time.Second); e.scalar(`SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first export never started")
+		}
+	}
+	r := e.do("GET", "/api/v1/export/grids.geojson", adminToken, nil)
+	if code, _ := r.errField(t); r.status != 503 || code != "busy" || r.header.Get("Retry-After") == "" {
+		t.Errorf("second export while the slot is taken: %d %s, Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	lock.Rollback(ctx)
+	if r := <-first; r.status != 200 {
+		t.Errorf("first export: %d", r.status)
+	}
+	if r := e.do("GET", "/api/v1/export/grids.geojson", adminToken, nil); r.status != 200 {
+		t.Errorf("export after the slot freed: %d", r.status)
 	}
 }

@@ -34,6 +34,13 @@ type Config struct {
 	Web http.Handler
 	// TileCacheBytes bounds the vector tile cache (0: 64 MiB).
 	TileCacheBytes int64
+	// MaxExports is how many exports may stream at once (0: 6). Each holds
+	// a database connection for as long as its client reads, so a few slow
+	// readers must not take the whole pool.
+	MaxExports int
+	// ExportWait is how long an export waits for a slot before a 503
+	// (0: 10 s).
+	ExportWait time.Duration
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -46,6 +53,7 @@ type Server struct {
 	echo        *echo.Echo
 	metrics     *metrics
 	tokens      *tokenCache
+	exports     chan struct{} // a slot per running export
 	tiles       *tileService
 	openapiJSON []byte
 }
@@ -58,6 +66,12 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *grids.Migrator,
 	if cfg.ImportLimit == 0 {
 		cfg.ImportLimit = 2 << 30
 	}
+	if cfg.MaxExports <= 0 {
+		cfg.MaxExports = 6
+	}
+	if cfg.ExportWait <= 0 {
+		cfg.ExportWait = 10 * time.Second
+	}
 	if cfg.BatchLimit == 0 {
 		cfg.BatchLimit = 4 << 20 // 10,000 points with properties fit easily
 	}
@@ -69,6 +83,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *grids.Migrator,
 		cfg:      cfg,
 		echo:     echo.New(),
 		tokens:   newTokenCache(time.Minute),
+		exports:  make(chan struct{}, cfg.MaxExports),
 	}
 	doc, err := openapiJSON()
 	if err != nil {

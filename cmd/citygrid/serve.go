@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.Migrate, "migrate", true, "apply pending migrations at start")
 	demo := fs.String("demo", "auto", "load a generated demo city into an empty database: auto (only for the local cluster), generated or none")
 	demoGrids := fs.Int("demo-grids", 2000, "size of the generated demo city, in grids")
+	maxExports := fs.Int("max-exports", envInt("CITYGRID_MAX_EXPORTS", 6), "exports streaming at once; each holds a database connection (env CITYGRID_MAX_EXPORTS)")
 	tileCacheMB := fs.Int("tile-cache-mb", envInt("CITYGRID_TILE_CACHE_MB", 64), "memory for cached vector tiles, in MiB (env CITYGRID_TILE_CACHE_MB)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,7 +78,7 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("locate index: %w", err)
 	}
 	srv, err := api.New(store, resolver, migrator, log, api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler(),
-		TileCacheBytes: int64(*tileCacheMB) << 20})
+		TileCacheBytes: int64(*tileCacheMB) << 20, MaxExports: *maxExports})
 	if err != nil {
 		return err
 	}
