@@ -196,7 +196,13 @@ func TestExportFormats(t *testing.T) {
 		}
 	}
 
-	// CSV: a byte order mark for Excel, WKT, lon/lat for points.
+	// CSV: a byte order mark for Excel, WKT, lon/lat for points, and
+	// names Excel would take for formulas made text.
+	pt := e.point(`SELECT ST_X(geom), ST_Y(geom) FROM objects WHERE layer = 'component' LIMIT 1`)
+	if r := e.do("POST", "/api/v1/objects", adminToken, map[string]any{"layer": "component", "name": "=HYPERLINK(\"http://x\")",
+		"geometry": map[string]any{"type": "Point", "coordinates": []float64{pt[0], pt[1]}}}); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
 	r := e.do("GET", "/api/v1/export/component.csv", adminToken, nil)
 	if r.status != 200 || !bytes.HasPrefix(r.body, []byte("\xef\xbb\xbf")) {
 		t.Fatalf("csv: %d, starts %q", r.status, r.body[:min(10, len(r.body))])
@@ -211,6 +217,18 @@ func TestExportFormats(t *testing.T) {
 	}
 	if n := e.scalar("SELECT count(*) FROM objects WHERE layer = 'component'"); len(recs)-1 != n {
 		t.Errorf("csv: %d rows, %d components", len(recs)-1, n)
+	}
+	formulas := 0
+	for _, rec := range recs[1:] {
+		if strings.HasPrefix(rec[3], "=") {
+			t.Errorf("a name Excel runs as a formula: %q", rec[3])
+		}
+		if strings.HasPrefix(rec[3], "'=HYPERLINK") {
+			formulas++
+		}
+	}
+	if formulas != 1 {
+		t.Errorf("%d guarded formula names, want 1", formulas)
 	}
 	for _, rec := range recs[1:4] {
 		g, err := wkt.Unmarshal(rec[len(rec)-1])

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
@@ -207,10 +208,15 @@ func (c *csvWriter) begin(map[string]any) error {
 
 func (c *csvWriter) feature(f *grids.FeatureRow) error {
 	c.rec = append(c.rec[:0], f.ID)
-	for _, v := range f.Values {
-		if v == nil {
+	for i, v := range f.Values {
+		switch {
+		case v == nil:
 			c.rec = append(c.rec, "")
-		} else {
+		case c.c.Properties[i].Type == grids.PropString && formulaLike(*v):
+			// Excel would run a name like =HYPERLINK(…) as a formula; a
+			// leading apostrophe makes it text (OWASP's CSV injection advice).
+			c.rec = append(c.rec, "'"+*v)
+		default:
 			c.rec = append(c.rec, *v)
 		}
 	}
@@ -233,6 +239,10 @@ func (c *csvWriter) feature(f *grids.FeatureRow) error {
 		}
 	}
 	return c.cw.Write(append(c.rec, lon, lat, wktText))
+}
+
+func formulaLike(s string) bool {
+	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
 }
 
 func (c *csvWriter) end(map[string]any) error {

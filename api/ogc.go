@@ -3,12 +3,14 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -176,12 +178,52 @@ func describe(c echo.Context, col *grids.Collection, ext map[string]grids.Extent
 	return oc
 }
 
+// extentCache keeps the collections' extents, which take a scan of every
+// table, until a change notification names one of those tables.
+type extentCache struct {
+	mu   sync.Mutex
+	gen  uint64 // bumped by changes
+	have uint64 // the generation ext was measured at, plus one
+	ext  map[string]grids.Extent
+}
+
+func (e *extentCache) changed(table string) {
+	switch table {
+	case "regions", "grids", "units", "objects", "assignments", grids.AnyChange:
+		e.mu.Lock()
+		e.gen++
+		e.mu.Unlock()
+	}
+}
+
+func (s *Server) collectionExtents(ctx context.Context) (map[string]grids.Extent, error) {
+	e := &s.extents
+	e.mu.Lock()
+	gen := e.gen
+	if e.have == gen+1 {
+		ext := e.ext
+		e.mu.Unlock()
+		return ext, nil
+	}
+	e.mu.Unlock()
+	ext, err := s.store.Extents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.gen == gen { // nothing changed while measuring
+		e.ext, e.have = ext, gen+1
+	}
+	e.mu.Unlock()
+	return ext, nil
+}
+
 func (s *Server) ogcCollections(c echo.Context) error {
 	cols, err := s.readableCollections(c)
 	if err != nil {
 		return err
 	}
-	ext, err := s.store.Extents(c.Request().Context())
+	ext, err := s.collectionExtents(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -214,7 +256,7 @@ func (s *Server) ogcCollection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ext, err := s.store.Extents(c.Request().Context())
+	ext, err := s.collectionExtents(c.Request().Context())
 	if err != nil {
 		return err
 	}

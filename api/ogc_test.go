@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 type ogcPage struct {
@@ -93,6 +94,34 @@ func TestOGCLandingAndCollections(t *testing.T) {
 	}
 	if slices.Contains(ids, "units") {
 		t.Errorf("an analyst is offered the units (personal contacts)")
+	}
+	// Extents are cached until a change: a new toilet east of everything
+	// widens the toilet layer's extent.
+	east := func() float64 {
+		var cols struct {
+			Collections []struct {
+				ID     string
+				Extent struct{ Spatial struct{ BBox [][4]float64 } }
+			}
+		}
+		json.Unmarshal(e.do("GET", "/ogc/collections", analyst, nil).body, &cols)
+		for _, c := range cols.Collections {
+			if c.ID == "toilet" {
+				return c.Extent.Spatial.BBox[0][2]
+			}
+		}
+		return 0
+	}
+	before := east()
+	p := e.point(`SELECT ST_XMax(ST_Extent(geom)) + 0.01, ST_YMax(ST_Extent(geom)) FROM objects`)
+	if r := e.do("POST", "/api/v1/objects", adminToken, map[string]any{"layer": "toilet", "name": "东边公厕",
+		"geometry": map[string]any{"type": "Point", "coordinates": []float64{p[0], p[1]}}}); r.status != 201 {
+		t.Fatalf("new toilet: %d %s", r.status, r.body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); east() <= before; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("toilet extent still ends at %v after a toilet at %v", before, p[0])
+		}
 	}
 	if r := e.do("GET", "/ogc/collections/grids", analyst, nil); r.status != 200 || r.json(t)["id"] != "grids" {
 		t.Errorf("grids collection: %d %s", r.status, r.body)

@@ -54,6 +54,7 @@ type Server struct {
 	metrics     *metrics
 	tokens      *tokenCache
 	exports     chan struct{} // a slot per running export
+	extents     extentCache
 	tiles       *tileService
 	openapiJSON []byte
 }
@@ -121,6 +122,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 func (s *Server) Changed(table string) {
 	s.resolver.Changed(table)
 	s.tiles.cache.changed(table)
+	s.extents.changed(table)
 	switch table {
 	case "api_tokens", "users", "units", grids.AnyChange:
 		s.tokens.clear()
