@@ -38,6 +38,14 @@ func gdal(t *testing.T) {
 // would.
 func ogr(t *testing.T, token, prog string, args ...string) string {
 	t.Helper()
+	out, _ := ogrWarn(t, token, prog, args...)
+	return out
+}
+
+// ogrWarn is ogr that also returns what the tool said on stderr, where
+// GDAL writes its warnings while still succeeding.
+func ogrWarn(t *testing.T, token, prog string, args ...string) (string, string) {
+	t.Helper()
 	cmd := exec.Command(prog, args...)
 	cmd.Env = append(os.Environ(), "GDAL_HTTP_HEADERS=Authorization: Bearer "+token, "CPL_DEBUG=OFF", "GDAL_HTTP_TIMEOUT=60")
 	var out, errb bytes.Buffer
@@ -45,7 +53,7 @@ func ogr(t *testing.T, token, prog string, args ...string) string {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v\n%s%s", prog, strings.Join(args, " "), err, out.String(), errb.String())
 	}
-	return out.String()
+	return out.String(), errb.String()
 }
 
 var featureCount = regexp.MustCompile(`Feature Count: (\d+)`)
@@ -143,5 +151,73 @@ func TestGDALReadsExports(t *testing.T) {
 				t.Errorf("ogrinfo finds no geometry in %s.csv:\n%s", c.layer, out)
 			}
 		}
+	}
+}
+
+// TestGDALTypesFromSchema: GDAL (3.6) types an OAPIF layer from the
+// collection's GML application schema, not from whatever its first page
+// happens to hold. Each collection must link the schema as rel
+// "describedBy" (GDAL compares that spelling exactly) with type
+// application/xml, in /collections as well as in the collection itself.
+//
+// A mixed collection cannot be declared "any geometry" to GDAL 3.6: where
+// the schema says gml:GeometryPropertyType it still takes the first page's
+// type (OGROAPIFLayer::EstablishFeatureDefn), so copying one needs
+// -nlt GEOMETRY.
+func TestGDALTypesFromSchema(t *testing.T) {
+	gdal(t)
+	e := cityEnv(t)
+	token := e.token("analyst", "")
+
+	// A first page of one assignment: valid_to is null on every live one
+	// and from_m on most, which GDAL would type as strings.
+	for _, ds := range []string{"OAPIF:" + e.url + "/ogc", "OAPIF:" + e.url + "/ogc/collections/assignments"} {
+		out := ogr(t, token, "ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=1", ds, "assignments")
+		var wrong []string
+		for _, f := range []string{"id: Integer", "theme: String", "target: String", "from_m: Real", "to_m: Real",
+			"valid_from: DateTime", "valid_to: DateTime", "note: String"} {
+			if !regexp.MustCompile(`(?m)^` + f + ` `).MatchString(out) {
+				wrong = append(wrong, f)
+			}
+		}
+		if wrong != nil {
+			t.Errorf("%s: want %s:\n%s", ds, strings.Join(wrong, ", "), out)
+		}
+	}
+
+	// A filter nothing matches leaves GDAL no features to guess from: the
+	// geometry type is the schema's.
+	out := ogr(t, token, "ogrinfo", "-ro", "-so", "OAPIF:"+e.url+"/ogc?name=no-such-name", "street", "component")
+	for _, want := range []string{"Geometry: Line String", "Geometry: Point", "length_m: Real", "updated_at: DateTime"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("an empty page: no %q:\n%s", want, out)
+			break
+		}
+	}
+
+	gpkg := filepath.Join(t.TempDir(), "assignments.gpkg")
+	_, warn := ogrWarn(t, token, "ogr2ogr", "-f", "GPKG", gpkg, "OAPIF:"+e.url+"/ogc", "assignments",
+		"-oo", "PAGE_SIZE=1000", "-nlt", "GEOMETRY")
+	if strings.Contains(warn, "Warning") || strings.Contains(warn, "ERROR") {
+		t.Errorf("ogr2ogr assignments:\n%s", warn)
+	}
+	out = ogr(t, token, "ogrinfo", "-ro", "-so", gpkg, "assignments")
+	want := e.scalar(`SELECT count(*) FROM assignments WHERE valid_to IS NULL`)
+	if n := countOf(t, out); n != want || n == 0 {
+		t.Errorf("GeoPackage holds %d assignments, the database %d live", n, want)
+	}
+	for _, w := range []string{"Geometry: Unknown (any)", "from_m: Real", "valid_to: DateTime"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("GeoPackage: no %q:\n%s", w, out)
+			break
+		}
+	}
+	// Grids stay polygons beside the objects' points and lines.
+	kinds := ogr(t, token, "ogrinfo", "-ro", "-q", gpkg, "-sql",
+		`SELECT target_kind || ' ' || ST_GeometryType(geom) AS k, count(*) AS n FROM assignments GROUP BY k`)
+	grids := e.scalar(`SELECT count(*) FROM assignments WHERE valid_to IS NULL AND target_kind = 'grid'`)
+	if grids == 0 || !strings.Contains(kinds, "k (String) = grid POLYGON\n  n (Integer) = "+strconv.Itoa(grids)+"\n") ||
+		strings.Count(kinds, "k (String) = grid ") != 1 {
+		t.Errorf("want %d grid assignments, all polygons:\n%s", grids, kinds)
 	}
 }
