@@ -162,6 +162,9 @@ func describe(c echo.Context, col *grids.Collection, ext map[string]grids.Extent
 			{Href: base + "/items", Rel: "items", Type: "application/geo+json", Title: "features"},
 			{Href: base + "/schema", Rel: "describedby", Type: "application/schema+json", Title: "the features' JSON Schema"},
 			{Href: base + "/items?f=html", Rel: "items", Type: "text/html", Title: "features as HTML"},
+			// GDAL 3.6 types fields from this one: it matches "describedBy"
+			// exactly and wants XML.
+			xsdLink(ogcBase(c), col),
 		},
 	}
 	if x, ok := ext[col.ID]; ok {
@@ -508,7 +511,8 @@ var ogcPages = template.Must(template.New("ogc").Funcs(template.FuncMap{
 <style>body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;max-width:80rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left;font-size:.9rem}code{background:#f4f4f4}</style></head><body>
 <p><a href="/ogc?f=html">citygrid OGC API</a> · <a href="/ogc/collections?f=html">数据集 Collections</a> · <a href="/ogc/conformance?f=html">一致性 Conformance</a></p>{{end}}
 {{define "landing"}}{{template "head" .title}}<h1>{{.title}}</h1><p>{{.description}}</p>
-<p>GDAL: <code>GDAL_HTTP_HEADERS="Authorization: Bearer …" ogrinfo OAPIF:{{with index .links 0}}{{.Href}}{{end}}</code></p>
+<p>GDAL: <code>GDAL_HTTP_HEADERS="Authorization: Bearer …" ogrinfo OAPIF:{{with index .links 0}}{{.Href}}{{end}}</code>;
+a collection of mixed geometry (assignments, objects, units) into a GeoPackage: <code>ogr2ogr -f GPKG out.gpkg OAPIF:… assignments -oo PAGE_SIZE=1000 -nlt GEOMETRY</code></p>
 <ul>{{range .links}}<li><a href="{{.Href}}">{{.Title}}</a> ({{.Rel}})</li>{{end}}</ul></body></html>{{end}}
 {{define "conformance"}}{{template "head" "Conformance"}}<h1>一致性 Conformance</h1><ul>{{range .conformsTo}}<li>{{.}}</li>{{end}}</ul></body></html>{{end}}
 {{define "collections"}}{{template "head" "Collections"}}<h1>数据集 Collections</h1><table><tr><th>id</th><th>名称 Title</th><th>说明 Description</th></tr>

@@ -96,6 +96,7 @@ func (s *Server) register() {
 	ogc.GET("/collections", s.ogcCollections)
 	ogc.GET("/collections/:collection", s.ogcCollection)
 	ogc.GET("/collections/:collection/schema", s.ogcSchema)
+	ogc.GET("/collections/:collection/schema.xsd", s.ogcXSD)
 	ogc.GET("/collections/:collection/items", s.ogcItems)
 	ogc.GET("/collections/:collection/items/:id", s.ogcItem)
 
