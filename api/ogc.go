@@ -182,13 +182,21 @@ func describe(c echo.Context, col *grids.Collection, ext map[string]grids.Extent
 }
 
 // extentCache keeps the collections' extents, which take a scan of every
-// table, until a change notification names one of those tables.
+// table, and the counts of items queries (numberMatched), which a client
+// walking next links asks for again on every page, until a change
+// notification names one of the tables they are read from.
 type extentCache struct {
-	mu   sync.Mutex
-	gen  uint64 // bumped by changes
-	have uint64 // the generation ext was measured at, plus one
-	ext  map[string]grids.Extent
+	mu     sync.Mutex
+	gen    uint64 // bumped by changes
+	have   uint64 // the generation ext was measured at, plus one
+	ext    map[string]grids.Extent
+	counts map[string]int64 // by query, made at generation countGen
+	// countGen is the generation the counts were made at.
+	countGen uint64
 }
+
+// maxCachedCounts bounds the count cache; past it the cache starts over.
+const maxCachedCounts = 4096
 
 func (e *extentCache) changed(table string) {
 	switch table {
@@ -197,6 +205,41 @@ func (e *extentCache) changed(table string) {
 		e.gen++
 		e.mu.Unlock()
 	}
+}
+
+// countMatched is numberMatched: the count of what the query matches
+// across all its pages, from the cache when nothing changed since.
+func (s *Server) countMatched(ctx context.Context, col *grids.Collection, q grids.FeatureQuery, params url.Values) (int64, error) {
+	key := url.Values{}
+	for k, v := range params {
+		if k != "after" && k != "limit" && k != "f" {
+			key[k] = v
+		}
+	}
+	k := col.ID + "?" + key.Encode() + "#" + q.OnlyUnit
+	e := &s.extents
+	e.mu.Lock()
+	gen := e.gen
+	if e.countGen == gen {
+		if n, ok := e.counts[k]; ok {
+			e.mu.Unlock()
+			return n, nil
+		}
+	}
+	e.mu.Unlock()
+	n, err := s.store.CountFeatures(ctx, col, q)
+	if err != nil {
+		return 0, err
+	}
+	e.mu.Lock()
+	if e.gen == gen { // nothing changed while counting
+		if e.countGen != gen || e.counts == nil || len(e.counts) >= maxCachedCounts {
+			e.counts, e.countGen = map[string]int64{}, gen
+		}
+		e.counts[k] = n
+	}
+	e.mu.Unlock()
+	return n, nil
 }
 
 func (s *Server) collectionExtents(ctx context.Context) (map[string]grids.Extent, error) {
@@ -366,7 +409,7 @@ func (s *Server) ogcItems(c echo.Context) error {
 	}
 	q.Limit = limit
 	ctx := c.Request().Context()
-	matched, err := s.store.CountFeatures(ctx, col, q)
+	matched, err := s.countMatched(ctx, col, q, params)
 	if err != nil {
 		return err
 	}

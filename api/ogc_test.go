@@ -113,6 +113,8 @@ func TestOGCLandingAndCollections(t *testing.T) {
 		return 0
 	}
 	before := east()
+	toilets := func() int { return e.ogcPage("/ogc/collections/toilet/items?limit=1", analyst).NumberMatched }
+	n0 := toilets()
 	p := e.point(`SELECT ST_XMax(ST_Extent(geom)) + 0.01, ST_YMax(ST_Extent(geom)) FROM objects`)
 	if r := e.do("POST", "/api/v1/objects", adminToken, map[string]any{"layer": "toilet", "name": "东边公厕",
 		"geometry": map[string]any{"type": "Point", "coordinates": []float64{p[0], p[1]}}}); r.status != 201 {
@@ -122,6 +124,10 @@ func TestOGCLandingAndCollections(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("toilet extent still ends at %v after a toilet at %v", before, p[0])
 		}
+	}
+	// So are the counts of items queries.
+	if n := toilets(); n != n0+1 {
+		t.Errorf("numberMatched of toilets %d after adding one to %d", n, n0)
 	}
 	if r := e.do("GET", "/ogc/collections/grids", analyst, nil); r.status != 200 || r.json(t)["id"] != "grids" {
 		t.Errorf("grids collection: %d %s", r.status, r.body)
