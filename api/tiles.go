@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/paulmach/orb"
@@ -50,6 +52,15 @@ const (
 	tileCacheControl  = "private, max-age=60"
 	defaultTileCache  = 64 << 20
 	tileEntryOverhead = 200 // map slot, list element, key and struct, roughly
+	// tileRenderTimeout bounds one rendering. The HTTP server sets no
+	// write timeout, and a rendering outlives the requester that started
+	// it (others may be waiting for it), so without this a pathological
+	// tile (a theme layer's lowest zoom over a far larger city, a lock
+	// held) would keep a pool connection and a PostgreSQL backend busy for
+	// as long as it takes. Tiles of the 20,000-grid bench city render in
+	// well under a second; 30 s leaves room for a loaded server. A
+	// constant, not configuration: nobody should need to tune it.
+	tileRenderTimeout = 30 * time.Second
 )
 
 // tileService is the layer table and the tile cache of one server.
@@ -61,13 +72,15 @@ type tileService struct {
 	// flight merges concurrent misses of one tile (a wall of dispatch
 	// screens opening the same view) into one rendering.
 	flight singleflight.Group
+	// renderTimeout bounds one rendering (tileRenderTimeout).
+	renderTimeout time.Duration
 }
 
 func newTileService(maxBytes int64, reg *prometheus.Registry) *tileService {
 	if maxBytes <= 0 {
 		maxBytes = defaultTileCache
 	}
-	t := &tileService{layers: map[string]grids.TileLayer{}}
+	t := &tileService{layers: map[string]grids.TileLayer{}, renderTimeout: tileRenderTimeout}
 	for _, l := range grids.TileLayers() {
 		t.layers[l.ID] = l
 		t.order = append(t.order, l.ID)
@@ -292,11 +305,19 @@ func (s *Server) tile(c echo.Context) error {
 	}
 	cache.misses.Inc()
 	gen := cache.generation(l.ID)
-	// The rendering outlives a requester that hangs up, since others may
-	// wait for it; the server's write timeout still bounds it.
-	ctx := context.WithoutCancel(c.Request().Context())
 	v, err, _ := s.tiles.flight.Do(fmt.Sprintf("%v/%d", key, gen), func() (any, error) {
+		// The rendering outlives a requester that hangs up, since others
+		// may wait for it, so it is bounded by its own timeout instead
+		// (the store passes it on to PostgreSQL as statement_timeout).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.tiles.renderTimeout)
+		defer cancel()
 		raw, err := s.store.Tile(ctx, l, z, x, y, theme)
+		if errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("tile rendering timed out", "layer", l.ID, "z", z, "x", x, "y", y, "theme", theme,
+				"timeout", s.tiles.renderTimeout.String(), "err", err)
+			return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
+				fmt.Sprintf("rendering tile %s %d/%d/%d took longer than %s and was given up", l.ID, z, x, y, s.tiles.renderTimeout))
+		}
 		if err != nil {
 			return nil, err
 		}

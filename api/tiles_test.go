@@ -570,3 +570,150 @@ func TestTileUnassigned(t *testing.T) {
 		t.Errorf("unknown theme: %d", r.status)
 	}
 }
+
+// The unassigned layer draws what coverage reports. Over tiles of three
+// zooms around a grid nobody leads, for an area duty, an object duty over
+// lines (with a stretch led) and one over points: every feature drawn is
+// an unassigned_object or uncovered_stretch of /api/v1/coverage/gaps.geojson
+// for the whole city, and every one reported whose object's middle lies in
+// the tile is drawn. At z16 many streets cross a tile with their middles
+// outside it, which the tile tests one by one rather than against its union
+// of leads.
+func TestTileUnassignedAgreesWithCoverage(t *testing.T) {
+	e := cityEnv(t)
+	ctx := context.Background()
+	pool := e.store.Pool()
+	var anchor orb.Point
+	if err := pool.QueryRow(ctx, `
+		SELECT ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom)) FROM grids g
+		WHERE g.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.grid_code = g.code
+		  AND a.theme_code = 'sanitation' AND a.role = 'lead' AND a.valid_to IS NULL)
+		ORDER BY g.code LIMIT 1`).Scan(&anchor[0], &anchor[1]); err != nil {
+		t.Fatalf("no grid without a sanitation lead: %v", err)
+	}
+	// Half of the longest street near the anchor gets a road chief of its
+	// own, so that an uncovered stretch is drawn.
+	var street int64
+	var length float64
+	if err := pool.QueryRow(ctx, `
+		SELECT o.id, o.length_m FROM objects o WHERE o.layer IN ('street', 'alley') AND GeometryType(o.geom) = 'LINESTRING'
+		  AND ST_DWithin(o.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326), 0.002)
+		  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.object_id = o.id AND a.theme_code = 'road_chief' AND a.valid_to IS NULL)
+		ORDER BY o.length_m DESC, o.id LIMIT 1`, anchor[0], anchor[1]).Scan(&street, &length); err != nil {
+		t.Fatalf("no street without a road chief near %v: %v", anchor, err)
+	}
+	if r := e.do("POST", "/api/v1/assignments", adminToken, map[string]any{"theme": "road_chief", "unit": "HW", "role": "lead",
+		"target_kind": "object", "target": fmt.Sprint(street), "from_m": 0, "to_m": math.Round(length/3*10) / 10}); r.status != 201 {
+		t.Fatalf("assign a third: %d %s", r.status, r.body)
+	}
+
+	type part struct {
+		kind     string
+		id       int64
+		from, to float64
+	}
+	key := func(f *geojson.Feature) part {
+		p := part{kind: f.Properties.MustString("kind", ""), id: int64(f.Properties.MustFloat64("object_id", 0))}
+		p.from, p.to = f.Properties.MustFloat64("from_m", 0), f.Properties.MustFloat64("to_m", 0)
+		return p
+	}
+	// Stretch ends are rounded to 0.01 m in gaps.geojson, to 0.1 m in tiles.
+	same := func(a, b part) bool {
+		return a.kind == b.kind && a.id == b.id && math.Abs(a.from-b.from) < 0.06 && math.Abs(a.to-b.to) < 0.06
+	}
+	stretches := 0
+	for _, theme := range []string{"sanitation", "road_chief", "frontage"} {
+		r := e.do("GET", "/api/v1/coverage/gaps.geojson?theme="+theme, adminToken, nil)
+		if r.status != 200 {
+			t.Fatalf("gaps %s: %d %s", theme, r.status, r.body)
+		}
+		fc, err := geojson.UnmarshalFeatureCollection(r.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reported := map[int64][]part{}
+		for _, f := range fc.Features {
+			if k := key(f); k.kind == "unassigned_object" || k.kind == "uncovered_stretch" {
+				reported[k.id] = append(reported[k.id], k)
+			}
+		}
+		for _, z := range []maptile.Zoom{14, 15, 16} {
+			tile := maptile.At(anchor, z)
+			// Each object reaching the buffered tile: whether its middle
+			// lies in the tile, and whether in the city (coverage speaks
+			// of the city only).
+			type where struct{ inTile, inCity bool }
+			objects := map[int64]where{}
+			rows, err := pool.Query(ctx, `
+				SELECT o.id, ST_Covers(`+envelope(tile, false)+`, m.p),
+				       EXISTS (SELECT 1 FROM regions d WHERE d.level = 'district' AND ST_Covers(d.geom, m.p))
+				FROM objects o, LATERAL (SELECT CASE WHEN ST_Dimension(o.geom) = 0 THEN o.geom ELSE ST_PointOnSurface(o.geom) END AS p) m
+				WHERE o.geom && `+envelope(tile, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id int64
+				var w where
+				if err := rows.Scan(&id, &w.inTile, &w.inCity); err != nil {
+					t.Fatal(err)
+				}
+				objects[id] = w
+			}
+			rows.Close()
+
+			res := e.getTile(tilePath("unassigned", tile, "?theme="+theme), "Cache-Control", "no-cache")
+			var drawn []part
+			if res.status != 204 {
+				for _, f := range decodeTile(t, res, tile, "unassigned") {
+					drawn = append(drawn, key(f))
+				}
+			}
+			checked := 0
+			for _, d := range drawn {
+				if d.kind == "uncovered_stretch" {
+					stretches++
+				}
+				w, ok := objects[d.id]
+				if !ok {
+					t.Errorf("%s z%d: object %d is drawn but does not reach the tile", theme, z, d.id)
+					continue
+				}
+				if !w.inCity {
+					continue
+				}
+				checked++
+				found := false
+				for _, p := range reported[d.id] {
+					found = found || same(p, d)
+				}
+				if !found {
+					t.Errorf("%s tile %v: drawn %+v, gaps.geojson has %+v for the object", theme, tile, d, reported[d.id])
+				}
+			}
+			for id, ps := range reported {
+				if w := objects[id]; !w.inTile {
+					continue
+				}
+				for _, p := range ps {
+					found := false
+					for _, d := range drawn {
+						found = found || same(p, d)
+					}
+					// A stretch far along a line may miss the tile its
+					// object's middle lies in; a whole object may not.
+					if !found && p.kind == "unassigned_object" {
+						t.Errorf("%s tile %v: gaps.geojson reports %+v, whose middle lies in the tile, but it is not drawn", theme, tile, p)
+					}
+				}
+			}
+			t.Logf("%s z%d: %d parts drawn, %d of them in the city", theme, z, len(drawn), checked)
+			if z == 14 && checked == 0 {
+				t.Errorf("%s tile %v: nothing drawn to compare", theme, tile)
+			}
+		}
+	}
+	if stretches == 0 {
+		t.Errorf("no uncovered stretch drawn, though street %d is led for a third of its length", street)
+	}
+}

@@ -12,7 +12,8 @@ import (
 
 // BenchmarkTile renders z14 tiles of the bench city (20,000 grids) in
 // PostGIS, round-robin over every tile covering the city: the uncached cost
-// of a tile request without HTTP. Reports the mean tile size.
+// of a tile request without HTTP. Reports the mean tile size. The gaps
+// layer is drawn for sanitation, unassigned for four duties.
 func BenchmarkTile(b *testing.B) {
 	s, _ := loadBenchCity(b)
 	ctx := context.Background()
@@ -33,8 +34,17 @@ func BenchmarkTile(b *testing.B) {
 	for _, l := range grids.TileLayers() {
 		layers[l.ID] = l
 	}
-	for _, bc := range []struct{ layer, theme string }{{"grids", ""}, {"streets", ""}, {"objects", ""}, {"regions", ""}, {"gaps", "sanitation"}} {
-		b.Run(bc.layer, func(b *testing.B) {
+	for _, bc := range []struct{ layer, theme string }{
+		{"grids", ""}, {"streets", ""}, {"objects", ""}, {"regions", ""}, {"gaps", "sanitation"},
+		// An area duty led by grids, an object duty over points (shops),
+		// one over lines (streets and alleys), one nobody leads.
+		{"unassigned", "sanitation"}, {"unassigned", "frontage"}, {"unassigned", "road_chief"}, {"unassigned", "place_name_signs"},
+	} {
+		name := bc.layer
+		if bc.layer == "unassigned" {
+			name += "/" + bc.theme
+		}
+		b.Run(name, func(b *testing.B) {
 			l := layers[bc.layer]
 			i, size := 0, 0
 			for b.Loop() {

@@ -2,6 +2,8 @@
 -- tile covering the 20,000-grid generated city (citygrid demo generated
 -- --grids 20000, seed 1: bounds 116.9113,36.5924 - 117.0887,36.7076).
 -- Usage: LAYER=grids [NOCACHE=1] [THEME=sanitation] wrk -t1 -c1 -d20s --latency -s tiles.lua http://127.0.0.1:8092
+--   THEME is required by the layers drawn per duty: gaps (area duties) and
+--   unassigned (any duty, e.g. LAYER=unassigned THEME=road_chief).
 --   NOCACHE=1 sends Cache-Control: no-cache, so every request is rendered
 --   by PostGIS (the server's uncached path); without it the server's tile
 --   cache answers after the first round.
