@@ -131,6 +131,12 @@ func (e *env) do(method, path, token string, body any) response {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return e.send(req)
+}
+
+// send makes a request and reads the whole answer.
+func (e *env) send(req *http.Request) response {
+	e.t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)

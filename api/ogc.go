@@ -100,7 +100,7 @@ func alternate(c echo.Context, f, typ, title string) ogcLink {
 	return ogcLink{Href: c.Scheme() + "://" + c.Request().Host + u.String(), Rel: "alternate", Type: typ, Title: title}
 }
 
-func (s *Server) ogcRespond(c echo.Context, page string, data map[string]any) error {
+func (s *Server) ogcRespond(c echo.Context, page string, data any) error {
 	html, err := wantsHTML(c)
 	if err != nil {
 		return err
@@ -306,11 +306,7 @@ func (s *Server) ogcCollection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	oc := describe(c, col, ext)
-	var m map[string]any
-	b, _ := json.Marshal(oc)
-	json.Unmarshal(b, &m)
-	return s.ogcRespond(c, "collection", m)
+	return s.ogcRespond(c, "collection", describe(c, col, ext))
 }
 
 // ogcSchema describes a collection's features as a JSON Schema of a
@@ -560,10 +556,10 @@ a collection of mixed geometry (assignments, objects, units) into a GeoPackage: 
 {{define "conformance"}}{{template "head" "Conformance"}}<h1>一致性 Conformance</h1><ul>{{range .conformsTo}}<li>{{.}}</li>{{end}}</ul></body></html>{{end}}
 {{define "collections"}}{{template "head" "Collections"}}<h1>数据集 Collections</h1><table><tr><th>id</th><th>名称 Title</th><th>说明 Description</th></tr>
 {{range .collections}}<tr><td><a href="/ogc/collections/{{.ID}}/items?f=html">{{.ID}}</a></td><td>{{.Title}}</td><td>{{.Description}}</td></tr>{{end}}</table></body></html>{{end}}
-{{define "collection"}}{{template "head" .title}}<h1>{{.title}} <small>{{.id}}</small></h1><p>{{.description}}</p>
-<p><a href="/ogc/collections/{{.id}}/items?f=html">要素 Items</a> · <a href="/ogc/collections/{{.id}}/items">GeoJSON</a></p>
-{{with .extent}}<p>范围 Extent: {{json .spatial.bbox}}</p>{{end}}
-<table><tr><th>属性 Property</th><th>类型 Type</th><th>说明</th></tr>{{range .properties}}<tr><td>{{.name}}</td><td>{{.type}}</td><td>{{.title}}</td></tr>{{end}}</table></body></html>{{end}}
+{{define "collection"}}{{template "head" .Title}}<h1>{{.Title}} <small>{{.ID}}</small></h1><p>{{.Description}}</p>
+<p><a href="/ogc/collections/{{.ID}}/items?f=html">要素 Items</a> · <a href="/ogc/collections/{{.ID}}/items">GeoJSON</a></p>
+{{with .Extent}}<p>范围 Extent: {{json .Spatial.BBox}}</p>{{end}}
+<table><tr><th>属性 Property</th><th>类型 Type</th><th>说明</th></tr>{{range .Properties}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td>{{.Title}}</td></tr>{{end}}</table></body></html>{{end}}
 {{define "items"}}{{template "head" .collection.Title}}<h1>{{.collection.Title}}</h1><p>共 {{.matched}} 个要素 · {{.matched}} features matched</p>
 <table><tr><th>id</th>{{range .collection.Properties}}<th>{{.Name}}</th>{{end}}</tr>
 {{$base := .base}}{{range .rows}}<tr><td><a href="{{$base}}/items/{{.ID}}?f=html">{{.ID}}</a></td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>

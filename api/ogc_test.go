@@ -132,6 +132,10 @@ func TestOGCLandingAndCollections(t *testing.T) {
 	if r := e.do("GET", "/ogc/collections/grids", analyst, nil); r.status != 200 || r.json(t)["id"] != "grids" {
 		t.Errorf("grids collection: %d %s", r.status, r.body)
 	}
+	if r := e.do("GET", "/ogc/collections/grids?f=html", analyst, nil); r.status != 200 ||
+		!strings.Contains(string(r.body), "单元网格") || !strings.Contains(string(r.body), "<td>community</td>") {
+		t.Errorf("grids collection as HTML: %d %.300s", r.status, r.body)
+	}
 	// The schema types what a first page cannot: a null from_m is a number.
 	var schema struct {
 		Properties struct {

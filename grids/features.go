@@ -75,8 +75,9 @@ type Collection struct {
 	// regionSQL restricts rows to a region; it may use the CTE "down" (the
 	// region and everything under it) and @region.
 	regionSQL string
-	// filterSQL maps a filter name to its condition on f, with @value.
-	filterSQL map[string]string
+	// layer keeps an object layer's collection to its layer, as a bound
+	// argument (the codes come from the layers table, not from code).
+	layer string
 }
 
 // MayRead says whether a role may read the collection.
@@ -240,7 +241,7 @@ func (s *Store) Collections(ctx context.Context) ([]*Collection, error) {
 		cs = append(cs, &Collection{
 			ID: l.code, Title: strings.TrimSpace(l.zh + " " + capitalise(l.en)), Description: "objects of the layer " + l.code,
 			GeometryType: gt, Temporal: Instant, NumericID: true, Filters: []string{"region", "category", "code", "name", "source"},
-			Properties: objectProps, source: objectSource + ` WHERE o.layer = ` + quoteLiteral(l.code), regionSQL: objectInRegion,
+			Properties: objectProps, source: objectSource, regionSQL: objectInRegion, layer: l.code,
 		})
 	}
 	return cs, nil
@@ -452,6 +453,10 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 	case c.Temporal == Versioned:
 		where = append(where, `f.t1 IS NULL`)
 	}
+	if c.layer != "" {
+		args["collection_layer"] = c.layer
+		where = append(where, `f.layer = @collection_layer`)
+	}
 	keys := make([]string, 0, len(q.Equal))
 	for k := range q.Equal {
 		keys = append(keys, k)
@@ -460,10 +465,6 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 	for i, k := range keys {
 		name := fmt.Sprintf("eq%d", i)
 		args[name] = q.Equal[k]
-		if cond, ok := c.filterSQL[k]; ok {
-			where = append(where, strings.ReplaceAll(cond, "@value", "@"+name))
-			continue
-		}
 		p, isProp := c.Property(k)
 		if !isProp {
 			return "", nil, Invalid(k, "%s cannot be filtered by %s; filters: %s", c.ID, k, strings.Join(c.FilterNames(), ", "))
