@@ -6,12 +6,12 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DATA       ?= .data/pg
 DB_PORT    ?= 54329
 TEST_DATA  := .data/test
-TEST_PORT  := 54339
+TEST_PORT  ?= 54339
 GOTESTFLAGS ?= -count=1 -race
 
 export CGO_ENABLED := 1
 
-.PHONY: run stop test build web vet clean
+.PHONY: run stop test build builddeps web vet clean
 
 ## run: install PostGIS if missing, start the local cluster, migrate and serve on :8080
 run: build
@@ -22,12 +22,17 @@ stop: build
 	./$(BIN) db stop --data $(DATA) --db-port $(DB_PORT)
 
 ## build: the binary, with the map app embedded
-build: web/dist/index.html
+build: builddeps web/dist/index.html
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/citygrid
+
+## builddeps: install what the cgo build needs (a C compiler, pkg-config, zlib headers) when missing
+builddeps:
+	@CGO_ENABLED=0 $(GO) run ./internal/builddeps
 
 web: web/dist/index.html
 
 web/dist/index.html: web/package.json web/package-lock.json web/index.html web/vite.config.js $(wildcard web/src/*)
+	@CGO_ENABLED=0 $(GO) run ./internal/builddeps --node
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
 
 ## test: vet and every test, against a throwaway PostGIS cluster of its own

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citygrid/citygrid/internal/pgrun"
+	"github.com/citygrid/citygrid/internal/apt"
 )
 
 // gdal finds GDAL's command-line tools, installing gdal-bin from the
@@ -25,9 +26,9 @@ func gdal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	for _, prog := range []string{"ogrinfo", "ogr2ogr"} {
-		if _, err := pgrun.EnsureCommand(ctx, os.Stderr, prog, "gdal-bin"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("GDAL is required in CI: %v", err)
+		if _, err := apt.EnsureCommand(ctx, os.Stderr, prog, "gdal-bin"); err != nil {
+			if os.Getenv("CI") == "true" || !errors.Is(err, apt.ErrNotAllowed) {
+				t.Fatalf("GDAL is required: %v", err)
 			}
 			t.Skipf("GDAL (gdal-bin) is not installed and cannot be installed here: %v", err)
 		}

@@ -29,9 +29,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/internal/apt"
 )
 
 // Config says where the cluster lives and how it runs.
@@ -417,53 +418,7 @@ func (c *Cluster) install(ctx context.Context) error {
 }
 
 func (c *Cluster) aptInstall(ctx context.Context, pkgs ...string) error {
-	return AptInstall(ctx, c.cfg.Log, pkgs...)
-}
-
-// EnsureCommand installs pkg from the distribution when prog is not on the
-// PATH, the way the cluster installs PostGIS: tests that drive real clients
-// (GDAL's ogrinfo) get them on a fresh machine.
-func EnsureCommand(ctx context.Context, log io.Writer, prog, pkg string) (string, error) {
-	if path, err := exec.LookPath(prog); err == nil {
-		return path, nil
-	}
-	if err := AptInstall(ctx, log, pkg); err != nil {
-		return "", err
-	}
-	return exec.LookPath(prog)
-}
-
-// AptInstall installs Debian packages with apt-get, through sudo -n when
-// not root, updating the package lists once if the first try fails.
-func AptInstall(ctx context.Context, log io.Writer, pkgs ...string) error {
-	logf := func(f string, a ...any) { fmt.Fprintf(log, "pgrun: "+f+"\n", a...) }
-	logf("installing %s with apt-get (this happens once)", strings.Join(pkgs, " "))
-	run := func(args ...string) error {
-		if os.Geteuid() != 0 {
-			args = append([]string{"-n"}, args...)
-			args = append([]string{"sudo"}, args...)
-		}
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		err := cmd.Run()
-		if err != nil {
-			return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, tail(out.String(), 1500))
-		}
-		logf("%s took %s", strings.Join(args, " "), time.Since(start).Round(time.Second))
-		return nil
-	}
-	install := append([]string{"apt-get", "install", "-y", "--no-install-recommends"}, pkgs...)
-	if err := run(install...); err == nil {
-		return nil
-	}
-	// A fresh machine often has no package lists yet.
-	if err := run("apt-get", "update"); err != nil {
-		return err
-	}
-	return run(install...)
+	return apt.Install(ctx, c.cfg.Log, pkgs...)
 }
 
 func tail(s string, n int) string {
