@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citygrid/citygrid/internal/app"
+	"github.com/citygrid/citygrid/internal/db"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/api"
@@ -27,7 +30,7 @@ type env struct {
 	t        *testing.T
 	url      string
 	store    *grids.Store
-	migrator *grids.Migrator
+	migrator *db.Migrator
 	resolver *grids.Resolver
 }
 
@@ -40,7 +43,7 @@ func newEnv(t *testing.T) *env {
 // same database.
 func (e *env) twin(t *testing.T) *env {
 	t.Helper()
-	pool, err := grids.Connect(context.Background(), e.store.Pool().Config().ConnString())
+	pool, err := db.Connect(context.Background(), e.store.Pool().Config().ConnString())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,27 +59,22 @@ func serverOn(t *testing.T, pool *pgxpool.Pool) *env {
 // serverWith is serverOn with a changed configuration.
 func serverWith(t *testing.T, pool *pgxpool.Pool, configure func(*api.Config)) *env {
 	t.Helper()
-	store := grids.NewStore(pool, grids.DefaultCodeRules())
-	m, err := grids.NewMigrator(pool)
+	m, err := db.NewMigrator(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	res, err := grids.NewResolver(ctx, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := api.Config{AdminToken: adminToken, Version: "test"}
 	configure(&cfg)
-	srv, err := api.New(store, res, m, log, cfg)
+	a, err := app.New(ctx, pool, m, app.Config{Codes: grids.DefaultCodeRules(), API: cfg,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go res.Run(ctx)
-	go store.Listen(ctx, log, srv.Changed)
+	go a.Run(ctx)
+	store, res, srv := a.Store, a.Resolver, a.Server
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &env{t: t, url: hs.URL, store: store, migrator: m, resolver: res}

@@ -1,11 +1,13 @@
 // Package api is citygrid's HTTP interface: Echo routes, request binding and
 // validation, authentication, one error mapper, metrics and the OpenAPI
-// document. Business rules live in grids; this package only translates.
+// document, and the OGC API and tile adapters over grids/features. Business
+// rules live in grids and its packages; this package only translates.
 package api
 
 import (
 	"context"
 	"crypto/subtle"
+	"github.com/citygrid/citygrid/internal/db"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
+	"github.com/citygrid/citygrid/grids/features"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 // Config is what the server needs besides its dependencies.
@@ -46,8 +51,11 @@ type Config struct {
 // Server holds the HTTP handlers and their dependencies.
 type Server struct {
 	store       *grids.Store
+	ingest      *ingest.Store
+	cov         *coverage.Store
+	features    *features.Store
 	resolver    *grids.Resolver
-	migrator    *grids.Migrator
+	migrator    *db.Migrator
 	log         *slog.Logger
 	cfg         Config
 	echo        *echo.Echo
@@ -60,7 +68,7 @@ type Server struct {
 }
 
 // New builds the server and registers every route.
-func New(store *grids.Store, resolver *grids.Resolver, migrator *grids.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
+func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 8 << 20
 	}
@@ -78,6 +86,9 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *grids.Migrator,
 	}
 	s := &Server{
 		store:    store,
+		ingest:   ingest.NewStore(store),
+		cov:      coverage.NewStore(store),
+		features: features.NewStore(store),
 		resolver: resolver,
 		migrator: migrator,
 		log:      log,

@@ -27,7 +27,7 @@ type AssignmentInput struct {
 // fails the whole batch with every problem listed by index.
 func (s *Store) ImportAssignments(ctx context.Context, in []AssignmentInput) (int, error) {
 	created := 0
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE assign_stage (idx int, theme text, unit text, role text, target text, code text,
 				source text, source_id text, from_m float8, to_m float8, note text) ON COMMIT DROP`); err != nil {
@@ -79,7 +79,7 @@ func (s *Store) ImportAssignments(ctx context.Context, in []AssignmentInput) (in
 			          AND (o.code = s.code OR (o.source = s.source AND o.source_id = s.source_id)) LIMIT 1),
 			       s.from_m, s.to_m, s.note
 			FROM assign_stage s JOIN units u ON u.code = s.unit ORDER BY s.idx`)
-		if name, state := pgConstraint(err); state == sqlExclusionViolation && name == "assignments_one_lead" {
+		if name, state := PgConstraint(err); state == SQLExclusionViolation && name == "assignments_one_lead" {
 			return &ConflictError{Field: "role", Message: "two leads for the same target, duty and time (one lead per target and duty)"}
 		}
 		if err != nil {

@@ -142,7 +142,7 @@ func assignmentNotFound(id int64) error {
 	return &NotFoundError{What: "assignment", Key: strconv.FormatInt(id, 10)}
 }
 
-func (s *Store) assignment(ctx context.Context, q querier, id int64) (Assignment, error) {
+func (s *Store) assignment(ctx context.Context, q Querier, id int64) (Assignment, error) {
 	a, err := scanAssignment(q.QueryRow(ctx, assignmentSelect+` WHERE a.id = @id`, pgx.NamedArgs{"id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, assignmentNotFound(id)
@@ -162,27 +162,27 @@ type resolved struct {
 
 // resolveAssignment checks every reference of n and returns the ids; all
 // problems are reported at once.
-func (s *Store) resolveAssignment(ctx context.Context, q querier, n NewAssignment) (resolved, error) {
+func (s *Store) resolveAssignment(ctx context.Context, q Querier, n NewAssignment) (resolved, error) {
 	var r resolved
-	var p problems
+	var p Problems
 	var themeOK bool
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM themes WHERE code = @t)`, pgx.NamedArgs{"t": n.Theme}).Scan(&themeOK); err != nil {
 		return r, err
 	}
 	if n.Theme == "" {
-		p.add("theme", "required")
+		p.Add("theme", "required")
 	} else if !themeOK {
-		p.add("theme", "theme %q does not exist (see /api/v1/themes)", n.Theme)
+		p.Add("theme", "theme %q does not exist (see /api/v1/themes)", n.Theme)
 	}
 	if n.Role != "lead" && n.Role != "support" {
-		p.add("role", "want lead or support")
+		p.Add("role", "want lead or support")
 	}
 	id, err := lookupID(ctx, q, `SELECT id FROM units WHERE code = @code`, n.Unit)
 	if err != nil {
 		return r, err
 	}
 	if id == nil {
-		p.add("unit", "unit %q does not exist", n.Unit)
+		p.Add("unit", "unit %q does not exist", n.Unit)
 	} else {
 		r.unit = *id
 	}
@@ -193,7 +193,7 @@ func (s *Store) resolveAssignment(ctx context.Context, q querier, n NewAssignmen
 			return r, err
 		}
 		if !ok {
-			p.add("target", "grid %q does not exist", n.Target)
+			p.Add("target", "grid %q does not exist", n.Target)
 		}
 		r.grid = &n.Target
 	case "region":
@@ -202,13 +202,13 @@ func (s *Store) resolveAssignment(ctx context.Context, q querier, n NewAssignmen
 			return r, err
 		}
 		if id == nil {
-			p.add("target", "region %q does not exist", n.Target)
+			p.Add("target", "region %q does not exist", n.Target)
 		}
 		r.region = id
 	case "object":
 		oid, perr := strconv.ParseInt(n.Target, 10, 64)
 		if perr != nil {
-			p.add("target", "%q is not an object id", n.Target)
+			p.Add("target", "%q is not an object id", n.Target)
 			break
 		}
 		var length *float64
@@ -216,37 +216,37 @@ func (s *Store) resolveAssignment(ctx context.Context, q querier, n NewAssignmen
 		err := q.QueryRow(ctx, `SELECT length_m, ST_Dimension(geom) FROM objects WHERE id = @id`, pgx.NamedArgs{"id": oid}).Scan(&length, &dim)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			p.add("target", "object %d does not exist", oid)
+			p.Add("target", "object %d does not exist", oid)
 		case err != nil:
 			return r, err
 		default:
 			r.object, r.lengthM, r.lineLike = &oid, length, dim == 1
 		}
 	default:
-		p.add("target_kind", "want grid, region or object")
+		p.Add("target_kind", "want grid, region or object")
 	}
 	if n.FromM != nil || n.ToM != nil {
 		switch {
 		case n.FromM == nil || n.ToM == nil:
-			p.add("from_m", "a stretch needs both from_m and to_m")
+			p.Add("from_m", "a stretch needs both from_m and to_m")
 		case n.TargetKind != "object" || (r.object != nil && !r.lineLike):
-			p.add("from_m", "stretches are for streets and alleys (line objects)")
+			p.Add("from_m", "stretches are for streets and alleys (line objects)")
 		case *n.FromM < 0:
-			p.add("from_m", "must be 0 or more")
+			p.Add("from_m", "must be 0 or more")
 		case *n.ToM <= *n.FromM:
-			p.add("to_m", "must be after from_m (%g)", *n.FromM)
+			p.Add("to_m", "must be after from_m (%g)", *n.FromM)
 		case r.lengthM != nil && *n.ToM > *r.lengthM+0.01:
-			p.add("to_m", "%g m is beyond the line's length (%.2f m)", *n.ToM, *r.lengthM)
+			p.Add("to_m", "%g m is beyond the line's length (%.2f m)", *n.ToM, *r.lengthM)
 		}
 	}
-	return r, p.err()
+	return r, p.Err()
 }
 
 // CreateAssignment adds an assignment; a second lead for the same target,
 // duty, time (and stretch) is refused, naming the one in the way.
 func (s *Store) CreateAssignment(ctx context.Context, n NewAssignment) (Assignment, error) {
 	var out Assignment
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		r, err := s.resolveAssignment(ctx, tx, n)
 		if err != nil {
 			return err
@@ -272,7 +272,7 @@ func insertAssignment(ctx context.Context, tx pgx.Tx, n NewAssignment, r resolve
 			pgx.NamedArgs{"theme": n.Theme, "unit": r.unit, "role": n.Role, "kind": n.TargetKind, "grid": r.grid,
 				"region": r.region, "object": r.object, "from": n.FromM, "to": n.ToM, "note": n.Note}).Scan(&id)
 	})
-	if name, state := pgConstraint(err); state == sqlExclusionViolation && name == "assignments_one_lead" {
+	if name, state := PgConstraint(err); state == SQLExclusionViolation && name == "assignments_one_lead" {
 		var other int64
 		var unit string
 		qerr := tx.QueryRow(ctx, `
@@ -307,7 +307,7 @@ type AssignmentChange struct {
 // changes, in one transaction, so that history shows both.
 func (s *Store) ChangeAssignment(ctx context.Context, id int64, c AssignmentChange) (Assignment, error) {
 	var out Assignment
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		old, err := s.assignment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -352,7 +352,7 @@ func (s *Store) ChangeAssignment(ctx context.Context, id int64, c AssignmentChan
 // EndAssignment ends a live assignment now; the row stays as history.
 func (s *Store) EndAssignment(ctx context.Context, id int64) (Assignment, error) {
 	var out Assignment
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE assignments SET valid_to = now() WHERE id = @id AND valid_to IS NULL`, pgx.NamedArgs{"id": id})
 		if err != nil {
 			return err
@@ -387,35 +387,35 @@ type BulkResult struct {
 // Bulk applies a BulkAssign.
 func (s *Store) Bulk(ctx context.Context, b BulkAssign) (BulkResult, error) {
 	var res BulkResult
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var p problems
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
+		var p Problems
 		unit, err := lookupID(ctx, tx, `SELECT id FROM units WHERE code = @code`, b.Unit)
 		if err != nil {
 			return err
 		}
 		if unit == nil {
-			p.add("unit", "unit %q does not exist", b.Unit)
+			p.Add("unit", "unit %q does not exist", b.Unit)
 		}
 		region, err := lookupID(ctx, tx, `SELECT id FROM regions WHERE code = @code`, b.Region)
 		if err != nil {
 			return err
 		}
 		if region == nil {
-			p.add("region", "region %q does not exist", b.Region)
+			p.Add("region", "region %q does not exist", b.Region)
 		}
 		var themeOK, layerOK bool
 		tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM themes WHERE code = @t), EXISTS (SELECT 1 FROM layers WHERE code = @l)`,
 			pgx.NamedArgs{"t": b.Theme, "l": b.Layer}).Scan(&themeOK, &layerOK)
 		if !themeOK {
-			p.add("theme", "theme %q does not exist", b.Theme)
+			p.Add("theme", "theme %q does not exist", b.Theme)
 		}
 		if b.Layer != "" && !layerOK {
-			p.add("layer", "layer %q does not exist", b.Layer)
+			p.Add("layer", "layer %q does not exist", b.Layer)
 		}
 		if b.Role != "lead" && b.Role != "support" {
-			p.add("role", "want lead or support")
+			p.Add("role", "want lead or support")
 		}
-		if err := p.err(); err != nil {
+		if err := p.Err(); err != nil {
 			return err
 		}
 		targets := `SELECT 'grid' AS kind, g.code AS grid_code, NULL::bigint AS object_id

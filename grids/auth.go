@@ -89,16 +89,16 @@ func newSecret() (string, error) {
 // CreateToken makes a token and returns it with its secret, which is shown
 // only this once.
 func (s *Store) CreateToken(ctx context.Context, in TokenInput) (Token, string, error) {
-	var p problems
+	var p Problems
 	role, ok := ParseRole(in.Role)
 	if !ok {
-		p.add("role", "%q is not a role (one of admin, planner, dispatcher, analyst, unit)", in.Role)
+		p.Add("role", "%q is not a role (one of admin, planner, dispatcher, analyst, unit)", in.Role)
 	}
 	if role == RoleUnit && in.Unit == "" {
-		p.add("unit", "required for the unit role: the code of the unit the token acts for")
+		p.Add("unit", "required for the unit role: the code of the unit the token acts for")
 	}
 	if role != RoleUnit && in.Unit != "" {
-		p.add("unit", "only a unit-role token is bound to a unit")
+		p.Add("unit", "only a unit-role token is bound to a unit")
 	}
 	if in.Name == "" {
 		in.Name = fmt.Sprintf("%s-%s", in.Role, time.Now().UTC().Format("20060102T150405"))
@@ -107,9 +107,9 @@ func (s *Store) CreateToken(ctx context.Context, in TokenInput) (Token, string, 
 		in.User = in.Name
 	}
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()) {
-		p.add("expires_at", "must be in the future")
+		p.Add("expires_at", "must be in the future")
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Token{}, "", err
 	}
 	secret, err := newSecret()
@@ -117,7 +117,7 @@ func (s *Store) CreateToken(ctx context.Context, in TokenInput) (Token, string, 
 		return Token{}, "", err
 	}
 	var tok Token
-	err = s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.Tx(ctx, func(tx pgx.Tx) error {
 		var unitID *int64
 		if in.Unit != "" {
 			if unitID, err = lookupID(ctx, tx, `SELECT id FROM units WHERE code = @code`, in.Unit); err != nil {

@@ -72,7 +72,7 @@ type AssignmentsResult struct {
 // only what is missing.
 func (s *Store) DeriveDefaultAssignments(ctx context.Context, d DefaultAssignments) (AssignmentsResult, error) {
 	res := AssignmentsResult{ByTheme: map[string]int{}}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		for _, u := range d.Units {
 			tag, err := tx.Exec(ctx, `INSERT INTO units (code, name, kind) VALUES (@code, @name, @kind) ON CONFLICT (code) DO NOTHING`,
 				pgx.NamedArgs{"code": u.Code, "name": u.Name, "kind": u.Kind})

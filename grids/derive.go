@@ -76,7 +76,7 @@ func (s *Store) DeriveSubdistricts(ctx context.Context, district string, points 
 	if len(mine) == 0 {
 		return res, Invalid("points", "no subdistrict point has a code starting with %s", district)
 	}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var districtID int64
 		var level Level
 		err := tx.QueryRow(ctx, `SELECT id, level FROM regions WHERE code = @code`, pgx.NamedArgs{"code": district}).Scan(&districtID, &level)
@@ -240,7 +240,7 @@ func (s *Store) ensureCommunities(ctx context.Context, subdistrict string, opt D
 		return existing, 0, err
 	}
 	made := 0
-	err = s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.Tx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code FOR UPDATE`, pgx.NamedArgs{"code": subdistrict}).Scan(&id); err != nil {
 			return err
@@ -282,7 +282,7 @@ func (s *Store) childCodes(ctx context.Context, code string) ([]string, error) {
 
 // gridCommunity draws one community's grids in one transaction.
 func (s *Store) gridCommunity(ctx context.Context, community string, opt DeriveOptions) (made, replaced int, err error) {
-	err = s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.Tx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code FOR UPDATE`, pgx.NamedArgs{"code": community}).Scan(&id); err != nil {
 			return err

@@ -42,15 +42,15 @@ func Invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Problems: []FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}}
 }
 
-// problems collects field errors while a whole input is checked, so the
+// Problems collects field errors while a whole input is checked, so the
 // client learns every mistake at once.
-type problems []FieldError
+type Problems []FieldError
 
-func (p *problems) add(field, format string, args ...any) {
+func (p *Problems) Add(field, format string, args ...any) {
 	*p = append(*p, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-func (p problems) err() error {
+func (p Problems) Err() error {
 	if len(p) == 0 {
 		return nil
 	}
@@ -72,9 +72,9 @@ var ErrUnauthenticated = errors.New("missing, unknown, expired or revoked token"
 // ErrForbidden means the credentials are valid but do not allow the action.
 var ErrForbidden = errors.New("this role may not do that")
 
-// pgConstraint returns the name of the constraint a database error broke, and
+// PgConstraint returns the name of the constraint a database error broke, and
 // its SQLSTATE, so callers can turn it into a precise domain error.
-func pgConstraint(err error) (name, state string) {
+func PgConstraint(err error) (name, state string) {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return pe.ConstraintName, pe.Code
@@ -82,9 +82,10 @@ func pgConstraint(err error) (name, state string) {
 	return "", ""
 }
 
+// SQLSTATE codes of the constraint violations that become domain errors.
 const (
-	sqlUniqueViolation     = "23505"
-	sqlForeignKeyViolation = "23503"
-	sqlExclusionViolation  = "23P01"
-	sqlCheckViolation      = "23514"
+	SQLUniqueViolation     = "23505"
+	SQLForeignKeyViolation = "23503"
+	SQLExclusionViolation  = "23P01"
+	SQLCheckViolation      = "23514"
 )

@@ -535,7 +535,7 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 	var geom string
 	switch enc {
 	case AsGeoJSON:
-		geom = geoJSONOf("f.geom")
+		geom = GeoJSONOf("f.geom")
 	case AsWKT:
 		geom = `ST_AsText(ST_ForcePolygonCCW(f.geom), 7)`
 	default:

@@ -12,8 +12,8 @@ import (
 	"github.com/citygrid/citygrid/geo"
 )
 
-// querier is what both a pool and a transaction offer.
-type querier interface {
+// Querier is what both a pool and a transaction offer.
+type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -23,13 +23,14 @@ type querier interface {
 // counter-clockwise, holes clockwise, 7 decimals (about 1 cm).
 const geomSQL = `ST_AsGeoJSON(ST_ForcePolygonCCW(%s), 7)`
 
-func geoJSONOf(col string) string { return fmt.Sprintf(geomSQL, col) }
+// GeoJSONOf renders the geometry column col as RFC 7946 GeoJSON text.
+func GeoJSONOf(col string) string { return fmt.Sprintf(geomSQL, col) }
 
-// prepareGeometry checks a WGS84 geometry's structure in Go and its topology
+// PrepareGeometry checks a WGS84 geometry's structure in Go and its topology
 // in PostGIS, and returns its WKB for insertion with ST_GeomFromWKB(…, 4326).
 // field names the input field in errors. allowed lists the accepted types;
 // a Polygon is promoted to MultiPolygon when only MultiPolygon is allowed.
-func prepareGeometry(ctx context.Context, q querier, field string, g orb.Geometry, allowed ...string) ([]byte, error) {
+func PrepareGeometry(ctx context.Context, q Querier, field string, g orb.Geometry, allowed ...string) ([]byte, error) {
 	if g == nil {
 		return nil, Invalid(field, "geometry is required")
 	}

@@ -178,7 +178,7 @@ type GridRecord struct {
 func (s *Store) Grids(ctx context.Context, region string, withGeom bool, page Page) (List[GridRecord], error) {
 	g := "NULL::text"
 	if withGeom {
-		g = geoJSONOf("g.geom")
+		g = GeoJSONOf("g.geom")
 	}
 	args := pgx.NamedArgs{"region": region, "limit": page.Limit, "offset": page.Offset}
 	where := ` WHERE g.valid_to IS NULL AND (@region = '' OR c.code = @region OR sd.code = @region OR d.code = @region)`
@@ -212,7 +212,7 @@ func (s *Store) Grid(ctx context.Context, code string) (GridRecord, error) {
 	var r GridRecord
 	var geom string
 	err := s.pool.QueryRow(ctx, `
-		SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+geoJSONOf("g.geom")+`
+		SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+GeoJSONOf("g.geom")+`
 		FROM grids g JOIN regions c ON c.id = g.community_id WHERE g.code = @code AND g.valid_to IS NULL`,
 		pgx.NamedArgs{"code": code}).Scan(&r.Code, &r.Name, &r.Community, &r.AreaM2, &r.Version, &r.ValidFrom, &r.ValidTo, &geom)
 	if errors.Is(err, pgx.ErrNoRows) {

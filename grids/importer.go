@@ -108,7 +108,7 @@ func (s *Store) Import(ctx context.Context, src FeatureSource, opt ImportOptions
 		return ImportResult{}, err
 	}
 	var res ImportResult
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var probs problemList
 		n, err := s.stage(ctx, tx, src, opt, &probs)
 		res.Read = n

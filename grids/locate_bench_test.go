@@ -2,6 +2,7 @@ package grids_test
 
 import (
 	"context"
+	"github.com/citygrid/citygrid/internal/db"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -35,7 +36,7 @@ func loadBenchCity(b *testing.B) (*grids.Store, []orb.Point) {
 			n = v
 		}
 		url, existed := testdb.Kept(b, "city"+strconv.Itoa(n))
-		pool, err := grids.Connect(context.Background(), url)
+		pool, err := db.Connect(context.Background(), url)
 		if err != nil {
 			benchCity.err = err
 			return

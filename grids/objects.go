@@ -62,7 +62,7 @@ type ObjectInput struct {
 func objectColumns(withGeom bool) string {
 	g := "NULL::text"
 	if withGeom {
-		g = geoJSONOf("o.geom")
+		g = GeoJSONOf("o.geom")
 	}
 	return `o.id, COALESCE(o.code, ''), o.name, o.layer, COALESCE(o.category_code, ''), o.length_m, o.area_m2,
 		o.source, COALESCE(o.source_id, ''), ` + g + `, o.attrs, o.created_at, o.updated_at`
@@ -120,7 +120,7 @@ func (s *Store) Object(ctx context.Context, id int64) (Object, error) {
 	return s.object(ctx, s.pool, id)
 }
 
-func (s *Store) object(ctx context.Context, q querier, id int64) (Object, error) {
+func (s *Store) object(ctx context.Context, q Querier, id int64) (Object, error) {
 	o, err := scanObject(q.QueryRow(ctx, `SELECT `+objectColumns(true)+` FROM objects o WHERE o.id = @id`, pgx.NamedArgs{"id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, &NotFoundError{What: "object", Key: strconv.FormatInt(id, 10)}
@@ -159,15 +159,15 @@ func (s *Store) object(ctx context.Context, q querier, id int64) (Object, error)
 	return o, rows.Err()
 }
 
-func (s *Store) checkObjectRefs(ctx context.Context, q querier, in ObjectInput) error {
-	var p problems
+func (s *Store) checkObjectRefs(ctx context.Context, q Querier, in ObjectInput) error {
+	var p Problems
 	if in.Layer != nil {
 		var ok bool
 		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM layers WHERE code = @l)`, pgx.NamedArgs{"l": *in.Layer}).Scan(&ok); err != nil {
 			return err
 		}
 		if !ok {
-			p.add("layer", "layer %q does not exist (see /api/v1/layers)", *in.Layer)
+			p.Add("layer", "layer %q does not exist (see /api/v1/layers)", *in.Layer)
 		}
 	}
 	if in.Category != nil && *in.Category != "" {
@@ -176,18 +176,18 @@ func (s *Store) checkObjectRefs(ctx context.Context, q querier, in ObjectInput) 
 			return err
 		}
 		if !ok {
-			p.add("category", "category %q does not exist (see /api/v1/categories)", *in.Category)
+			p.Add("category", "category %q does not exist (see /api/v1/categories)", *in.Category)
 		}
 	}
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
-		p.add("name", "must not be empty")
+		p.Add("name", "must not be empty")
 	}
-	return p.err()
+	return p.Err()
 }
 
 func objectWriteError(err error) error {
-	name, state := pgConstraint(err)
-	if state == sqlUniqueViolation && name == "objects_code_key" {
+	name, state := PgConstraint(err)
+	if state == SQLUniqueViolation && name == "objects_code_key" {
 		return &ConflictError{Field: "code", Message: "another object has this code"}
 	}
 	return err
@@ -195,25 +195,25 @@ func objectWriteError(err error) error {
 
 // CreateObject adds an object.
 func (s *Store) CreateObject(ctx context.Context, in ObjectInput) (Object, error) {
-	var p problems
+	var p Problems
 	if in.Layer == nil {
-		p.add("layer", "required")
+		p.Add("layer", "required")
 	}
 	if in.Name == nil {
-		p.add("name", "required")
+		p.Add("name", "required")
 	}
 	if in.Geometry == nil {
-		p.add("geometry", "required")
+		p.Add("geometry", "required")
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Object{}, err
 	}
 	var out Object
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if err := s.checkObjectRefs(ctx, tx, in); err != nil {
 			return err
 		}
-		g, err := prepareGeometry(ctx, tx, "geometry", in.Geometry, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+		g, err := PrepareGeometry(ctx, tx, "geometry", in.Geometry, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 		if err != nil {
 			return err
 		}
@@ -236,14 +236,14 @@ func (s *Store) CreateObject(ctx context.Context, in ObjectInput) (Object, error
 // UpdateObject changes the given fields of an object.
 func (s *Store) UpdateObject(ctx context.Context, id int64, in ObjectInput) (Object, error) {
 	var out Object
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		if err := s.checkObjectRefs(ctx, tx, in); err != nil {
 			return err
 		}
 		var g []byte
 		if in.Geometry != nil {
 			var err error
-			if g, err = prepareGeometry(ctx, tx, "geometry", in.Geometry, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"); err != nil {
+			if g, err = PrepareGeometry(ctx, tx, "geometry", in.Geometry, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"); err != nil {
 				return err
 			}
 		}
@@ -274,7 +274,7 @@ func (s *Store) UpdateObject(ctx context.Context, id int64, in ObjectInput) (Obj
 // DeleteObject removes an object that no assignment refers to.
 func (s *Store) DeleteObject(ctx context.Context, id int64) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM objects WHERE id = @id`, pgx.NamedArgs{"id": id})
-	if _, state := pgConstraint(err); state == sqlForeignKeyViolation {
+	if _, state := PgConstraint(err); state == SQLForeignKeyViolation {
 		return &ConflictError{Message: fmt.Sprintf("object %d still has assignments (history included); it cannot be deleted", id)}
 	}
 	if err != nil {

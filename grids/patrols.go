@@ -66,25 +66,25 @@ func ParseGPX(b []byte) (orb.MultiLineString, *time.Time, *time.Time, error) {
 
 // CreatePatrol stores a track.
 func (s *Store) CreatePatrol(ctx context.Context, in PatrolInput) (Patrol, error) {
-	var p problems
+	var p Problems
 	if strings.TrimSpace(in.Inspector) == "" {
-		p.add("inspector", "required: who walked")
+		p.Add("inspector", "required: who walked")
 	}
 	if in.StartedAt == nil {
-		p.add("started_at", "required: when the walk began (RFC 3339, or the GPX points' times)")
+		p.Add("started_at", "required: when the walk began (RFC 3339, or the GPX points' times)")
 	}
 	if in.EndedAt != nil && in.StartedAt != nil && in.EndedAt.Before(*in.StartedAt) {
-		p.add("ended_at", "before started_at")
+		p.Add("ended_at", "before started_at")
 	}
 	if len(in.Track) == 0 {
-		p.add("geometry", "a LineString or MultiLineString track is required")
+		p.Add("geometry", "a LineString or MultiLineString track is required")
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Patrol{}, err
 	}
 	var out Patrol
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		b, err := prepareGeometry(ctx, tx, "geometry", in.Track, "MultiLineString")
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
+		b, err := PrepareGeometry(ctx, tx, "geometry", in.Track, "MultiLineString")
 		if err != nil {
 			return err
 		}

@@ -36,13 +36,13 @@ type Layer struct {
 
 // Themes lists the duties.
 func (s *Store) Themes(ctx context.Context) ([]Theme, error) {
-	return collect(ctx, s.pool, `SELECT code, name_zh, name_en, description FROM themes ORDER BY sort, code`,
+	return Collect(ctx, s.pool, `SELECT code, name_zh, name_en, description FROM themes ORDER BY sort, code`,
 		func(r pgx.Rows, t *Theme) error { return r.Scan(&t.Code, &t.NameZh, &t.NameEn, &t.Description) })
 }
 
 // Categories lists the component and event classes.
 func (s *Store) Categories(ctx context.Context) ([]Category, error) {
-	return collect(ctx, s.pool, `SELECT code, kind, COALESCE(parent_code, ''), name_zh, name_en, COALESCE(theme_code, ''), time_limit_hours FROM categories ORDER BY code`,
+	return Collect(ctx, s.pool, `SELECT code, kind, COALESCE(parent_code, ''), name_zh, name_en, COALESCE(theme_code, ''), time_limit_hours FROM categories ORDER BY code`,
 		func(r pgx.Rows, c *Category) error {
 			return r.Scan(&c.Code, &c.Kind, &c.Parent, &c.NameZh, &c.NameEn, &c.Theme, &c.TimeLimitHours)
 		})
@@ -50,11 +50,12 @@ func (s *Store) Categories(ctx context.Context) ([]Category, error) {
 
 // Layers lists the object layers.
 func (s *Store) Layers(ctx context.Context) ([]Layer, error) {
-	return collect(ctx, s.pool, `SELECT code, name_zh, name_en, geom_kind, snap_m FROM layers ORDER BY sort, code`,
+	return Collect(ctx, s.pool, `SELECT code, name_zh, name_en, geom_kind, snap_m FROM layers ORDER BY sort, code`,
 		func(r pgx.Rows, l *Layer) error { return r.Scan(&l.Code, &l.NameZh, &l.NameEn, &l.GeomKind, &l.SnapM) })
 }
 
-func collect[T any](ctx context.Context, q querier, sql string, scan func(pgx.Rows, *T) error) ([]T, error) {
+// Collect runs a query and scans each row into a T.
+func Collect[T any](ctx context.Context, q Querier, sql string, scan func(pgx.Rows, *T) error) ([]T, error) {
 	rows, err := q.Query(ctx, sql)
 	if err != nil {
 		return nil, err

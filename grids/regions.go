@@ -57,7 +57,7 @@ const (
 func regionColumns(withGeom bool) string {
 	g := "NULL::text"
 	if withGeom {
-		g = geoJSONOf("r.geom")
+		g = GeoJSONOf("r.geom")
 	}
 	return `r.code, r.name, r.level, p.code, r.area_m2,
 		ARRAY[ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)], ` + g + `,
@@ -116,7 +116,7 @@ func (s *Store) Region(ctx context.Context, code string) (Region, error) {
 	return s.region(ctx, s.pool, code)
 }
 
-func (s *Store) region(ctx context.Context, q querier, code string) (Region, error) {
+func (s *Store) region(ctx context.Context, q Querier, code string) (Region, error) {
 	r, err := scanRegion(q.QueryRow(ctx, `SELECT `+regionColumns(true)+` FROM `+regionFrom+` WHERE r.code = @code`,
 		pgx.NamedArgs{"code": code}))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -128,41 +128,41 @@ func (s *Store) region(ctx context.Context, q querier, code string) (Region, err
 // CreateRegion adds a region after checking its code, its parent and that
 // it lies inside its parent.
 func (s *Store) CreateRegion(ctx context.Context, in RegionInput) (Region, error) {
-	var p problems
+	var p Problems
 	var level Level
 	if in.Level == nil {
-		p.add("level", "required (district, subdistrict or community)")
+		p.Add("level", "required (district, subdistrict or community)")
 	} else if l, ok := ParseLevel(*in.Level); !ok {
-		p.add("level", "%q is not a level (district, subdistrict or community)", *in.Level)
+		p.Add("level", "%q is not a level (district, subdistrict or community)", *in.Level)
 	} else {
 		level = l
 	}
 	if in.Code == nil || *in.Code == "" {
-		p.add("code", "required")
+		p.Add("code", "required")
 	} else if level != "" {
 		if msg := s.codes.CheckRegionCode(level, *in.Code); msg != "" {
-			p.add("code", "%s", msg)
+			p.Add("code", "%s", msg)
 		}
 	}
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
-		p.add("name", "required")
+		p.Add("name", "required")
 	}
 	if level != "" && level != District && (in.Parent == nil || *in.Parent == "") {
-		p.add("parent", "required for a %s (the code of its %s)", level, level.Parent())
+		p.Add("parent", "required for a %s (the code of its %s)", level, level.Parent())
 	}
 	if in.Geometry == nil {
-		p.add("geometry", "required (Polygon or MultiPolygon)")
+		p.Add("geometry", "required (Polygon or MultiPolygon)")
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Region{}, err
 	}
 	var out Region
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		parentID, err := s.checkParent(ctx, tx, level, *in.Code, in.Parent)
 		if err != nil {
 			return err
 		}
-		geom, err := prepareGeometry(ctx, tx, "geometry", in.Geometry, "MultiPolygon")
+		geom, err := PrepareGeometry(ctx, tx, "geometry", in.Geometry, "MultiPolygon")
 		if err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func (s *Store) CreateRegion(ctx context.Context, in RegionInput) (Region, error
 			VALUES (@code, @name, @level, @parent_id, ST_GeomFromWKB(@geom, 4326), COALESCE(@attrs::jsonb, '{}'::jsonb))`,
 			pgx.NamedArgs{"code": *in.Code, "name": strings.TrimSpace(*in.Name), "level": string(level),
 				"parent_id": parentID, "geom": geom, "attrs": in.Attrs})
-		if name, state := pgConstraint(err); state == sqlUniqueViolation && name == "regions_code_key" {
+		if name, state := PgConstraint(err); state == SQLUniqueViolation && name == "regions_code_key" {
 			return &ConflictError{Field: "code", Message: fmt.Sprintf("region %q already exists", *in.Code)}
 		}
 		if err != nil {
@@ -201,7 +201,7 @@ func (s *Store) UpdateRegion(ctx context.Context, code string, in RegionInput) (
 		return Region{}, Invalid("name", "must not be empty")
 	}
 	var out Region
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		var level Level
 		var parentID *int64
@@ -223,7 +223,7 @@ func (s *Store) UpdateRegion(ctx context.Context, code string, in RegionInput) (
 		}
 		var geom []byte
 		if in.Geometry != nil {
-			if geom, err = prepareGeometry(ctx, tx, "geometry", in.Geometry, "MultiPolygon"); err != nil {
+			if geom, err = PrepareGeometry(ctx, tx, "geometry", in.Geometry, "MultiPolygon"); err != nil {
 				return err
 			}
 		} else if in.Parent != nil && parentID != nil {
@@ -322,7 +322,7 @@ func checkInside(ctx context.Context, tx pgx.Tx, geom []byte, parentID int64, pa
 // assignments.
 func (s *Store) DeleteRegion(ctx context.Context, code string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM regions WHERE code = @code`, pgx.NamedArgs{"code": code})
-	if name, state := pgConstraint(err); state == sqlForeignKeyViolation {
+	if name, state := PgConstraint(err); state == SQLForeignKeyViolation {
 		return &ConflictError{Message: fmt.Sprintf("region %q is still in use (%s)", code, inUseBy(name))}
 	}
 	if err != nil {

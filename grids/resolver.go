@@ -312,7 +312,7 @@ func (s *Store) LoadSnapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	defer tx.Rollback(ctx)
 
-	themes, err := collect(ctx, tx, `SELECT code, name_zh, name_en, description FROM themes ORDER BY sort, code`,
+	themes, err := Collect(ctx, tx, `SELECT code, name_zh, name_en, description FROM themes ORDER BY sort, code`,
 		func(r pgx.Rows, t *Theme) error { return r.Scan(&t.Code, &t.NameZh, &t.NameEn, &t.Description) })
 	if err != nil {
 		return nil, err

@@ -66,23 +66,23 @@ func (s *Store) Rule(ctx context.Context, id int64) (Rule, error) {
 }
 
 func (s *Store) checkRule(ctx context.Context, in RuleInput, creating bool) error {
-	var p problems
+	var p Problems
 	if creating {
 		for field, missing := range map[string]bool{"name": in.Name == nil, "kind": in.Kind == nil, "source_layers": in.SourceLayers == nil,
 			"target_layers": in.TargetLayers == nil, "distance_m": in.DistanceM == nil} {
 			if missing {
-				p.add(field, "required")
+				p.Add(field, "required")
 			}
 		}
 	}
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
-		p.add("name", "must not be empty")
+		p.Add("name", "must not be empty")
 	}
 	if in.Kind != nil && *in.Kind != "forbidden" && *in.Kind != "priority" {
-		p.add("kind", "want forbidden or priority")
+		p.Add("kind", "want forbidden or priority")
 	}
 	if in.DistanceM != nil && (*in.DistanceM <= 0 || *in.DistanceM > 5000) {
-		p.add("distance_m", "want more than 0 and at most 5,000 m")
+		p.Add("distance_m", "want more than 0 and at most 5,000 m")
 	}
 	layers, err := s.Layers(ctx)
 	if err != nil {
@@ -97,15 +97,15 @@ func (s *Store) checkRule(ctx context.Context, in RuleInput, creating bool) erro
 			continue
 		}
 		if len(*ls) == 0 {
-			p.add(field, "name at least one layer")
+			p.Add(field, "name at least one layer")
 		}
 		for _, l := range *ls {
 			if !known[l] {
-				p.add(field, "layer %q does not exist", l)
+				p.Add(field, "layer %q does not exist", l)
 			}
 		}
 	}
-	return p.err()
+	return p.Err()
 }
 
 // CreateRule adds a rule.

@@ -3,6 +3,7 @@ package grids_test
 import (
 	"context"
 	"errors"
+	"github.com/citygrid/citygrid/internal/db"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -26,12 +27,12 @@ func square(x, y, d float64) orb.Polygon {
 // The migrations go up, all the way down, and up again on a real database.
 func TestMigrationsUpDownUp(t *testing.T) {
 	ctx := context.Background()
-	pool, err := grids.Connect(ctx, testdb.Empty(t))
+	pool, err := db.Connect(ctx, testdb.Empty(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	m, err := grids.NewMigrator(pool)
+	m, err := db.NewMigrator(pool)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,7 @@ func (s *Store) Unit(ctx context.Context, code string) (Unit, error) {
 	return s.unit(ctx, s.pool, code)
 }
 
-func (s *Store) unit(ctx context.Context, q querier, code string) (Unit, error) {
+func (s *Store) unit(ctx context.Context, q Querier, code string) (Unit, error) {
 	u, err := scanUnit(q.QueryRow(ctx, `SELECT `+unitColumns+` FROM `+unitFrom+` WHERE u.code = @code`, pgx.NamedArgs{"code": code}))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, &NotFoundError{What: "unit", Key: code}
@@ -145,35 +145,35 @@ func (s *Store) unit(ctx context.Context, q querier, code string) (Unit, error) 
 }
 
 func (s *Store) checkUnitInput(in UnitInput, creating bool) error {
-	var p problems
+	var p Problems
 	if creating {
 		switch {
 		case in.Code == nil || *in.Code == "":
-			p.add("code", "required")
+			p.Add("code", "required")
 		default:
 			if msg := s.codes.CheckUnitCode(*in.Code); msg != "" {
-				p.add("code", "%s", msg)
+				p.Add("code", "%s", msg)
 			}
 		}
 		if in.Name == nil {
-			p.add("name", "required")
+			p.Add("name", "required")
 		}
 		if in.Kind == nil {
-			p.add("kind", "required (one of %s)", strings.Join(UnitKinds, ", "))
+			p.Add("kind", "required (one of %s)", strings.Join(UnitKinds, ", "))
 		}
 	}
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
-		p.add("name", "must not be empty")
+		p.Add("name", "must not be empty")
 	}
 	if in.Kind != nil && !contains(UnitKinds, *in.Kind) {
-		p.add("kind", "%q is not a unit kind (one of %s)", *in.Kind, strings.Join(UnitKinds, ", "))
+		p.Add("kind", "%q is not a unit kind (one of %s)", *in.Kind, strings.Join(UnitKinds, ", "))
 	}
 	if in.Contact != nil && in.Contact.Email != "" {
 		if _, err := mail.ParseAddress(in.Contact.Email); err != nil {
-			p.add("contact.email", "%q is not an e-mail address", in.Contact.Email)
+			p.Add("contact.email", "%q is not an e-mail address", in.Contact.Email)
 		}
 	}
-	return p.err()
+	return p.Err()
 }
 
 // CreateUnit adds a unit.
@@ -182,7 +182,7 @@ func (s *Store) CreateUnit(ctx context.Context, in UnitInput) (Unit, error) {
 		return Unit{}, err
 	}
 	var out Unit
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		args, err := s.unitArgs(ctx, tx, in)
 		if err != nil {
 			return err
@@ -207,7 +207,7 @@ func (s *Store) UpdateUnit(ctx context.Context, code string, in UnitInput) (Unit
 		return Unit{}, err
 	}
 	var out Unit
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.Tx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM units WHERE code = @code FOR UPDATE`, pgx.NamedArgs{"code": code}).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -268,14 +268,14 @@ func (s *Store) unitArgs(ctx context.Context, tx pgx.Tx, in UnitInput) (pgx.Name
 	if in.Name != nil {
 		args["name"] = strings.TrimSpace(*in.Name)
 	}
-	var p problems
+	var p Problems
 	if in.Parent != nil && *in.Parent != "" {
 		id, err := lookupID(ctx, tx, `SELECT id FROM units WHERE code = @code`, *in.Parent)
 		if err != nil {
 			return nil, err
 		}
 		if id == nil {
-			p.add("parent", "unit %q does not exist", *in.Parent)
+			p.Add("parent", "unit %q does not exist", *in.Parent)
 		}
 		args["parent_id"] = id
 	}
@@ -285,15 +285,15 @@ func (s *Store) unitArgs(ctx context.Context, tx pgx.Tx, in UnitInput) (pgx.Name
 			return nil, err
 		}
 		if id == nil {
-			p.add("region", "region %q does not exist", *in.Region)
+			p.Add("region", "region %q does not exist", *in.Region)
 		}
 		args["region_id"] = id
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	if in.Geometry != nil {
-		b, err := prepareGeometry(ctx, tx, "geometry", in.Geometry)
+		b, err := PrepareGeometry(ctx, tx, "geometry", in.Geometry)
 		if err != nil {
 			return nil, err
 		}
@@ -303,11 +303,11 @@ func (s *Store) unitArgs(ctx context.Context, tx pgx.Tx, in UnitInput) (pgx.Name
 }
 
 func unitWriteError(err error, code string) error {
-	name, state := pgConstraint(err)
+	name, state := PgConstraint(err)
 	switch {
-	case state == sqlUniqueViolation && name == "units_code_key":
+	case state == SQLUniqueViolation && name == "units_code_key":
 		return &ConflictError{Field: "code", Message: fmt.Sprintf("unit %q already exists", code)}
-	case state == sqlCheckViolation && name == "units_not_own_parent":
+	case state == SQLCheckViolation && name == "units_not_own_parent":
 		return Invalid("parent", "a unit cannot be its own parent")
 	}
 	return err
@@ -316,7 +316,7 @@ func unitWriteError(err error, code string) error {
 // DeleteUnit removes a unit that nothing refers to.
 func (s *Store) DeleteUnit(ctx context.Context, code string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM units WHERE code = @code`, pgx.NamedArgs{"code": code})
-	if name, state := pgConstraint(err); state == sqlForeignKeyViolation {
+	if name, state := PgConstraint(err); state == SQLForeignKeyViolation {
 		return &ConflictError{Message: fmt.Sprintf("unit %q is still in use (%s): end its assignments, move its sub-units and users first", code, inUseBy(name))}
 	}
 	if err != nil {
@@ -341,7 +341,7 @@ func inUseBy(constraint string) string {
 	return constraint
 }
 
-func lookupID(ctx context.Context, q querier, sql, code string) (*int64, error) {
+func lookupID(ctx context.Context, q Querier, sql, code string) (*int64, error) {
 	var id int64
 	err := q.QueryRow(ctx, sql, pgx.NamedArgs{"code": code}).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -1,5 +1,5 @@
 // Package migrations holds the schema as SQL files, embedded into the binary
-// and applied in order by goose (see grids.Migrate).
+// and applied in order by goose (see internal/db.Migrator).
 package migrations
 
 import "embed"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/citygrid/citygrid/internal/db"
 	"io"
 	"os"
 	"strings"
@@ -168,7 +169,7 @@ func openStore(ctx context.Context, cfg config) (*grids.Store, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := grids.NewMigrator(pool)
+	m, err := db.NewMigrator(pool)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

@@ -11,6 +11,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/citygrid/citygrid/internal/app"
+	"github.com/citygrid/citygrid/internal/db"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/api"
@@ -51,7 +54,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	migrator, err := grids.NewMigrator(pool)
+	migrator, err := db.NewMigrator(pool)
 	if err != nil {
 		return err
 	}
@@ -67,18 +70,18 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store := grids.NewStore(pool, rules)
-	if *demo == "generated" || (*demo == "auto" && cfg.DatabaseURL == "") {
-		if err := loadDemoIfEmpty(ctx, store, *demoGrids, log); err != nil {
-			return err
-		}
-	}
-	resolver, err := grids.NewResolver(ctx, store, log)
-	if err != nil {
-		return fmt.Errorf("locate index: %w", err)
-	}
-	srv, err := api.New(store, resolver, migrator, log, api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler(),
-		TileCacheBytes: int64(*tileCacheMB) << 20, MaxExports: *maxExports})
+	a, err := app.New(ctx, pool, migrator, app.Config{
+		Codes: rules,
+		Log:   log,
+		API: api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler(),
+			TileCacheBytes: int64(*tileCacheMB) << 20, MaxExports: *maxExports},
+		Prepare: func(ctx context.Context, store *grids.Store) error {
+			if *demo == "generated" || (*demo == "auto" && cfg.DatabaseURL == "") {
+				return loadDemoIfEmpty(ctx, store, *demoGrids, log)
+			}
+			return nil
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -88,15 +91,14 @@ func runServe(ctx context.Context, args []string) error {
 
 	listenCtx, stopListening := context.WithCancel(context.Background())
 	defer stopListening()
-	go store.Listen(listenCtx, log, srv.Changed)
-	go resolver.Run(listenCtx)
+	go a.Run(listenCtx)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           a.Server,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -148,10 +150,10 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*pgxpool.P
 			return nil, err
 		} else {
 			log.Info("local PostGIS cluster ready", "data", cfg.DataDir, "port", cfg.DBPort, "took", time.Since(t).Round(time.Millisecond).String())
-			return grids.Connect(ctx, url)
+			return db.Connect(ctx, url)
 		}
 	}
-	return grids.Connect(ctx, url)
+	return db.Connect(ctx, url)
 }
 
 // loadDemoIfEmpty fills a database that has no regions with the generated

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/citygrid/citygrid/internal/db"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -97,7 +98,7 @@ func runMigrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	m, err := grids.NewMigrator(pool)
+	m, err := db.NewMigrator(pool)
 	if err != nil {
 		return err
 	}

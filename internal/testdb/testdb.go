@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/citygrid/citygrid/internal/db"
 	"io/fs"
 	"net/url"
 	"os"
@@ -23,7 +24,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/internal/pgrun"
 	"github.com/citygrid/citygrid/migrations"
 )
@@ -112,7 +112,7 @@ func New(t testing.TB) string {
 // Pool is New plus an open pool, closed when the test ends.
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := grids.Connect(context.Background(), New(t))
+	pool, err := db.Connect(context.Background(), New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +174,11 @@ func template(t testing.TB, admin string) string {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{building}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := grids.Connect(ctx, withDatabase(admin, building))
+	pool, err := db.Connect(ctx, withDatabase(admin, building))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := grids.NewMigrator(pool)
+	m, err := db.NewMigrator(pool)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,50 @@
+-- The rule of ownership, in SQL: what a live lead answers for. Coverage,
+-- the gaps and unassigned tile layers and analysts (through a direct
+-- QGIS/GDAL connection) read these views, so that "led" has one SQL
+-- definition; the locate path applies the same rule in Go
+-- (grids/ownership.go), over the same live assignments.
+--
+--   live_leads    the lead assignments in force
+--   lead_areas    each live lead of an area: a live grid, a region or a
+--                 polygon object, with the carrier's geometry; a grid's
+--                 community is grp, for unions by community
+--   object_leads  each live lead of an object itself, with the stretch in
+--                 metres along a line it answers for (the whole object when
+--                 no stretch is given)
+--   citygrid_middle(g)  the point that decides which area holds an object:
+--                 a point itself, else a point on its surface
+--
+-- Views over UNION ALL are flattened by the planner, so a query's own
+-- filters (theme, a tile's box, a region) reach each branch's indexes.
+
+-- +goose Up
+CREATE VIEW live_leads AS
+SELECT id, theme_code AS theme, unit_id, target_kind, grid_code, region_id, object_id, from_m, to_m
+FROM assignments
+WHERE role = 'lead' AND valid_to IS NULL;
+
+CREATE VIEW lead_areas AS
+SELECT l.theme, 'grid'::text AS kind, l.unit_id, l.id AS assignment_id, g.community_id AS grp, g.area_m2, g.geom::geometry AS geom
+FROM live_leads l JOIN grids g ON g.code = l.grid_code AND g.valid_to IS NULL
+UNION ALL
+SELECT l.theme, 'region', l.unit_id, l.id, NULL::bigint, x.area_m2, x.geom::geometry
+FROM live_leads l JOIN regions x ON x.id = l.region_id
+UNION ALL
+SELECT l.theme, 'object', l.unit_id, l.id, NULL::bigint, NULL::double precision, o.geom::geometry
+FROM live_leads l JOIN objects o ON o.id = l.object_id
+WHERE ST_Dimension(o.geom) = 2;
+
+CREATE VIEW object_leads AS
+SELECT l.theme, l.object_id, l.unit_id, l.id AS assignment_id,
+       COALESCE(l.from_m, 0) AS from_m, COALESCE(l.to_m, o.length_m, 0) AS to_m
+FROM live_leads l JOIN objects o ON o.id = l.object_id;
+
+CREATE FUNCTION citygrid_middle(g geometry) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT CASE WHEN ST_Dimension(g) = 0 THEN g ELSE ST_PointOnSurface(g) END $$;
+
+-- +goose Down
+DROP FUNCTION citygrid_middle(geometry);
+DROP VIEW object_leads;
+DROP VIEW lead_areas;
+DROP VIEW live_leads;
