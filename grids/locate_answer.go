@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
@@ -123,7 +124,7 @@ func (s *Snapshot) Answer(l *Located) Answer {
 	for _, i := range l.Adjacent {
 		a.Adjacent = append(a.Adjacent, grid(i))
 	}
-	sort.Slice(a.Adjacent, func(i, j int) bool { return a.Adjacent[i].Code < a.Adjacent[j].Code })
+	sort.Slice(a.Adjacent, func(i, j int) bool { return codeBefore(a.Adjacent[i].Code, a.Adjacent[j].Code) })
 	for _, o := range l.Objects {
 		ref := s.Objects[o.Object]
 		a.Objects = append(a.Objects, AnswerObject{ID: ref.ID, Code: ref.Code, Name: ref.Name, Layer: ref.Layer, DistanceM: round2(o.DistanceM)})
@@ -164,8 +165,9 @@ func round2(f float64) float64 {
 }
 
 // LocateDB answers the same question with PostGIS alone, for verification
-// (?engine=db): ST_Covers for grids, regions and polygon objects,
-// ST_DWithin on geography for lines, and the same ownership rules.
+// and for servers whose index is still loading (?engine=db): ST_Covers for
+// grids, regions and polygon objects, ST_DWithin on geography for lines.
+// The facts come from SQL; the choices are the rule's (ownership.go).
 func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer, error) {
 	a := Answer{Point: LonLat{p[0], p[1]}, Adjacent: []AnswerGrid{}, Objects: []AnswerObject{}, Owners: []AnswerOwner{}, Engine: "db"}
 	args := pgx.NamedArgs{"x": p[0], "y": p[1], "theme": theme}
@@ -176,8 +178,7 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 		LEFT JOIN regions c ON c.id = g.community_id
 		LEFT JOIN regions sd ON sd.id = c.parent_id
 		LEFT JOIN regions d ON d.id = sd.parent_id
-		WHERE g.valid_to IS NULL AND g.geom && `+pt+` AND ST_Covers(g.geom, `+pt+`)
-		ORDER BY g.code`, args)
+		WHERE g.valid_to IS NULL AND g.geom && `+pt+` AND ST_Covers(g.geom, `+pt+`)`, args)
 	if err != nil {
 		return a, err
 	}
@@ -190,10 +191,14 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 			return a, err
 		}
 		a.OnBoundary = a.OnBoundary || onEdge
-		if a.Grid == nil {
+		switch {
+		case a.Grid == nil || codeBefore(g.Code, a.Grid.Code):
+			if a.Grid != nil {
+				a.Adjacent = append(a.Adjacent, *a.Grid)
+			}
 			a.Grid = &g
 			a.Regions = AnswerRegions{District: codeName(dc, dn), Subdistrict: codeName(sc, sn), Community: codeName(cc, cn)}
-		} else {
+		default:
 			a.Adjacent = append(a.Adjacent, g)
 		}
 	}
@@ -201,10 +206,9 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 	if err := rows.Err(); err != nil {
 		return a, err
 	}
+	sort.Slice(a.Adjacent, func(i, j int) bool { return codeBefore(a.Adjacent[i].Code, a.Adjacent[j].Code) })
 	if a.Grid == nil {
-		rows, err := s.pool.Query(ctx, `
-			SELECT DISTINCT ON (level) level, code, name FROM regions
-			WHERE geom && `+pt+` AND ST_Covers(geom, `+pt+`) ORDER BY level, code`, args)
+		rows, err := s.pool.Query(ctx, `SELECT level, code, name FROM regions WHERE geom && `+pt+` AND ST_Covers(geom, `+pt+`)`, args)
 		if err != nil {
 			return a, err
 		}
@@ -214,17 +218,21 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 				rows.Close()
 				return a, err
 			}
-			cn := &CodeName{Code: code, Name: name}
+			slot := &a.Regions.District
 			switch Level(level) {
-			case District:
-				a.Regions.District = cn
 			case Subdistrict:
-				a.Regions.Subdistrict = cn
+				slot = &a.Regions.Subdistrict
 			case Community:
-				a.Regions.Community = cn
+				slot = &a.Regions.Community
+			}
+			if *slot == nil || codeBefore(code, (*slot).Code) {
+				*slot = &CodeName{Code: code, Name: name}
 			}
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return a, err
+		}
 		var g AnswerNearest
 		err = s.pool.QueryRow(ctx, `
 			SELECT code, name, d FROM (
@@ -242,36 +250,53 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 	// Two indexable queries: an OR of spatial conditions would make the
 	// planner scan every object.
 	rows, err = s.pool.Query(ctx, `
-		SELECT id, code, name, layer, d FROM (
-			SELECT o.id, COALESCE(o.code, '') AS code, o.name, o.layer, 0::float8 AS d, 0 AS k
-			FROM objects o
-			WHERE o.geom && `+pt+` AND ST_Dimension(o.geom) = 2 AND ST_Covers(o.geom, `+pt+`)
-			UNION ALL
-			SELECT o.id, COALESCE(o.code, ''), o.name, o.layer, ST_Distance(o.geom::geography, `+pt+`::geography), 1
-			FROM objects o JOIN layers l ON l.code = o.layer
-			-- a box a little larger than the largest snap distance (a degree
-			-- of longitude is over 60 km anywhere in China), computed once,
-			-- lets the GiST index pick candidates before the spheroid maths
-			WHERE o.geom && ST_Expand(`+pt+`, (SELECT max(snap_m) + 1 FROM layers) / 60000.0)
-			  AND ST_Dimension(o.geom) = 1 AND ST_DWithin(o.geom::geography, `+pt+`::geography, l.snap_m)
-		) x ORDER BY k, d, id`, args)
+		SELECT o.id, COALESCE(o.code, ''), o.name, o.layer, 0::float8, false
+		FROM objects o
+		WHERE o.geom && `+pt+` AND ST_Dimension(o.geom) = 2 AND ST_Covers(o.geom, `+pt+`)
+		UNION ALL
+		SELECT o.id, COALESCE(o.code, ''), o.name, o.layer, ST_Distance(o.geom::geography, `+pt+`::geography), true
+		FROM objects o JOIN layers l ON l.code = o.layer
+		-- a box a little larger than the largest snap distance (a degree
+		-- of longitude is over 60 km anywhere in China), computed once,
+		-- lets the GiST index pick candidates before the spheroid maths
+		WHERE o.geom && ST_Expand(`+pt+`, (SELECT max(snap_m) + 1 FROM layers) / 60000.0)
+		  AND ST_Dimension(o.geom) = 1 AND ST_DWithin(o.geom::geography, `+pt+`::geography, l.snap_m)`, args)
 	if err != nil {
 		return a, err
 	}
+	var keys []objectKey
 	for rows.Next() {
 		var o AnswerObject
-		if err := rows.Scan(&o.ID, &o.Code, &o.Name, &o.Layer, &o.DistanceM); err != nil {
+		var line bool
+		if err := rows.Scan(&o.ID, &o.Code, &o.Name, &o.Layer, &o.DistanceM, &line); err != nil {
 			rows.Close()
 			return a, err
 		}
-		o.DistanceM = round2(o.DistanceM)
 		a.Objects = append(a.Objects, o)
+		keys = append(keys, objectKey{line: line, distanceM: o.DistanceM, id: o.ID})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return a, err
 	}
+	sort.Sort(byObjectKey{a.Objects, keys})
+	for i := range a.Objects {
+		a.Objects[i].DistanceM = round2(a.Objects[i].DistanceM)
+	}
 	return a, s.ownersDB(ctx, &a, theme)
+}
+
+// byObjectKey sorts answer objects in the rule's order.
+type byObjectKey struct {
+	objs []AnswerObject
+	keys []objectKey
+}
+
+func (b byObjectKey) Len() int           { return len(b.objs) }
+func (b byObjectKey) Less(i, j int) bool { return objectBefore(b.keys[i], b.keys[j]) }
+func (b byObjectKey) Swap(i, j int) {
+	b.objs[i], b.objs[j] = b.objs[j], b.objs[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }
 
 func codeName(code, name *string) *CodeName {
@@ -281,19 +306,25 @@ func codeName(code, name *string) *CodeName {
 	return &CodeName{Code: *code, Name: deref(name)}
 }
 
-// ownersDB applies the ownership rules to the carriers in a: objects in
-// answer order, the grid, community, subdistrict, district.
+// ownersDB reads the live assignments of the carriers in a from SQL and
+// lets the rule of ownership choose among them.
 func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
-	type carrier struct {
-		via AnswerVia
-		key string
+	var vias []AnswerVia
+	var keys []string
+	var pc pointCarriers
+	pc.reset()
+	add := func(slot *carrier, v AnswerVia, key string) *carrier {
+		*slot = carrier{kind: v.Kind, via: int32(len(vias))}
+		vias = append(vias, v)
+		keys = append(keys, key)
+		return slot
 	}
-	var cs []carrier
 	for _, o := range a.Objects {
-		cs = append(cs, carrier{AnswerVia{Kind: ViaObject, ID: o.ID, Code: o.Code, Name: o.Name, Layer: o.Layer}, "object:" + itoa64(o.ID)})
+		pc.objects = append(pc.objects, carrier{})
+		add(&pc.objects[len(pc.objects)-1], AnswerVia{Kind: ViaObject, ID: o.ID, Code: o.Code, Name: o.Name, Layer: o.Layer}, "object:"+strconv.FormatInt(o.ID, 10))
 	}
 	if a.Grid != nil {
-		cs = append(cs, carrier{AnswerVia{Kind: ViaGrid, Code: a.Grid.Code, Name: a.Grid.Name}, "grid:" + a.Grid.Code})
+		add(&pc.grid, AnswerVia{Kind: ViaGrid, Code: a.Grid.Code, Name: a.Grid.Name}, "grid:"+a.Grid.Code)
 	}
 	var codes []string
 	for _, cn := range []*CodeName{a.Regions.Community, a.Regions.Subdistrict, a.Regions.District} {
@@ -302,8 +333,7 @@ func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
 		}
 	}
 	if len(codes) > 0 {
-		rows, err := s.pool.Query(ctx, `SELECT id, code, name, level FROM regions WHERE code = ANY(@codes)
-			ORDER BY CASE level WHEN 'community' THEN 0 WHEN 'subdistrict' THEN 1 ELSE 2 END`, pgx.NamedArgs{"codes": codes})
+		rows, err := s.pool.Query(ctx, `SELECT id, code, name, level FROM regions WHERE code = ANY(@codes)`, pgx.NamedArgs{"codes": codes})
 		if err != nil {
 			return err
 		}
@@ -314,17 +344,21 @@ func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
 				rows.Close()
 				return err
 			}
-			cs = append(cs, carrier{AnswerVia{Kind: ViaRegion, Code: code, Name: name, Level: level}, "region:" + itoa64(id)})
+			slot := &pc.district
+			switch Level(level) {
+			case Subdistrict:
+				slot = &pc.subdistrict
+			case Community:
+				slot = &pc.community
+			}
+			add(slot, AnswerVia{Kind: ViaRegion, Code: code, Name: name, Level: level}, "region:"+strconv.FormatInt(id, 10))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
 	}
-	keys := make([]string, len(cs))
-	for i, c := range cs {
-		keys[i] = c.key
-	}
+	// The same live assignments the snapshot loads, in its order.
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.id, a.target_key, a.theme_code, t.name_zh, a.role = 'lead', u.code, u.name, u.kind
 		FROM assignments a JOIN units u ON u.id = a.unit_id JOIN themes t ON t.code = a.theme_code
@@ -334,58 +368,46 @@ func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
 	if err != nil {
 		return err
 	}
-	type row struct {
-		id         int64
-		key, theme string
-		themeName  string
-		lead       bool
-		unit       AnswerUnit
-	}
-	var all []row
-	var themes []string
+	var themes [][2]string // code, name
+	var units []AnswerUnit
+	duties := make([][]duty, len(vias))
 	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.key, &r.theme, &r.themeName, &r.lead, &r.unit.Code, &r.unit.Name, &r.unit.Kind); err != nil {
+		var d duty
+		var key, code, name string
+		var u AnswerUnit
+		if err := rows.Scan(&d.id, &key, &code, &name, &d.lead, &u.Code, &u.Name, &u.Kind); err != nil {
 			rows.Close()
 			return err
 		}
-		if len(themes) == 0 || themes[len(themes)-1] != r.theme {
-			themes = append(themes, r.theme)
+		if len(themes) == 0 || themes[len(themes)-1][0] != code {
+			themes = append(themes, [2]string{code, name})
 		}
-		all = append(all, r)
+		d.theme = int16(len(themes) - 1)
+		d.unit = int32(len(units))
+		units = append(units, u)
+		for i, k := range keys {
+			if k == key {
+				duties[i] = append(duties[i], d)
+			}
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, t := range themes {
-		var leads, supports []AnswerOwner
-	carriers:
-		for _, c := range cs {
-			for _, r := range all {
-				if r.theme != t || r.key != c.key {
-					continue
-				}
-				o := AnswerOwner{Theme: r.theme, ThemeName: r.themeName, Role: role(r.lead), Unit: r.unit, Via: c.via, AssignmentID: r.id}
-				if r.lead {
-					leads = append(leads, o)
-				} else {
-					supports = append(supports, o)
-				}
-			}
-			if len(leads) > 0 {
-				break carriers
-			}
+	for i := range pc.objects {
+		pc.objects[i].duties = duties[pc.objects[i].via]
+	}
+	for _, c := range []*carrier{&pc.grid, &pc.community, &pc.subdistrict, &pc.district} {
+		if c.via >= 0 {
+			c.duties = duties[c.via]
 		}
-		a.Owners = append(a.Owners, leads...)
-		a.Owners = append(a.Owners, supports...)
+	}
+	var scratch []carrier
+	for _, o := range owners(nil, &pc, &scratch, -1, len(themes)) {
+		t := themes[o.Theme]
+		a.Owners = append(a.Owners, AnswerOwner{Theme: t[0], ThemeName: t[1], Role: role(o.Lead), Unit: units[o.Unit],
+			Via: vias[o.Via], AssignmentID: o.ID})
 	}
 	return nil
-}
-
-func itoa64(i int64) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa64(i/10) + string(rune('0'+i%10))
 }

@@ -134,7 +134,9 @@ type Located struct {
 	// them with PostGIS.
 	Borderline bool
 
-	hits []geo.Hit
+	hits     []geo.Hit
+	pc       pointCarriers
+	carriers []carrier
 }
 
 // ObjectHit is an object at the point: a polygon covering it (distance 0) or
@@ -174,13 +176,14 @@ func (s *Snapshot) CategoryTheme(code string) (int16, bool) {
 // result is written into out, whose slices are reused.
 func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
 	*out = Located{Point: p, Grid: -1, District: -1, Sub: -1, Community: -1, NearestGrid: -1,
-		Adjacent: out.Adjacent[:0], Objects: out.Objects[:0], Owners: out.Owners[:0], hits: out.hits[:0]}
+		Adjacent: out.Adjacent[:0], Objects: out.Objects[:0], Owners: out.Owners[:0], hits: out.hits[:0],
+		pc: out.pc, carriers: out.carriers[:0]}
 	// Grid: among the grids covering the point, the one with the smallest
 	// code; the others touching it are adjacent. That rule is deterministic
 	// and does not depend on load order.
 	out.hits = s.gridIdx.Covering(p, out.hits)
 	for _, h := range out.hits {
-		if out.Grid < 0 || s.Grids[h.ID].Code < s.Grids[out.Grid].Code {
+		if out.Grid < 0 || codeBefore(s.Grids[h.ID].Code, s.Grids[out.Grid].Code) {
 			if out.Grid >= 0 {
 				out.Adjacent = append(out.Adjacent, out.Grid)
 			}
@@ -206,7 +209,7 @@ func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
 			case Community:
 				slot = &out.Community
 			}
-			if *slot < 0 || r.Code < s.Regions[*slot].Code {
+			if *slot < 0 || codeBefore(r.Code, s.Regions[*slot].Code) {
 				*slot = h.ID
 			}
 		}
@@ -215,13 +218,13 @@ func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
 	if out.Grid < 0 && s.gridIdx.Len() > 0 {
 		out.NearestGrid, out.NearestM = s.gridIdx.Nearest(p)
 	}
-	// Objects: covering polygons, then lines within snap distance, nearest
-	// first (polygons count as 0 m; smaller polygons first among them).
+	// Objects: covering polygons, then lines within snap distance; each
+	// object once (a multipolygon's parts meet at vertices, a multiline's
+	// parts each have a distance), in the rule's order.
 	out.hits = s.objPolyIdx.Covering(p, out.hits[:0])
 	for _, h := range out.hits {
-		out.Objects = append(out.Objects, ObjectHit{Object: h.ID})
+		out.addObject(ObjectHit{Object: h.ID})
 	}
-	npoly := len(out.Objects)
 	out.hits = s.objLineIdx.Within(p, out.hits[:0])
 	for _, h := range out.hits {
 		snap := s.lineSnap(h.ID)
@@ -229,20 +232,35 @@ func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
 			out.Borderline = true
 		}
 		if h.DistanceM <= snap || h.Borderline {
-			out.Objects = append(out.Objects, ObjectHit{Object: s.lineObj[h.ID], DistanceM: h.DistanceM})
+			out.addObject(ObjectHit{Object: s.lineObj[h.ID], DistanceM: h.DistanceM})
 		}
 	}
-	sortHits(out.Objects[npoly:])
+	s.sortObjects(out.Objects)
 	s.owners(theme, out)
+}
+
+// addObject adds a hit, keeping one per object at its smallest distance.
+func (l *Located) addObject(h ObjectHit) {
+	for i := range l.Objects {
+		if l.Objects[i].Object == h.Object {
+			l.Objects[i].DistanceM = min(l.Objects[i].DistanceM, h.DistanceM)
+			return
+		}
+	}
+	l.Objects = append(l.Objects, h)
 }
 
 func (s *Snapshot) lineSnap(line int32) float64 { return s.objLineIdx.SnapM(line) }
 
-// sortHits orders line hits nearest first with an insertion sort: there
+// sortObjects puts hits in the rule's order with an insertion sort: there
 // are a handful, and sort.Slice would allocate.
-func sortHits(h []ObjectHit) {
+func (s *Snapshot) sortObjects(h []ObjectHit) {
+	key := func(o ObjectHit) objectKey {
+		ref := &s.Objects[o.Object]
+		return objectKey{line: ref.Line, distanceM: o.DistanceM, id: ref.ID}
+	}
 	for i := 1; i < len(h); i++ {
-		for j := i; j > 0 && h[j].DistanceM < h[j-1].DistanceM; j-- {
+		for j := i; j > 0 && objectBefore(key(h[j]), key(h[j-1])); j-- {
 			h[j], h[j-1] = h[j-1], h[j]
 		}
 	}
@@ -259,47 +277,26 @@ func (s *Snapshot) regionChain(community int32, out *Located) {
 	}
 }
 
-// owners applies the ownership rules, most specific first: an object at the
-// point, then the grid, then the community, subdistrict and district
-// (属地兜底). Per theme the first carrier with a lead gives the lead;
-// supporters come from that carrier and the more specific ones before it.
+// owners hands the point's carriers to the rule of ownership
+// (ownership.go).
 func (s *Snapshot) owners(theme int16, out *Located) {
-	for t := int16(0); t < int16(len(s.Themes)); t++ {
-		if theme >= 0 && t != theme {
-			continue
-		}
-		start := len(out.Owners)
-		done := false
-		add := func(ds []duty, kind string, via int32) {
-			if done {
-				return
-			}
-			for _, d := range ds {
-				if d.theme == t {
-					out.Owners = append(out.Owners, Owner{Theme: t, Unit: d.unit, Lead: d.lead, ViaKind: kind, Via: via, ID: d.id})
-					done = done || d.lead
-				}
-			}
-		}
-		for _, o := range out.Objects {
-			add(s.objectDuties.of(o.Object), ViaObject, o.Object)
-		}
-		if out.Grid >= 0 {
-			add(s.gridDuties.of(out.Grid), ViaGrid, out.Grid)
-		}
-		for _, r := range [...]int32{out.Community, out.Sub, out.District} {
-			if r >= 0 {
-				add(s.regionDuties.of(r), ViaRegion, r)
-			}
-		}
-		// Lead first, then supporters, in carrier order.
-		own := out.Owners[start:]
-		for i := 1; i < len(own); i++ {
-			for j := i; j > 0 && own[j].Lead && !own[j-1].Lead; j-- {
-				own[j], own[j-1] = own[j-1], own[j]
-			}
+	pc := &out.pc
+	pc.reset()
+	for _, o := range out.Objects {
+		pc.objects = append(pc.objects, carrier{duties: s.objectDuties.of(o.Object), kind: ViaObject, via: o.Object})
+	}
+	if out.Grid >= 0 {
+		pc.grid = carrier{duties: s.gridDuties.of(out.Grid), kind: ViaGrid, via: out.Grid}
+	}
+	for _, r := range [...]struct {
+		slot *carrier
+		i    int32
+	}{{&pc.community, out.Community}, {&pc.subdistrict, out.Sub}, {&pc.district, out.District}} {
+		if r.i >= 0 {
+			*r.slot = carrier{duties: s.regionDuties.of(r.i), kind: ViaRegion, via: r.i}
 		}
 	}
+	out.Owners = owners(out.Owners, pc, &out.carriers, theme, len(s.Themes))
 }
 
 // LoadSnapshot reads everything live from PostGIS and builds the indexes.

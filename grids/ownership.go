@@ -1,0 +1,118 @@
+package grids
+
+// The rule of ownership in Go. The in-memory locate (Snapshot.Locate) and
+// the SQL path (Resolver.LocateDB, ?engine=db) gather the same facts about
+// a point their own way, then both hand them to the functions below, so
+// they cannot choose a different grid, order the carriers differently or
+// pick other leads. The rule's SQL twin, "what a lead covers" for coverage
+// and the gaps and unassigned tiles, is the views of
+// migrations/00006_ownership.sql; it answers a different question (which
+// areas and objects have any lead) over the same live assignments.
+//
+// The rule:
+//   - The point's grid is the covering live grid with the smallest code;
+//     the other covering grids are adjacent (a point on a shared edge).
+//     Outside every grid, the covering region of each level with the
+//     smallest code.
+//   - The carriers of duties at the point, most specific first: the objects
+//     there (polygons covering it, then lines within their layer's snap
+//     distance, nearest first, ties by id), the grid, then its community,
+//     subdistrict and district (属地兜底: the territory answers last).
+//   - Per duty, carriers are asked in that order; each one's assignments of
+//     the duty are taken until a carrier gives a lead. The leads come first,
+//     then the supporters, each in carrier order.
+
+// codeBefore is the boundary rule's tie-break between covering grids, and
+// between covering regions of one level where no grid says which.
+func codeBefore(a, b string) bool { return a < b }
+
+// objectKey is what orders the objects found at a point.
+type objectKey struct {
+	line      bool
+	distanceM float64
+	id        int64
+}
+
+// objectBefore orders the objects at a point: polygons before lines, then
+// nearest first, then by id so that the order never depends on how an
+// index or a query plan happened to return them.
+func objectBefore(a, b objectKey) bool {
+	if a.line != b.line {
+		return !a.line
+	}
+	if a.distanceM != b.distanceM {
+		return a.distanceM < b.distanceM
+	}
+	return a.id < b.id
+}
+
+// carrier is one place whose assignments may answer for a point. via
+// indexes the carrier in the caller's own tables; negative means absent.
+type carrier struct {
+	duties []duty
+	kind   string // ViaObject, ViaGrid or ViaRegion
+	via    int32
+}
+
+// pointCarriers is what carries duties at a point, as one path found it.
+type pointCarriers struct {
+	objects                                []carrier // in objectBefore order
+	grid, community, subdistrict, district carrier
+}
+
+func (p *pointCarriers) reset() {
+	none := carrier{via: -1}
+	p.objects = p.objects[:0]
+	p.grid, p.community, p.subdistrict, p.district = none, none, none, none
+}
+
+// ordered lists the present carriers in the rule's order into cs.
+func (p *pointCarriers) ordered(cs []carrier) []carrier {
+	cs = append(cs[:0], p.objects...)
+	for _, c := range [...]carrier{p.grid, p.community, p.subdistrict, p.district} {
+		if c.via >= 0 {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// appendOwners applies the rule for one duty to carriers in the rule's
+// order and appends the owners it gives to out.
+func appendOwners(out []Owner, cs []carrier, theme int16) []Owner {
+	start := len(out)
+	for _, c := range cs {
+		lead := false
+		for _, d := range c.duties {
+			if d.theme == theme {
+				out = append(out, Owner{Theme: theme, Unit: d.unit, Lead: d.lead, ViaKind: c.kind, Via: c.via, ID: d.id})
+				lead = lead || d.lead
+			}
+		}
+		if lead {
+			break
+		}
+	}
+	// Leads first, then supporters, each in carrier order (a stable
+	// insertion sort: there are a handful, and sort.SliceStable allocates).
+	own := out[start:]
+	for i := 1; i < len(own); i++ {
+		for j := i; j > 0 && own[j].Lead && !own[j-1].Lead; j-- {
+			own[j], own[j-1] = own[j-1], own[j]
+		}
+	}
+	return out
+}
+
+// owners applies the rule for every duty (theme < 0) or one, over themes
+// duties, to the carriers of a point; scratch is reused for the carrier
+// list.
+func owners(out []Owner, p *pointCarriers, scratch *[]carrier, theme int16, themes int) []Owner {
+	*scratch = p.ordered(*scratch)
+	for t := int16(0); t < int16(themes); t++ {
+		if theme < 0 || t == theme {
+			out = appendOwners(out, *scratch, t)
+		}
+	}
+	return out
+}
