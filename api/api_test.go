@@ -169,7 +169,7 @@ func (e *env) expectErrors(cases []errCase) {
 
 func (e *env) token(role, unit string) string {
 	e.t.Helper()
-	_, secret, err := e.store.CreateToken(context.Background(), grids.TokenInput{Role: role, Unit: unit, Name: role + unit})
+	_, secret, err := grids.NewTokenStore(e.store.Pool()).Create(context.Background(), grids.TokenInput{Role: role, Unit: unit, Name: role + unit})
 	if err != nil {
 		e.t.Fatal(err)
 	}

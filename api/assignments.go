@@ -46,7 +46,7 @@ func (s *Server) listAssignments(c echo.Context) error {
 	if err := f.ScopeFor(principalOf(c)); err != nil {
 		return err // a unit token asking for another unit's
 	}
-	list, err := s.store.Assignments(c.Request().Context(), f, page)
+	list, err := s.assignments.Assignments(c.Request().Context(), f, page)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *Server) getAssignment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.store.AssignmentFor(c.Request().Context(), principalOf(c), id)
+	a, err := s.assignments.AssignmentFor(c.Request().Context(), principalOf(c), id)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (s *Server) createAssignment(c echo.Context) error {
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return err
 	}
-	a, err := s.store.CreateAssignment(c.Request().Context(), grids.NewAssignment(b))
+	a, err := s.assignments.CreateAssignment(c.Request().Context(), grids.NewAssignment(b))
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (s *Server) changeAssignment(c echo.Context) error {
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return err
 	}
-	a, err := s.store.ChangeAssignment(c.Request().Context(), id, grids.AssignmentChange(b))
+	a, err := s.assignments.ChangeAssignment(c.Request().Context(), id, grids.AssignmentChange(b))
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *Server) endAssignment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.store.EndAssignment(c.Request().Context(), id)
+	a, err := s.assignments.EndAssignment(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (s *Server) bulkAssign(c echo.Context) error {
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return err
 	}
-	res, err := s.store.Bulk(c.Request().Context(), grids.BulkAssign(b))
+	res, err := s.assignments.Bulk(c.Request().Context(), grids.BulkAssign(b))
 	if err != nil {
 		return err
 	}

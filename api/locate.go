@@ -113,7 +113,7 @@ func (s *Server) locate(c echo.Context) error {
 func (s *Server) answer(c echo.Context, q locateQuery, p orb.Point) (grids.Answer, error) {
 	ctx := c.Request().Context()
 	if q.db {
-		return s.store.LocateDB(ctx, p, q.themeStr)
+		return s.resolver.LocateDB(ctx, p, q.themeStr)
 	}
 	l := locatedPool.Get().(*grids.Located)
 	defer locatedPool.Put(l)

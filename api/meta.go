@@ -78,7 +78,7 @@ type tokenBody struct {
 }
 
 func (s *Server) listTokens(c echo.Context) error {
-	t, err := s.store.Tokens(c.Request().Context())
+	t, err := s.tokenStore.List(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return err
 	}
-	tok, secret, err := s.store.CreateToken(c.Request().Context(), grids.TokenInput{
+	tok, secret, err := s.tokenStore.Create(c.Request().Context(), grids.TokenInput{
 		Name: b.Name, User: b.User, Role: b.Role, Unit: b.Unit, ExpiresAt: b.ExpiresAt})
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (s *Server) revokeToken(c echo.Context) error {
 	if err != nil {
 		return bad("id", "must be a token id (a whole number)")
 	}
-	if err := s.store.RevokeToken(c.Request().Context(), id); err != nil {
+	if err := s.tokenStore.Revoke(c.Request().Context(), id); err != nil {
 		return err
 	}
 	s.tokens.clear()

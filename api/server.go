@@ -61,6 +61,8 @@ type Server struct {
 	echo        *echo.Echo
 	metrics     *metrics
 	tokens      *tokenCache
+	tokenStore  *grids.TokenStore
+	assignments *grids.AssignmentStore
 	exports     chan struct{} // a slot per running export
 	extents     extentCache
 	tiles       *tileService
@@ -85,17 +87,19 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, lo
 		cfg.BatchLimit = 4 << 20 // 10,000 points with properties fit easily
 	}
 	s := &Server{
-		store:    store,
-		ingest:   ingest.NewStore(store),
-		cov:      coverage.NewStore(store),
-		features: features.NewStore(store),
-		resolver: resolver,
-		migrator: migrator,
-		log:      log,
-		cfg:      cfg,
-		echo:     echo.New(),
-		tokens:   newTokenCache(time.Minute),
-		exports:  make(chan struct{}, cfg.MaxExports),
+		store:       store,
+		ingest:      ingest.NewStore(store),
+		cov:         coverage.NewStore(store),
+		features:    features.NewStore(store),
+		resolver:    resolver,
+		migrator:    migrator,
+		log:         log,
+		cfg:         cfg,
+		echo:        echo.New(),
+		tokens:      newTokenCache(time.Minute),
+		tokenStore:  grids.NewTokenStore(store.Pool()),
+		assignments: grids.NewAssignmentStore(store.Pool()),
+		exports:     make(chan struct{}, cfg.MaxExports),
 	}
 	doc, err := openapiJSON()
 	if err != nil {
@@ -198,7 +202,7 @@ func (s *Server) principal(ctx context.Context, secret string) (grids.Principal,
 	if p, ok := s.tokens.get(secret); ok {
 		return p, nil
 	}
-	p, err := s.store.Authenticate(ctx, secret)
+	p, err := s.tokenStore.Authenticate(ctx, secret)
 	if err != nil {
 		return p, err
 	}

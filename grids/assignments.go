@@ -8,7 +8,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// AssignmentStore keeps the duties: who answers for which grid, region or
+// object (or stretch of a line), as lead or supporter, with history.
+type AssignmentStore struct {
+	pool *pgxpool.Pool
+}
+
+// NewAssignmentStore returns the assignment store over pool.
+func NewAssignmentStore(pool *pgxpool.Pool) *AssignmentStore { return &AssignmentStore{pool: pool} }
 
 // Assignment is one unit answering for one duty on one target, for a time.
 type Assignment struct {
@@ -93,7 +103,7 @@ func scanAssignment(row pgx.Row) (Assignment, error) {
 }
 
 // Assignments lists assignments, live or as of f.At.
-func (s *Store) Assignments(ctx context.Context, f AssignmentFilter, page Page) (List[Assignment], error) {
+func (s *AssignmentStore) Assignments(ctx context.Context, f AssignmentFilter, page Page) (List[Assignment], error) {
 	args := pgx.NamedArgs{"unit": f.Unit, "theme": f.Theme, "kind": f.TargetKind, "target": f.Target, "role": f.Role,
 		"at": f.At, "limit": page.Limit, "offset": page.Offset}
 	where := ` WHERE (@unit = '' OR u.code = @unit)
@@ -123,14 +133,14 @@ func (s *Store) Assignments(ctx context.Context, f AssignmentFilter, page Page) 
 }
 
 // Assignment returns one assignment, live or ended.
-func (s *Store) Assignment(ctx context.Context, id int64) (Assignment, error) {
+func (s *AssignmentStore) Assignment(ctx context.Context, id int64) (Assignment, error) {
 	return s.assignment(ctx, s.pool, id)
 }
 
 // AssignmentFor returns one assignment if p may read it; one p may not read
 // is not found, exactly as a missing one, so that its existence does not
 // leak.
-func (s *Store) AssignmentFor(ctx context.Context, p Principal, id int64) (Assignment, error) {
+func (s *AssignmentStore) AssignmentFor(ctx context.Context, p Principal, id int64) (Assignment, error) {
 	a, err := s.assignment(ctx, s.pool, id)
 	if err == nil && !MayReadAssignment(p, a) {
 		return Assignment{}, assignmentNotFound(id)
@@ -142,7 +152,7 @@ func assignmentNotFound(id int64) error {
 	return &NotFoundError{What: "assignment", Key: strconv.FormatInt(id, 10)}
 }
 
-func (s *Store) assignment(ctx context.Context, q Querier, id int64) (Assignment, error) {
+func (s *AssignmentStore) assignment(ctx context.Context, q Querier, id int64) (Assignment, error) {
 	a, err := scanAssignment(q.QueryRow(ctx, assignmentSelect+` WHERE a.id = @id`, pgx.NamedArgs{"id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, assignmentNotFound(id)
@@ -162,7 +172,7 @@ type resolved struct {
 
 // resolveAssignment checks every reference of n and returns the ids; all
 // problems are reported at once.
-func (s *Store) resolveAssignment(ctx context.Context, q Querier, n NewAssignment) (resolved, error) {
+func (s *AssignmentStore) resolveAssignment(ctx context.Context, q Querier, n NewAssignment) (resolved, error) {
 	var r resolved
 	var p Problems
 	var themeOK bool
@@ -244,9 +254,9 @@ func (s *Store) resolveAssignment(ctx context.Context, q Querier, n NewAssignmen
 
 // CreateAssignment adds an assignment; a second lead for the same target,
 // duty, time (and stretch) is refused, naming the one in the way.
-func (s *Store) CreateAssignment(ctx context.Context, n NewAssignment) (Assignment, error) {
+func (s *AssignmentStore) CreateAssignment(ctx context.Context, n NewAssignment) (Assignment, error) {
 	var out Assignment
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		r, err := s.resolveAssignment(ctx, tx, n)
 		if err != nil {
 			return err
@@ -305,9 +315,9 @@ type AssignmentChange struct {
 
 // ChangeAssignment ends the assignment and starts its successor with the
 // changes, in one transaction, so that history shows both.
-func (s *Store) ChangeAssignment(ctx context.Context, id int64, c AssignmentChange) (Assignment, error) {
+func (s *AssignmentStore) ChangeAssignment(ctx context.Context, id int64, c AssignmentChange) (Assignment, error) {
 	var out Assignment
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		old, err := s.assignment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -350,9 +360,9 @@ func (s *Store) ChangeAssignment(ctx context.Context, id int64, c AssignmentChan
 }
 
 // EndAssignment ends a live assignment now; the row stays as history.
-func (s *Store) EndAssignment(ctx context.Context, id int64) (Assignment, error) {
+func (s *AssignmentStore) EndAssignment(ctx context.Context, id int64) (Assignment, error) {
 	var out Assignment
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE assignments SET valid_to = now() WHERE id = @id AND valid_to IS NULL`, pgx.NamedArgs{"id": id})
 		if err != nil {
 			return err
@@ -385,9 +395,9 @@ type BulkResult struct {
 }
 
 // Bulk applies a BulkAssign.
-func (s *Store) Bulk(ctx context.Context, b BulkAssign) (BulkResult, error) {
+func (s *AssignmentStore) Bulk(ctx context.Context, b BulkAssign) (BulkResult, error) {
 	var res BulkResult
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var p Problems
 		unit, err := lookupID(ctx, tx, `SELECT id FROM units WHERE code = @code`, b.Unit)
 		if err != nil {

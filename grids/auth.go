@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Role is what a user may do.
@@ -25,11 +26,11 @@ const (
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleAdmin, RolePlanner, RoleDispatcher, RoleAnalyst, RoleUnit}
+func Roles() []Role { return []Role{RoleAdmin, RolePlanner, RoleDispatcher, RoleAnalyst, RoleUnit} }
 
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, bool) {
-	for _, r := range Roles {
+	for _, r := range Roles() {
 		if string(r) == s {
 			return r, true
 		}
@@ -70,6 +71,15 @@ type TokenInput struct {
 }
 
 // tokenPrefix marks citygrid tokens so secret scanners can find them.
+// TokenStore keeps API tokens: only their SHA-256 is stored, the secret is
+// shown once at creation.
+type TokenStore struct {
+	pool *pgxpool.Pool
+}
+
+// NewTokenStore returns the token store over pool.
+func NewTokenStore(pool *pgxpool.Pool) *TokenStore { return &TokenStore{pool: pool} }
+
 const tokenPrefix = "cg_"
 
 // HashToken is the stored form of a token secret.
@@ -86,9 +96,9 @@ func newSecret() (string, error) {
 	return tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
 }
 
-// CreateToken makes a token and returns it with its secret, which is shown
+// Create makes a token and returns it with its secret, which is shown
 // only this once.
-func (s *Store) CreateToken(ctx context.Context, in TokenInput) (Token, string, error) {
+func (s *TokenStore) Create(ctx context.Context, in TokenInput) (Token, string, error) {
 	var p Problems
 	role, ok := ParseRole(in.Role)
 	if !ok {
@@ -117,7 +127,7 @@ func (s *Store) CreateToken(ctx context.Context, in TokenInput) (Token, string, 
 		return Token{}, "", err
 	}
 	var tok Token
-	err = s.Tx(ctx, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var unitID *int64
 		if in.Unit != "" {
 			if unitID, err = lookupID(ctx, tx, `SELECT id FROM units WHERE code = @code`, in.Unit); err != nil {
@@ -163,7 +173,7 @@ func (s *Store) CreateToken(ctx context.Context, in TokenInput) (Token, string, 
 // Authenticate finds the principal of a token secret. It fails with
 // ErrUnauthenticated for unknown, revoked or expired tokens and disabled
 // users.
-func (s *Store) Authenticate(ctx context.Context, secret string) (Principal, error) {
+func (s *TokenStore) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	var p Principal
 	var unit *string
 	err := s.pool.QueryRow(ctx, `
@@ -193,8 +203,8 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (Principal, err
 	return p, err
 }
 
-// Tokens lists every token, newest first.
-func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
+// List lists every token, newest first.
+func (s *TokenStore) List(ctx context.Context) ([]Token, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id, t.name, u.name, u.role, un.code, t.prefix, t.created_at, t.expires_at, t.revoked_at, t.last_used_at
 		FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN units un ON un.id = u.unit_id
@@ -218,9 +228,9 @@ func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
 	return out, rows.Err()
 }
 
-// RevokeToken ends a token at once; every server drops it from its cache on
+// Revoke ends a token at once; every server drops it from its cache on
 // the change notification.
-func (s *Store) RevokeToken(ctx context.Context, id int64) error {
+func (s *TokenStore) Revoke(ctx context.Context, id int64) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = @id AND revoked_at IS NULL`,
 		pgx.NamedArgs{"id": id})
 	if err != nil {

@@ -16,11 +16,11 @@ const (
 )
 
 // Levels lists the levels from the top down.
-var Levels = []Level{District, Subdistrict, Community}
+func Levels() []Level { return []Level{District, Subdistrict, Community} }
 
 // ParseLevel reads a level name.
 func ParseLevel(s string) (Level, bool) {
-	for _, l := range Levels {
+	for _, l := range Levels() {
 		if string(l) == s {
 			return l, true
 		}

@@ -161,7 +161,7 @@ func (s *Store) Collections(ctx context.Context) ([]*Collection, error) {
 			ID: "units", Title: "责任单位 Responsible units", Description: "units with their contacts and, where known, their location",
 			GeometryType: "Geometry", Temporal: Instant, Filters: []string{"region", "kind", "code"},
 			// Contacts are personal data: analysts and units do not read them.
-			Readers: ContactReaders,
+			Readers: ContactReaders(),
 			Properties: []Property{
 				fprop("code", PropString, "unit code"), fprop("name", PropString, "name 名称"), fprop("kind", PropString, "kind"),
 				fprop("parent", PropString, "parent unit code"), fprop("region", PropString, "region code"),

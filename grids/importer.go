@@ -325,8 +325,8 @@ func (ss *stageSource) check(f geo.Feature) (stagedRow, bool) {
 		if r.kind == "" {
 			r.kind = "other"
 		}
-		if !contains(UnitKinds, r.kind) {
-			return bad("kind %q is not a unit kind (one of %s)", r.kind, strings.Join(UnitKinds, ", "))
+		if !contains(UnitKinds(), r.kind) {
+			return bad("kind %q is not a unit kind (one of %s)", r.kind, strings.Join(UnitKinds(), ", "))
 		}
 	case "objects":
 		r.layer = opt.Layer

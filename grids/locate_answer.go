@@ -168,11 +168,11 @@ func round2(f float64) float64 {
 // and for servers whose index is still loading (?engine=db): ST_Covers for
 // grids, regions and polygon objects, ST_DWithin on geography for lines.
 // The facts come from SQL; the choices are the rule's (ownership.go).
-func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer, error) {
+func (r *Resolver) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer, error) {
 	a := Answer{Point: LonLat{p[0], p[1]}, Adjacent: []AnswerGrid{}, Objects: []AnswerObject{}, Owners: []AnswerOwner{}, Engine: "db"}
 	args := pgx.NamedArgs{"x": p[0], "y": p[1], "theme": theme}
 	const pt = `ST_SetSRID(ST_Point(@x, @y), 4326)`
-	rows, err := s.pool.Query(ctx, `
+	rows, err := r.pool.Query(ctx, `
 		SELECT g.code, g.name, g.version, ST_Covers(ST_Boundary(g.geom), `+pt+`), c.code, c.name, sd.code, sd.name, d.code, d.name
 		FROM grids g
 		LEFT JOIN regions c ON c.id = g.community_id
@@ -208,7 +208,7 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 	}
 	sort.Slice(a.Adjacent, func(i, j int) bool { return codeBefore(a.Adjacent[i].Code, a.Adjacent[j].Code) })
 	if a.Grid == nil {
-		rows, err := s.pool.Query(ctx, `SELECT level, code, name FROM regions WHERE geom && `+pt+` AND ST_Covers(geom, `+pt+`)`, args)
+		rows, err := r.pool.Query(ctx, `SELECT level, code, name FROM regions WHERE geom && `+pt+` AND ST_Covers(geom, `+pt+`)`, args)
 		if err != nil {
 			return a, err
 		}
@@ -234,7 +234,7 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 			return a, err
 		}
 		var g AnswerNearest
-		err = s.pool.QueryRow(ctx, `
+		err = r.pool.QueryRow(ctx, `
 			SELECT code, name, d FROM (
 				SELECT code, name, ST_Distance(geom::geography, `+pt+`::geography) AS d FROM grids
 				WHERE valid_to IS NULL ORDER BY geom <-> `+pt+` LIMIT 32) near
@@ -249,7 +249,7 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 	a.Inside = a.Regions.District != nil
 	// Two indexable queries: an OR of spatial conditions would make the
 	// planner scan every object.
-	rows, err = s.pool.Query(ctx, `
+	rows, err = r.pool.Query(ctx, `
 		SELECT o.id, COALESCE(o.code, ''), o.name, o.layer, 0::float8, false
 		FROM objects o
 		WHERE o.geom && `+pt+` AND ST_Dimension(o.geom) = 2 AND ST_Covers(o.geom, `+pt+`)
@@ -283,7 +283,7 @@ func (s *Store) LocateDB(ctx context.Context, p orb.Point, theme string) (Answer
 	for i := range a.Objects {
 		a.Objects[i].DistanceM = round2(a.Objects[i].DistanceM)
 	}
-	return a, s.ownersDB(ctx, &a, theme)
+	return a, r.ownersDB(ctx, &a, theme)
 }
 
 // byObjectKey sorts answer objects in the rule's order.
@@ -308,7 +308,7 @@ func codeName(code, name *string) *CodeName {
 
 // ownersDB reads the live assignments of the carriers in a from SQL and
 // lets the rule of ownership choose among them.
-func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
+func (r *Resolver) ownersDB(ctx context.Context, a *Answer, theme string) error {
 	var vias []AnswerVia
 	var keys []string
 	var pc pointCarriers
@@ -333,7 +333,7 @@ func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
 		}
 	}
 	if len(codes) > 0 {
-		rows, err := s.pool.Query(ctx, `SELECT id, code, name, level FROM regions WHERE code = ANY(@codes)`, pgx.NamedArgs{"codes": codes})
+		rows, err := r.pool.Query(ctx, `SELECT id, code, name, level FROM regions WHERE code = ANY(@codes)`, pgx.NamedArgs{"codes": codes})
 		if err != nil {
 			return err
 		}
@@ -359,7 +359,7 @@ func (s *Store) ownersDB(ctx context.Context, a *Answer, theme string) error {
 		}
 	}
 	// The same live assignments the snapshot loads, in its order.
-	rows, err := s.pool.Query(ctx, `
+	rows, err := r.pool.Query(ctx, `
 		SELECT a.id, a.target_key, a.theme_code, t.name_zh, a.role = 'lead', u.code, u.name, u.kind
 		FROM assignments a JOIN units u ON u.id = a.unit_id JOIN themes t ON t.code = a.theme_code
 		WHERE a.target_key = ANY(@keys) AND (@theme = '' OR a.theme_code = @theme)

@@ -2,7 +2,6 @@ package grids_test
 
 import (
 	"context"
-	"github.com/citygrid/citygrid/internal/db"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/citygrid/citygrid/internal/db"
 
 	"github.com/paulmach/orb"
 
@@ -83,7 +84,7 @@ func loadBenchCity(b *testing.B) (*grids.Store, []orb.Point) {
 // benchSnapshot builds the locate index of the bench city.
 func benchSnapshot(b *testing.B) *grids.Snapshot {
 	s, _ := loadBenchCity(b)
-	res, err := grids.NewResolver(context.Background(), s, quiet())
+	res, err := grids.NewResolver(context.Background(), s.Pool(), quiet())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func BenchmarkLocateAllThemes(b *testing.B) {
 // BenchmarkLocateLatency reports the p50 and p99 of single lookups.
 func BenchmarkLocateLatency(b *testing.B) {
 	s, pts := loadBenchCity(b)
-	res, err := grids.NewResolver(context.Background(), s, quiet())
+	res, err := grids.NewResolver(context.Background(), s.Pool(), quiet())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func BenchmarkIndexBuild(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
 		var err error
-		if snap, err = s.LoadSnapshot(context.Background()); err != nil {
+		if snap, err = grids.LoadSnapshot(context.Background(), s.Pool()); err != nil {
 			b.Fatal(err)
 		}
 	}

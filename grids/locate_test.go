@@ -99,7 +99,7 @@ func testPoints(t *testing.T, s *grids.Store, n int) []orb.Point {
 func checkExactness(t *testing.T, s *grids.Store, pts []orb.Point) {
 	t.Helper()
 	ctx := context.Background()
-	res, err := grids.NewResolver(ctx, s, quiet())
+	res, err := grids.NewResolver(ctx, s.Pool(), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestLocateExactnessBeijing(t *testing.T) {
 	if err != nil || len(starts) < 50 {
 		t.Fatalf("%d street starts: %v", len(starts), err)
 	}
-	res, err := grids.NewResolver(ctx, s, quiet())
+	res, err := grids.NewResolver(ctx, s.Pool(), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ChangeChannel is the NOTIFY channel on which every committed change of
@@ -18,11 +20,11 @@ const AnyChange = "*"
 // Listen calls fn with the table name of every committed change until ctx
 // ends. It holds one connection of the pool, reconnects with backoff when the
 // connection drops, and reports AnyChange after each reconnect.
-func (s *Store) Listen(ctx context.Context, log *slog.Logger, fn func(table string)) {
+func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, fn func(table string)) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, func() {
+		err := listenOnce(ctx, pool, func() {
 			if !first {
 				fn(AnyChange)
 			}
@@ -42,8 +44,8 @@ func (s *Store) Listen(ctx context.Context, log *slog.Logger, fn func(table stri
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, connected func(), fn func(string)) error {
-	pooled, err := s.pool.Acquire(ctx)
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), fn func(string)) error {
+	pooled, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
@@ -300,10 +301,10 @@ func (s *Snapshot) owners(theme int16, out *Located) {
 }
 
 // LoadSnapshot reads everything live from PostGIS and builds the indexes.
-func (s *Store) LoadSnapshot(ctx context.Context) (*Snapshot, error) {
+func LoadSnapshot(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	start := time.Now()
 	snap := &Snapshot{themeIdx: map[string]int16{}, catTheme: map[string]int16{}}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, err
 	}
@@ -554,7 +555,7 @@ func polygons(g orb.Geometry) []orb.Polygon {
 
 // Resolver holds the current snapshot and keeps it fresh.
 type Resolver struct {
-	store *Store
+	pool  *pgxpool.Pool
 	log   *slog.Logger
 	cur   atomic.Pointer[Snapshot]
 	dirty chan struct{}
@@ -564,8 +565,8 @@ type Resolver struct {
 }
 
 // NewResolver builds the first snapshot.
-func NewResolver(ctx context.Context, store *Store, log *slog.Logger) (*Resolver, error) {
-	r := &Resolver{store: store, log: log, dirty: make(chan struct{}, 1)}
+func NewResolver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Resolver, error) {
+	r := &Resolver{pool: pool, log: log, dirty: make(chan struct{}, 1)}
 	if err := r.Rebuild(ctx); err != nil {
 		return nil, err
 	}
@@ -580,7 +581,7 @@ func (r *Resolver) Snapshot() *Snapshot { return r.cur.Load() }
 func (r *Resolver) Rebuild(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	snap, err := r.store.LoadSnapshot(ctx)
+	snap, err := LoadSnapshot(ctx, r.pool)
 	if err != nil {
 		return err
 	}
@@ -655,7 +656,7 @@ func (r *Resolver) settleBorderline(ctx context.Context, snap *Snapshot, theme i
 			ids = append(ids, snap.Objects[o.Object].ID)
 		}
 	}
-	rows, err := r.store.pool.Query(ctx, `
+	rows, err := r.pool.Query(ctx, `
 		SELECT o.id, ST_DWithin(o.geom::geography, ST_SetSRID(ST_Point(@x, @y), 4326)::geography, l.snap_m)
 		FROM objects o JOIN layers l ON l.code = o.layer WHERE o.id = ANY(@ids)`,
 		pgx.NamedArgs{"x": out.Point[0], "y": out.Point[1], "ids": ids})

@@ -3,8 +3,9 @@ package grids_test
 import (
 	"context"
 	"errors"
-	"github.com/citygrid/citygrid/internal/db"
 	"testing"
+
+	"github.com/citygrid/citygrid/internal/db"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
@@ -195,24 +196,25 @@ func TestOneLeadPerTargetAndTheme(t *testing.T) {
 func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	tok, secret, err := s.CreateToken(ctx, grids.TokenInput{Name: "ops", Role: "planner"})
+	tokens := grids.NewTokenStore(s.Pool())
+	tok, secret, err := tokens.Create(ctx, grids.TokenInput{Name: "ops", Role: "planner"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.Authenticate(ctx, secret)
+	p, err := tokens.Authenticate(ctx, secret)
 	if err != nil || p.Role != grids.RolePlanner || p.TokenID != tok.ID {
 		t.Fatalf("authenticate: %+v, %v", p, err)
 	}
-	if _, err := s.Authenticate(ctx, secret+"x"); !errors.Is(err, grids.ErrUnauthenticated) {
+	if _, err := tokens.Authenticate(ctx, secret+"x"); !errors.Is(err, grids.ErrUnauthenticated) {
 		t.Errorf("wrong secret: %v", err)
 	}
-	if err := s.RevokeToken(ctx, tok.ID); err != nil {
+	if err := tokens.Revoke(ctx, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, secret); !errors.Is(err, grids.ErrUnauthenticated) {
+	if _, err := tokens.Authenticate(ctx, secret); !errors.Is(err, grids.ErrUnauthenticated) {
 		t.Errorf("revoked token still works: %v", err)
 	}
-	if _, _, err := s.CreateToken(ctx, grids.TokenInput{Role: "unit"}); err == nil {
+	if _, _, err := tokens.Create(ctx, grids.TokenInput{Role: "unit"}); err == nil {
 		t.Error("unit token without a unit")
 	}
 	var stored []byte

@@ -15,7 +15,9 @@ import (
 )
 
 // UnitKinds are the kinds of responsible unit (责任单位).
-var UnitKinds = []string{"department", "subdistrict_office", "community", "contractor", "shop", "enterprise", "other"}
+func UnitKinds() []string {
+	return []string{"department", "subdistrict_office", "community", "contractor", "shop", "enterprise", "other"}
+}
 
 // Contact is how a unit is reached.
 type Contact struct {
@@ -43,12 +45,12 @@ type Unit struct {
 // ContactReaders are the roles, besides admin, that read every unit's
 // contact: contacts are personal data (phone numbers, names), so analysts
 // do not read them, and a unit token reads only its own unit's.
-var ContactReaders = []Role{RolePlanner, RoleDispatcher}
+func ContactReaders() []Role { return []Role{RolePlanner, RoleDispatcher} }
 
 // MayReadContact tells whether p may read the contact of the unit with
 // this code.
 func MayReadContact(p Principal, unit string) bool {
-	if p.Role == RoleAdmin || slices.Contains(ContactReaders, p.Role) {
+	if p.Role == RoleAdmin || slices.Contains(ContactReaders(), p.Role) {
 		return true
 	}
 	return p.Role == RoleUnit && p.Unit != "" && p.Unit == unit
@@ -159,14 +161,14 @@ func (s *Store) checkUnitInput(in UnitInput, creating bool) error {
 			p.Add("name", "required")
 		}
 		if in.Kind == nil {
-			p.Add("kind", "required (one of %s)", strings.Join(UnitKinds, ", "))
+			p.Add("kind", "required (one of %s)", strings.Join(UnitKinds(), ", "))
 		}
 	}
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
 		p.Add("name", "must not be empty")
 	}
-	if in.Kind != nil && !contains(UnitKinds, *in.Kind) {
-		p.Add("kind", "%q is not a unit kind (one of %s)", *in.Kind, strings.Join(UnitKinds, ", "))
+	if in.Kind != nil && !slices.Contains(UnitKinds(), *in.Kind) {
+		p.Add("kind", "%q is not a unit kind (one of %s)", *in.Kind, strings.Join(UnitKinds(), ", "))
 	}
 	if in.Contact != nil && in.Contact.Email != "" {
 		if _, err := mail.ParseAddress(in.Contact.Email); err != nil {
@@ -355,13 +357,4 @@ func lookupID(ctx context.Context, q Querier, sql, code string) (*int64, error) 
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

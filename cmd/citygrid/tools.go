@@ -172,14 +172,14 @@ func runToken(ctx context.Context, args []string) error {
 			t := time.Now().Add(*expires)
 			in.ExpiresAt = &t
 		}
-		tok, secret, err := store.CreateToken(ctx, in)
+		tok, secret, err := grids.NewTokenStore(store.Pool()).Create(ctx, in)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "token %d (%s, role %s) created; it is shown only once:\n", tok.ID, tok.Name, tok.Role)
 		fmt.Println(secret)
 	case "list":
-		toks, err := store.Tokens(ctx)
+		toks, err := grids.NewTokenStore(store.Pool()).List(ctx)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func runToken(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("token id %q is not a number", fs.Arg(0))
 		}
-		if err := store.RevokeToken(ctx, id); err != nil {
+		if err := grids.NewTokenStore(store.Pool()).Revoke(ctx, id); err != nil {
 			return err
 		}
 		fmt.Printf("token %d revoked\n", id)

@@ -46,7 +46,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 			return nil, err
 		}
 	}
-	resolver, err := grids.NewResolver(ctx, store, cfg.Log)
+	resolver, err := grids.NewResolver(ctx, pool, cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("locate index: %w", err)
 	}
@@ -60,6 +60,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 // Run keeps the service fresh until ctx ends: it listens for change
 // notifications and rebuilds the locate index after them.
 func (a *App) Run(ctx context.Context) {
-	go a.Store.Listen(ctx, a.log, a.Server.Changed)
+	go grids.Listen(ctx, a.Pool, a.log, a.Server.Changed)
 	a.Resolver.Run(ctx)
 }
