@@ -35,12 +35,13 @@ web/dist/index.html: web/package.json web/package-lock.json web/index.html web/v
 	@CGO_ENABLED=0 $(GO) run ./internal/builddeps --node
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
 
-## test: vet and every test, against a throwaway PostGIS cluster of its own
+## test: vet, staticcheck and every test, against a throwaway PostGIS cluster of its own
 test: build
 	@./$(BIN) db start --data $(TEST_DATA) --db-port $(TEST_PORT) --fast >/dev/null
 	@set -e; url=$$(./$(BIN) db url --data $(TEST_DATA) --db-port $(TEST_PORT)); \
 	rc=0; \
 	$(GO) vet ./... || rc=$$?; \
+	if [ $$rc -eq 0 ]; then $(GO) tool staticcheck ./... || rc=$$?; fi; \
 	if [ $$rc -eq 0 ]; then CITYGRID_TEST_DATABASE_URL="$$url" $(GO) test $(GOTESTFLAGS) ./... || rc=$$?; fi; \
 	./$(BIN) db stop --data $(TEST_DATA) --db-port $(TEST_PORT) || true; \
 	exit $$rc

@@ -105,16 +105,6 @@ func (g *bucketGrid) span(p orb.Point) (int32, int32) {
 	return g.start[b], g.start[b+1]
 }
 
-// at returns the ids whose bounds may hold p; nil outside the grid.
-func (g *bucketGrid) at(p orb.Point) []int32 {
-	x, y := (p[0]-g.minX)/g.cell, (p[1]-g.minY)/g.cell
-	if x < 0 || y < 0 || x >= float64(g.nx) || y >= float64(g.ny) {
-		return nil
-	}
-	b := int(y)*g.nx + int(x)
-	return g.items[g.start[b]:g.start[b+1]]
-}
-
 // Location is where a point lies relative to a polygon.
 type Location int8
 

@@ -144,7 +144,7 @@ func (s *Snapshot) Answer(l *Located) Answer {
 			via.Code, via.Name, via.Level = r.Code, r.Name, string(r.Level)
 		}
 		a.Owners = append(a.Owners, AnswerOwner{Theme: t.Code, ThemeName: t.NameZh, Role: role(o.Lead),
-			Unit: AnswerUnit{Code: u.Code, Name: u.Name, Kind: u.Kind}, Via: via, AssignmentID: o.ID})
+			Unit: AnswerUnit(u), Via: via, AssignmentID: o.ID})
 	}
 	if l.Grid < 0 && l.NearestGrid >= 0 {
 		g := s.Grids[l.NearestGrid]

@@ -44,14 +44,13 @@ func pcPackage(name string) (string, bool) {
 var minNode = [3]int{20, 19, 0}
 
 type config struct {
-	dir     string   // module root, for go list
-	goTool  string   // the go command
-	cc      string   // the C compiler cgo uses
-	pkg     string   // the pkg-config program cgo uses
-	env     []string // environment of the commands run
-	install bool     // may install with apt-get
-	node    bool     // also check Node.js and npm for the map build
-	log     io.Writer
+	dir    string   // module root, for go list
+	goTool string   // the go command
+	cc     string   // the C compiler cgo uses
+	pkg    string   // the pkg-config program cgo uses
+	env    []string // environment of the commands run
+	node   bool     // also check Node.js and npm for the map build
+	log    io.Writer
 }
 
 func main() {
@@ -194,14 +193,14 @@ func checkNode(ctx context.Context, cfg config) error {
 	want := fmt.Sprintf("%d.%d", minNode[0], minNode[1])
 	out, err := exec.CommandContext(ctx, "node", "--version").Output()
 	if err != nil {
-		return fmt.Errorf("Node.js %s or newer is needed to build the map app (web/), and there is no node on the PATH", want)
+		return fmt.Errorf("the map app (web/) needs Node.js %s or newer, and there is no node on the PATH", want)
 	}
 	v, err := parseVersion(string(out))
 	if err != nil {
 		return err
 	}
 	if slices.Compare(v[:], minNode[:]) < 0 {
-		return fmt.Errorf("Node.js %s or newer is needed to build the map app (web/); this is %s", want, strings.TrimSpace(string(out)))
+		return fmt.Errorf("the map app (web/) needs Node.js %s or newer; this is %s", want, strings.TrimSpace(string(out)))
 	}
 	if _, err := exec.LookPath("npm"); err != nil {
 		return errors.New("npm is needed to build the map app (web/), and there is none on the PATH")

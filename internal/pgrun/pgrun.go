@@ -420,10 +420,3 @@ func (c *Cluster) install(ctx context.Context) error {
 func (c *Cluster) aptInstall(ctx context.Context, pkgs ...string) error {
 	return apt.Install(ctx, c.cfg.Log, pkgs...)
 }
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
