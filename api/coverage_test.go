@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/derive"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
 
@@ -15,7 +16,7 @@ func beijingEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
-	if err := e.store.BuildRealCity(context.Background(), grids.RealCities["beijing"], root, func(string) {}); err != nil {
+	if err := derive.NewStore(e.store).BuildRealCity(context.Background(), derive.RealCities()["beijing"], root, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 // ErrorBody is every error response: {"error": {...}}.
@@ -74,7 +75,8 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		he  *echo.HTTPError
 		mbe *http.MaxBytesError
 		tl  *tooLarge
-		ie  *grids.ImportError
+		ie  *ingest.ImportError
+		oe  *grids.OptionError
 	)
 	e := func(code, msg string) ErrorDetail { return ErrorDetail{Code: code, Message: msg} }
 	switch {
@@ -96,6 +98,11 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		d := e("bad_request", br.Error())
 		d.Field = br.field
 		d.Details = []grids.FieldError{{Field: br.field, Message: br.message}}
+		return http.StatusBadRequest, ErrorBody{d}
+	case errors.As(err, &oe):
+		d := e("bad_request", oe.Error())
+		d.Field = oe.Field
+		d.Details = []grids.FieldError{{Field: oe.Field, Message: oe.Message}}
 		return http.StatusBadRequest, ErrorBody{d}
 	case errors.As(err, &nf):
 		return http.StatusNotFound, ErrorBody{e("not_found", nf.Error())}

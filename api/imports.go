@@ -8,6 +8,7 @@ import (
 
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 // importFile loads a GeoJSON FeatureCollection (or GeoJSONL) of regions,
@@ -15,41 +16,38 @@ import (
 // the request body in one transaction.
 func (s *Server) importFile(c echo.Context) error {
 	kind := c.Param("kind")
-	if kind != "osm" && !contains(grids.ImportKinds, kind) {
-		return &grids.NotFoundError{What: "import kind", Key: kind}
-	}
-	crs, err := crsParam(c)
-	if err != nil {
-		return err
-	}
-	fix, err := boolParam(c, "fix")
-	if err != nil {
-		return err
-	}
-	level := c.QueryParam("level")
-	if kind == "regions" {
-		if _, ok := grids.ParseLevel(level); !ok {
-			return bad("level", "regions need level=district, subdistrict or community")
-		}
-	}
-	opt := grids.ImportOptions{
-		Kind: kind, Level: grids.Level(level), Layer: c.QueryParam("layer"),
+	opt := ingest.ImportOptions{
+		Kind: kind, Level: grids.Level(c.QueryParam("level")), Layer: c.QueryParam("layer"),
 		CodeProp: c.QueryParam("code_prop"), NameProp: c.QueryParam("name_prop"), ParentProp: c.QueryParam("parent_prop"),
-		CRS: crs, Fix: fix, Within: c.QueryParam("region"),
+		Within: c.QueryParam("region"),
+	}
+	if kind == "osm" {
+		opt.Kind, opt.Source = "objects", "osm"
+	}
+	// Refused before the body is read: it may be gigabytes.
+	if err := opt.Check(); err != nil {
+		return err
+	}
+	var err error
+	if opt.CRS, err = crsParam(c); err != nil {
+		return err
+	}
+	if opt.Fix, err = boolParam(c, "fix"); err != nil {
+		return err
 	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.ImportLimit)
-	var src grids.FeatureSource
+	var src ingest.FeatureSource
 	if kind == "osm" {
-		m, err := grids.ParseOSMMapping(nil)
+		m, err := ingest.ParseOSMMapping(nil)
 		if err != nil {
 			return err
 		}
-		r, err := grids.NewOSMReader(c.Request().Context(), body, m)
+		r, err := ingest.NewOSMReader(c.Request().Context(), body, m)
 		if err != nil {
 			return bad("body", "%v", err)
 		}
 		defer r.Close()
-		src, opt.Kind, opt.Source = r, "objects", "osm"
+		src = r
 	} else {
 		fr, err := geo.NewFeatureReader(body)
 		if err != nil {
@@ -60,7 +58,7 @@ func (s *Server) importFile(c echo.Context) error {
 		}
 		src = fr
 	}
-	res, err := s.store.Import(c.Request().Context(), src, opt)
+	res, err := s.ingest.Import(c.Request().Context(), src, opt)
 	if err != nil {
 		return err
 	}
@@ -70,16 +68,7 @@ func (s *Server) importFile(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func importProblems(ie *grids.ImportError) []grids.FieldError {
+func importProblems(ie *ingest.ImportError) []grids.FieldError {
 	out := make([]grids.FieldError, len(ie.Problems))
 	for i, p := range ie.Problems {
 		msg := p.Reason

@@ -42,6 +42,22 @@ func Invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Problems: []FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}}
 }
 
+// OptionError refuses an operation asked for in a way no data could
+// satisfy: a required option missing, or one it does not take. It is
+// the caller's wording that is wrong, not the data (that is a
+// ValidationError), so the API answers it as a bad request.
+type OptionError struct {
+	Field   string
+	Message string
+}
+
+func (e *OptionError) Error() string { return e.Field + ": " + e.Message }
+
+// BadOption builds an OptionError about one option.
+func BadOption(field, format string, args ...any) *OptionError {
+	return &OptionError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
 // Problems collects field errors while a whole input is checked, so the
 // client learns every mistake at once.
 type Problems []FieldError

@@ -17,6 +17,7 @@ import (
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/citygen"
+	"github.com/citygrid/citygrid/grids/derive"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
 
@@ -227,7 +228,7 @@ func TestLocateExactnessBeijing(t *testing.T) {
 	s := newStore(t)
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
 	ctx := context.Background()
-	if err := s.BuildRealCity(ctx, grids.RealCities["beijing"], root, func(string) {}); err != nil {
+	if err := derive.NewStore(s).BuildRealCity(ctx, derive.RealCities()["beijing"], root, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	checkExactness(t, s, testPoints(t, s, 10000))

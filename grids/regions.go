@@ -46,12 +46,13 @@ type RegionFilter struct {
 	Bbox     *orb.Bound
 }
 
-// ContainmentTolerance is how much of a region may stick out of its parent:
-// boundaries from different sources rarely agree to the centimetre, so up to
-// 0.1% of the region's area, and at least 1 m², is forgiven.
+// ContainmentShare and ContainmentMinM2 are how much of a region may stick
+// out of its parent, in edits and imports alike: boundaries from different
+// sources rarely agree to the centimetre, so up to 0.1% of the region's
+// area, and at least 1 m², is forgiven.
 const (
-	containmentShare = 0.001
-	containmentMinM2 = 1.0
+	ContainmentShare = 0.001
+	ContainmentMinM2 = 1.0
 )
 
 func regionColumns(withGeom bool) string {
@@ -244,7 +245,7 @@ func (s *Store) UpdateRegion(ctx context.Context, code string, in RegionInput) (
 				WHERE c.parent_id = @id
 				  AND ST_Area(ST_Difference(c.geom, n.g)::geography) > GREATEST(@min_m2, @share * c.area_m2)
 				ORDER BY c.code LIMIT 1`,
-				pgx.NamedArgs{"geom": geom, "id": id, "min_m2": containmentMinM2, "share": containmentShare}).Scan(&child)
+				pgx.NamedArgs{"geom": geom, "id": id, "min_m2": ContainmentMinM2, "share": ContainmentShare}).Scan(&child)
 			if err == nil {
 				return Invalid("geometry", "the new boundary leaves child region %q outside", child)
 			}
@@ -312,7 +313,7 @@ func checkInside(ctx context.Context, tx pgx.Tx, geom []byte, parentID int64, pa
 	if err != nil {
 		return err
 	}
-	if outside > max(containmentMinM2, containmentShare*area) {
+	if outside > max(ContainmentMinM2, ContainmentShare*area) {
 		return Invalid("geometry", "%.0f m² (%.2f%%) of the region lies outside its parent %q", outside, 100*outside/area, parentCode)
 	}
 	return nil
@@ -340,4 +341,11 @@ func trimmed(s *string) *string {
 	}
 	t := strings.TrimSpace(*s)
 	return &t
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/citygen"
+	"github.com/citygrid/citygrid/grids/derive"
 )
 
 const demoUsage = `Usage:
@@ -68,11 +68,11 @@ func runDemo(ctx context.Context, args []string) error {
 			sum.Districts, sum.Subdistricts, sum.Communities, sum.Grids, sum.Objects, sum.Units, sum.Assignments, time.Since(start).Round(100*time.Millisecond))
 		return nil
 	}
-	city := grids.RealCities[sub]
+	city := derive.RealCities()[sub]
 	if _, err := os.Stat(*shared); err != nil {
 		return errors.New("the real data is not at " + *shared + " (pass --shared DIR)")
 	}
-	if err := store.BuildRealCity(ctx, city, *shared, func(s string) { fmt.Println(s) }); err != nil {
+	if err := derive.NewStore(store).BuildRealCity(ctx, city, *shared, func(s string) { fmt.Println(s) }); err != nil {
 		return err
 	}
 	fmt.Printf("demo %s (%s) built in %s\n", sub, city.Name, time.Since(start).Round(100*time.Millisecond))

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/citygrid/citygrid/geo"
-	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/derive"
 )
 
 const deriveUsage = `Usage:
@@ -48,11 +48,12 @@ func runDerive(ctx context.Context, args []string) error {
 	if _, err := parseInterleaved(fs, rest); err != nil {
 		return err
 	}
-	store, closeStore, err := openStore(ctx, cfg)
+	core, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
+	store := derive.NewStore(core)
 	start := time.Now()
 	switch sub {
 	case "subdistricts":
@@ -72,7 +73,7 @@ func runDerive(ctx context.Context, args []string) error {
 		if *region == "" {
 			return errors.New("want --region CODE")
 		}
-		res, err := store.DeriveGrids(ctx, *region, grids.DeriveOptions{TargetArea: *target, CommunityTargetArea: *community,
+		res, err := store.DeriveGrids(ctx, *region, derive.DeriveOptions{TargetArea: *target, CommunityTargetArea: *community,
 			Replace: *replace, OnlyNear: *onlyNear, Progress: progress("gridding communities")})
 		if err != nil {
 			return err
@@ -88,7 +89,7 @@ func runDerive(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		d, err := grids.ParseDefaultAssignments(b)
+		d, err := derive.ParseDefaultAssignments(b)
 		if err != nil {
 			return err
 		}
@@ -101,19 +102,19 @@ func runDerive(ctx context.Context, args []string) error {
 	return nil
 }
 
-func deriveSubdistricts(ctx context.Context, store *grids.Store, district, path string, crs geo.CRS) (grids.DeriveResult, error) {
+func deriveSubdistricts(ctx context.Context, store *derive.Store, district, path string, crs geo.CRS) (derive.DeriveResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return grids.DeriveResult{}, err
+		return derive.DeriveResult{}, err
 	}
 	defer f.Close()
 	fr, err := geo.NewFeatureReader(f)
 	if err != nil {
-		return grids.DeriveResult{}, fmt.Errorf("%s: %w", path, err)
+		return derive.DeriveResult{}, fmt.Errorf("%s: %w", path, err)
 	}
-	pts, err := grids.SubdistrictPointsFrom(fr, crs)
+	pts, err := derive.SubdistrictPointsFrom(fr, crs)
 	if err != nil {
-		return grids.DeriveResult{}, fmt.Errorf("%s: %w", path, err)
+		return derive.DeriveResult{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return store.DeriveSubdistricts(ctx, district, pts)
 }

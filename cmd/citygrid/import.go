@@ -15,6 +15,7 @@ import (
 
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 // parseInterleaved lets flags come before, between or after positional
@@ -37,7 +38,7 @@ const importUsage = `Usage: citygrid import KIND FILE [flags]
 
 KIND is regions, grids, units or objects (GeoJSON: a FeatureCollection or
 one feature per line), or osm (an .osm or .osm.pbf file, mapped to objects by
-the layer table in grids/osm_layers.yaml or --mapping).
+the layer table in grids/ingest/osm_layers.yaml or --mapping).
 
 Everything is imported in one transaction, or nothing is. Importing the same
 file again updates records in place by code (OSM objects by their OSM id).
@@ -74,7 +75,7 @@ func runImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt := grids.ImportOptions{Kind: kind, Level: grids.Level(*level), Layer: *layer, CodeProp: *codeProp,
+	opt := ingest.ImportOptions{Kind: kind, Level: grids.Level(*level), Layer: *layer, CodeProp: *codeProp,
 		NameProp: *nameProp, ParentProp: *parentProp, CRS: c, Fix: *fix, Within: *region}
 
 	f, err := os.Open(path)
@@ -90,7 +91,7 @@ func runImport(ctx context.Context, args []string) error {
 		defer bar.Finish()
 	}
 
-	var src grids.FeatureSource
+	var src ingest.FeatureSource
 	if kind == "osm" {
 		var m []byte
 		if *mapping != "" {
@@ -98,11 +99,11 @@ func runImport(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		mp, err := grids.ParseOSMMapping(m)
+		mp, err := ingest.ParseOSMMapping(m)
 		if err != nil {
 			return err
 		}
-		osmr, err := grids.NewOSMReader(ctx, in, mp)
+		osmr, err := ingest.NewOSMReader(ctx, in, mp)
 		if err != nil {
 			return err
 		}
@@ -122,9 +123,9 @@ func runImport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeStore()
-	res, err := store.Import(ctx, src, opt)
+	res, err := ingest.NewStore(store).Import(ctx, src, opt)
 	fmt.Fprintln(os.Stderr)
-	var ie *grids.ImportError
+	var ie *ingest.ImportError
 	if errors.As(err, &ie) {
 		fmt.Fprintf(os.Stderr, "nothing was imported: %d problem(s)\n", ie.Total)
 		for _, p := range ie.Problems {
@@ -142,7 +143,7 @@ func runImport(ctx context.Context, args []string) error {
 	return nil
 }
 
-func printImportResult(w io.Writer, res grids.ImportResult) {
+func printImportResult(w io.Writer, res ingest.ImportResult) {
 	fmt.Fprintf(w, "%s: read %d, created %d, updated %d, unchanged %d", res.Kind, res.Read, res.Created, res.Updated, res.Unchanged)
 	if res.Fixed > 0 {
 		fmt.Fprintf(w, ", fixed %d", res.Fixed)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/derive"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 // Summary counts what Load wrote.
@@ -26,6 +28,7 @@ type Summary struct {
 func Load(ctx context.Context, s *grids.Store, cfg Config, say func(string)) (Summary, error) {
 	c := New(cfg)
 	h := c.hierarchy()
+	in, der := ingest.NewStore(s), derive.NewStore(s)
 	var sum Summary
 	step := func(what string, fn func() (string, error)) error {
 		t := time.Now()
@@ -36,9 +39,9 @@ func Load(ctx context.Context, s *grids.Store, cfg Config, say func(string)) (Su
 		say(fmt.Sprintf("%-28s %-46s %6.1fs", what, msg, time.Since(t).Seconds()))
 		return nil
 	}
-	imp := func(src grids.FeatureSource, opt grids.ImportOptions, n *int) func() (string, error) {
+	imp := func(src ingest.FeatureSource, opt ingest.ImportOptions, n *int) func() (string, error) {
 		return func() (string, error) {
-			res, err := s.Import(ctx, src, opt)
+			res, err := in.Import(ctx, src, opt)
 			*n = res.Created + res.Updated + res.Unchanged
 			return fmt.Sprintf("%d created, %d unchanged", res.Created, res.Unchanged), err
 		}
@@ -47,29 +50,29 @@ func Load(ctx context.Context, s *grids.Store, cfg Config, say func(string)) (Su
 		what string
 		fn   func() (string, error)
 	}{
-		{"districts", imp(c.Regions(h, "district"), grids.ImportOptions{Kind: "regions", Level: grids.District}, &sum.Districts)},
-		{"subdistricts", imp(c.Regions(h, "subdistrict"), grids.ImportOptions{Kind: "regions", Level: grids.Subdistrict, ParentProp: "parent"}, &sum.Subdistricts)},
-		{"communities", imp(c.Regions(h, "community"), grids.ImportOptions{Kind: "regions", Level: grids.Community, ParentProp: "parent"}, &sum.Communities)},
-		{"grids", imp(c.GridFeatures(h), grids.ImportOptions{Kind: "grids", ParentProp: "parent"}, &sum.Grids)},
-		{"objects", imp(c.Objects(h), grids.ImportOptions{Kind: "objects", Source: "citygen"}, &sum.Objects)},
+		{"districts", imp(c.Regions(h, "district"), ingest.ImportOptions{Kind: "regions", Level: grids.District}, &sum.Districts)},
+		{"subdistricts", imp(c.Regions(h, "subdistrict"), ingest.ImportOptions{Kind: "regions", Level: grids.Subdistrict, ParentProp: "parent"}, &sum.Subdistricts)},
+		{"communities", imp(c.Regions(h, "community"), ingest.ImportOptions{Kind: "regions", Level: grids.Community, ParentProp: "parent"}, &sum.Communities)},
+		{"grids", imp(c.GridFeatures(h), ingest.ImportOptions{Kind: "grids", ParentProp: "parent"}, &sum.Grids)},
+		{"objects", imp(c.Objects(h), ingest.ImportOptions{Kind: "objects", Source: "citygen"}, &sum.Objects)},
 		{"departments, offices, committees", func() (string, error) {
-			d, err := grids.ParseDefaultAssignments(nil)
+			d, err := derive.ParseDefaultAssignments(nil)
 			if err != nil {
 				return "", err
 			}
 			// Grid sanitation is the city's own below: contractors, offices, gaps.
-			res, err := s.DeriveDefaultAssignments(ctx, d.WithoutTarget("sanitation", "grids"))
+			res, err := der.DeriveDefaultAssignments(ctx, d.WithoutTarget("sanitation", "grids"))
 			sum.Units += res.UnitsCreated
 			sum.Assignments += res.AssignmentsCreated
 			return fmt.Sprintf("%d units, %d default assignments", res.UnitsCreated, res.AssignmentsCreated), err
 		}},
 		{"contractors, managers, shops", func() (string, error) {
-			res, err := s.Import(ctx, c.units(h), grids.ImportOptions{Kind: "units", ParentProp: "parent"})
+			res, err := in.Import(ctx, c.units(h), ingest.ImportOptions{Kind: "units", ParentProp: "parent"})
 			sum.Units += res.Created
 			return fmt.Sprintf("%d units", res.Created), err
 		}},
 		{"assignments", func() (string, error) {
-			n, err := s.ImportAssignments(ctx, c.assignments(h))
+			n, err := in.ImportAssignments(ctx, c.assignments(h))
 			sum.Assignments += n
 			return fmt.Sprintf("%d assignments", n), err
 		}},
@@ -134,8 +137,8 @@ func (c *City) units(h hierarchy) *source {
 // with one grid in fifty nobody's yet; compounds by their property company
 // (overlapping compounds by two); markets by their managers; pledged
 // shops' frontage by the shop.
-func (c *City) assignments(h hierarchy) []grids.AssignmentInput {
-	var out []grids.AssignmentInput
+func (c *City) assignments(h hierarchy) []ingest.AssignmentInput {
+	var out []ingest.AssignmentInput
 	for _, cm := range h.communities {
 		sd := cm.parent
 		n := 0
@@ -155,26 +158,26 @@ func (c *City) assignments(h hierarchy) []grids.AssignmentInput {
 					unit = "JD" + sd
 				}
 				if unit != "" {
-					out = append(out, grids.AssignmentInput{Theme: "sanitation", Unit: unit, Role: "lead", Target: "grid", Code: grid, Note: "generated"})
+					out = append(out, ingest.AssignmentInput{Theme: "sanitation", Unit: unit, Role: "lead", Target: "grid", Code: grid, Note: "generated"})
 				}
 				for k := 0; k < 4; k++ {
 					if r.Float64() < 0.1 {
-						out = append(out, grids.AssignmentInput{Theme: "frontage", Unit: fmt.Sprintf("SH-%d-%d-%d", i, j, k), Role: "lead",
+						out = append(out, ingest.AssignmentInput{Theme: "frontage", Unit: fmt.Sprintf("SH-%d-%d-%d", i, j, k), Role: "lead",
 							Target: "object", Source: "citygen", SourceID: fmt.Sprintf("shop/%d/%d/%d", i, j, k), Note: "generated"})
 					}
 				}
 				use, overlap := c.use(i, j)
 				switch use {
 				case useCompound:
-					out = append(out, grids.AssignmentInput{Theme: "sanitation", Unit: "WY" + cm.code, Role: "lead",
+					out = append(out, ingest.AssignmentInput{Theme: "sanitation", Unit: "WY" + cm.code, Role: "lead",
 						Target: "object", Source: "citygen", SourceID: fmt.Sprintf("compound/%d/%d/0", i, j), Note: "generated"})
 					if overlap {
 						other := h.communities[(indexOf(h.communities, cm.code)+1)%len(h.communities)].code
-						out = append(out, grids.AssignmentInput{Theme: "sanitation", Unit: "WY" + other, Role: "lead",
+						out = append(out, ingest.AssignmentInput{Theme: "sanitation", Unit: "WY" + other, Role: "lead",
 							Target: "object", Source: "citygen", SourceID: fmt.Sprintf("compound/%d/%d/1", i, j), Note: "generated"})
 					}
 				case useMarket:
-					out = append(out, grids.AssignmentInput{Theme: "sanitation", Unit: fmt.Sprintf("SC-%d-%d", i, j), Role: "lead",
+					out = append(out, ingest.AssignmentInput{Theme: "sanitation", Unit: fmt.Sprintf("SC-%d-%d", i, j), Role: "lead",
 						Target: "object", Source: "citygen", SourceID: fmt.Sprintf("market/%d/%d/0", i, j), Note: "generated"})
 				}
 			}

@@ -1,7 +1,7 @@
 // Package ingest reads the outside world into citygrid: GeoJSON regions,
 // grids, units and objects, OpenStreetMap extracts through the layer mapping
-// table, and GPX or GeoJSON patrol tracks; every import is checked whole and
-// written in one transaction.
+// table, assignments in bulk, and GPX or GeoJSON patrol tracks; every import
+// is checked whole and written in one transaction.
 package ingest
 
 import (

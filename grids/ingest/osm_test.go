@@ -1,4 +1,4 @@
-package grids_test
+package ingest_test
 
 import (
 	"bytes"
@@ -10,17 +10,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
 
 func readAll(t *testing.T, r io.Reader, mapping []byte) (map[string]int, map[string]map[string]any, error) {
 	t.Helper()
-	m, err := grids.ParseOSMMapping(mapping)
+	m, err := ingest.ParseOSMMapping(mapping)
 	if err != nil {
 		t.Fatal(err)
 	}
-	or, err := grids.NewOSMReader(context.Background(), r, m)
+	or, err := ingest.NewOSMReader(context.Background(), r, m)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,7 +74,7 @@ func TestOSMMappingOnZhongguancun(t *testing.T) {
 	if err != nil || len(layers) != 1 || layers["station"] == 0 {
 		t.Errorf("own mapping: %v %v", layers, err)
 	}
-	if _, err := grids.ParseOSMMapping([]byte("rules:\n  - {layer: x, shapes: [blob], tags: {a: b}}\n")); err == nil {
+	if _, err := ingest.ParseOSMMapping([]byte("rules:\n  - {layer: x, shapes: [blob], tags: {a: b}}\n")); err == nil {
 		t.Error("a mapping with an unknown shape was accepted")
 	}
 }
@@ -109,18 +109,18 @@ func TestOSMReimport(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	path := testdb.SharedData(t, "beijing/cau_east.osm")
-	run := func() grids.ImportResult {
+	run := func() ingest.ImportResult {
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		m, _ := grids.ParseOSMMapping(nil)
-		r, err := grids.NewOSMReader(ctx, f, m)
+		m, _ := ingest.ParseOSMMapping(nil)
+		r, err := ingest.NewOSMReader(ctx, f, m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := s.Import(ctx, r, grids.ImportOptions{Kind: "objects", Source: "osm"})
+		res, err := ingest.NewStore(s).Import(ctx, r, ingest.ImportOptions{Kind: "objects", Source: "osm"})
 		if err != nil {
 			t.Fatal(err)
 		}

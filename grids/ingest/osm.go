@@ -1,4 +1,4 @@
-package grids
+package ingest
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/paulmach/orb"
@@ -49,7 +50,7 @@ func (m tagMatch) matches(tags osm.Tags) bool {
 		if vals == nil {
 			continue
 		}
-		if !contains(vals, v) {
+		if !slices.Contains(vals, v) {
 			return false
 		}
 	}
@@ -138,7 +139,7 @@ func (m OSMMapping) rule(tags osm.Tags, shape string) (OSMRule, bool) {
 	}
 	name := osmName(tags)
 	for _, r := range m.Rules {
-		if !contains(r.Shapes, shape) || !r.Tags.matches(tags) {
+		if !slices.Contains(r.Shapes, shape) || !r.Tags.matches(tags) {
 			continue
 		}
 		if len(r.NameSuffix) > 0 {

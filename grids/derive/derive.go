@@ -1,4 +1,4 @@
-package grids
+package derive
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 // DeriveResult says what a derivation made.
@@ -35,7 +37,7 @@ type SubdistrictPoint struct {
 // SubdistrictPointsFrom reads subdistrict centres from features: code and
 // name properties, Point geometries in crs. An office name such as
 // "…街道办事处" names the subdistrict "…街道".
-func SubdistrictPointsFrom(src FeatureSource, crs geo.CRS) ([]SubdistrictPoint, error) {
+func SubdistrictPointsFrom(src ingest.FeatureSource, crs geo.CRS) ([]SubdistrictPoint, error) {
 	var out []SubdistrictPoint
 	for {
 		f, err := src.Next()
@@ -49,11 +51,11 @@ func SubdistrictPointsFrom(src FeatureSource, crs geo.CRS) ([]SubdistrictPoint, 
 		if !ok || f.GeometryErr != nil {
 			return nil, fmt.Errorf("feature %d: want a Point", f.Index)
 		}
-		code := prop(f.Properties, "code")
+		code := ingest.Property(f.Properties, "code")
 		if code == "" {
 			return nil, fmt.Errorf("feature %d: no code", f.Index)
 		}
-		name := strings.TrimSuffix(prop(f.Properties, "name"), "办事处")
+		name := strings.TrimSuffix(ingest.Property(f.Properties, "name"), "办事处")
 		out = append(out, SubdistrictPoint{Code: code, Name: name, Point: crs.ToWGS84()(p)})
 	}
 }
@@ -67,27 +69,27 @@ func (s *Store) DeriveSubdistricts(ctx context.Context, district string, points 
 	var mine []SubdistrictPoint
 	for _, p := range points {
 		if strings.HasPrefix(p.Code, district) {
-			if msg := s.codes.CheckRegionCode(Subdistrict, p.Code); msg != "" {
-				return res, Invalid("points", "%s", msg)
+			if msg := s.core.Codes().CheckRegionCode(grids.Subdistrict, p.Code); msg != "" {
+				return res, grids.Invalid("points", "%s", msg)
 			}
 			mine = append(mine, p)
 		}
 	}
 	if len(mine) == 0 {
-		return res, Invalid("points", "no subdistrict point has a code starting with %s", district)
+		return res, grids.Invalid("points", "no subdistrict point has a code starting with %s", district)
 	}
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
 		var districtID int64
-		var level Level
+		var level grids.Level
 		err := tx.QueryRow(ctx, `SELECT id, level FROM regions WHERE code = @code`, pgx.NamedArgs{"code": district}).Scan(&districtID, &level)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return &NotFoundError{What: "region", Key: district}
+			return &grids.NotFoundError{What: "region", Key: district}
 		}
 		if err != nil {
 			return err
 		}
-		if level != District {
-			return Invalid("district", "region %s is a %s, not a district", district, level)
+		if level != grids.District {
+			return grids.Invalid("district", "region %s is a %s, not a district", district, level)
 		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE derive_points (code text, name text, geom geometry(Point, 4326)) ON COMMIT DROP`); err != nil {
 			return err
@@ -167,14 +169,14 @@ func (o *DeriveOptions) defaults() {
 func (s *Store) DeriveGrids(ctx context.Context, region string, opt DeriveOptions) (DeriveResult, error) {
 	opt.defaults()
 	res := DeriveResult{Region: region}
-	r, err := s.Region(ctx, region)
+	r, err := s.core.Region(ctx, region)
 	if err != nil {
 		return res, err
 	}
 	// Communities to grid, deriving missing ones.
 	var subdistricts []string
 	switch r.Level {
-	case District:
+	case grids.District:
 		rows, err := s.pool.Query(ctx, `SELECT code FROM regions WHERE parent_id = (SELECT id FROM regions WHERE code = @code) ORDER BY code`, pgx.NamedArgs{"code": region})
 		if err != nil {
 			return res, err
@@ -183,13 +185,13 @@ func (s *Store) DeriveGrids(ctx context.Context, region string, opt DeriveOption
 			return res, err
 		}
 		if len(subdistricts) == 0 {
-			return res, Invalid("region", "district %s has no subdistricts: derive them first (citygrid derive subdistricts)", region)
+			return res, grids.Invalid("region", "district %s has no subdistricts: derive them first (citygrid derive subdistricts)", region)
 		}
-	case Subdistrict:
+	case grids.Subdistrict:
 		subdistricts = []string{region}
 	}
 	var communities []string
-	if r.Level == Community {
+	if r.Level == grids.Community {
 		communities = []string{region}
 	}
 	for _, sd := range subdistricts {
@@ -240,7 +242,7 @@ func (s *Store) ensureCommunities(ctx context.Context, subdistrict string, opt D
 		return existing, 0, err
 	}
 	made := 0
-	err = s.Tx(ctx, func(tx pgx.Tx) error {
+	err = s.core.Tx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code FOR UPDATE`, pgx.NamedArgs{"code": subdistrict}).Scan(&id); err != nil {
 			return err
@@ -255,7 +257,7 @@ func (s *Store) ensureCommunities(ctx context.Context, subdistrict string, opt D
 			return err
 		}
 		if len(codes) > 999 {
-			return Invalid("community_target_area", "subdistrict %s would get %d communities; codes allow 999", subdistrict, len(codes))
+			return grids.Invalid("community_target_area", "subdistrict %s would get %d communities; codes allow 999", subdistrict, len(codes))
 		}
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO regions (code, name, level, parent_id, geom, attrs)
@@ -282,7 +284,7 @@ func (s *Store) childCodes(ctx context.Context, code string) ([]string, error) {
 
 // gridCommunity draws one community's grids in one transaction.
 func (s *Store) gridCommunity(ctx context.Context, community string, opt DeriveOptions) (made, replaced int, err error) {
-	err = s.Tx(ctx, func(tx pgx.Tx) error {
+	err = s.core.Tx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code FOR UPDATE`, pgx.NamedArgs{"code": community}).Scan(&id); err != nil {
 			return err
@@ -302,7 +304,7 @@ func (s *Store) gridCommunity(ctx context.Context, community string, opt DeriveO
 			return err
 		}
 		if len(codes) > 999 {
-			return Invalid("target_area", "community %s would get %d grids; codes allow 999", community, len(codes))
+			return grids.Invalid("target_area", "community %s would get %d grids; codes allow 999", community, len(codes))
 		}
 		if existing > 0 {
 			tag, err := tx.Exec(ctx, `UPDATE grids SET valid_to = now() WHERE community_id = @id AND valid_to IS NULL`, pgx.NamedArgs{"id": id})

@@ -1,4 +1,4 @@
-package grids
+package derive
 
 import (
 	"context"
@@ -72,7 +72,7 @@ type AssignmentsResult struct {
 // only what is missing.
 func (s *Store) DeriveDefaultAssignments(ctx context.Context, d DefaultAssignments) (AssignmentsResult, error) {
 	res := AssignmentsResult{ByTheme: map[string]int{}}
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
 		for _, u := range d.Units {
 			tag, err := tx.Exec(ctx, `INSERT INTO units (code, name, kind) VALUES (@code, @name, @kind) ON CONFLICT (code) DO NOTHING`,
 				pgx.NamedArgs{"code": u.Code, "name": u.Name, "kind": u.Kind})
@@ -160,4 +160,19 @@ func applyDefault(ctx context.Context, tx pgx.Tx, theme, role, unit, target, lay
 		return 0, err
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// WithoutTarget returns the defaults table minus the lines for one theme on
+// one kind of target ("grids", a layer or a level): for a city that sets
+// those duties itself.
+func (d DefaultAssignments) WithoutTarget(theme, target string) DefaultAssignments {
+	out := d
+	out.Assignments = nil
+	for _, a := range d.Assignments {
+		if a.Theme == theme && (a.Target == target || a.Layer == target || a.Level == target) {
+			continue
+		}
+		out.Assignments = append(out.Assignments, a)
+	}
+	return out
 }

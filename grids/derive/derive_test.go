@@ -1,4 +1,4 @@
-package grids_test
+package derive_test
 
 import (
 	"context"
@@ -7,10 +7,34 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
 
+	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/derive"
+	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
+
+func newStore(t *testing.T) *grids.Store {
+	t.Helper()
+	return grids.NewStore(testdb.Pool(t), grids.DefaultCodeRules())
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func square(x, y, d float64) orb.Polygon {
+	return orb.Polygon{{{x, y}, {x + d, y}, {x + d, y + d}, {x, y + d}, {x, y}}}
+}
+
+func importString(t *testing.T, s *grids.Store, body string, opt ingest.ImportOptions) (ingest.ImportResult, error) {
+	t.Helper()
+	fr, err := geo.NewFeatureReader(strings.NewReader(body))
+	if err != nil {
+		return ingest.ImportResult{}, err
+	}
+	return ingest.NewStore(s).Import(context.Background(), fr, opt)
+}
 
 // tilingError returns, for the region, |Σ grid areas − region area| and the
 // area of the symmetric difference between the grids' union and the region,
@@ -48,10 +72,10 @@ func TestDeriveGridsAlongStreets(t *testing.T) {
 	 {"type":"Feature","id":"s1","properties":{"layer":"street","name":"南北大街"},"geometry":{"type":"LineString","coordinates":[[116.3043,39.975],[116.3047,39.995]]}},
 	 {"type":"Feature","id":"s2","properties":{"layer":"street","name":"东西大街"},"geometry":{"type":"LineString","coordinates":[[116.295,39.9861],[116.315,39.9858]]}},
 	 {"type":"Feature","id":"a1","properties":{"layer":"alley","name":"死胡同"},"geometry":{"type":"LineString","coordinates":[[116.3080,39.9861],[116.3081,39.9830]]}}]}`
-	if _, err := importString(t, s, streets, grids.ImportOptions{Kind: "objects"}); err != nil {
+	if _, err := importString(t, s, streets, ingest.ImportOptions{Kind: "objects"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.DeriveGrids(ctx, "110108001001", grids.DeriveOptions{})
+	res, err := derive.NewStore(s).DeriveGrids(ctx, "110108001001", derive.DeriveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +113,11 @@ func TestDeriveGridsAlongStreets(t *testing.T) {
 		t.Errorf("grid 001 is not in the northern row (northernmost is %s)", first)
 	}
 	// Deriving again leaves the drawn grids alone unless asked to redraw.
-	again, err := s.DeriveGrids(ctx, "110108001001", grids.DeriveOptions{})
+	again, err := derive.NewStore(s).DeriveGrids(ctx, "110108001001", derive.DeriveOptions{})
 	if err != nil || again.Grids != 0 {
 		t.Errorf("second derive: %+v %v", again, err)
 	}
-	redraw, err := s.DeriveGrids(ctx, "110108001001", grids.DeriveOptions{Replace: true, TargetArea: 40000})
+	redraw, err := derive.NewStore(s).DeriveGrids(ctx, "110108001001", derive.DeriveOptions{Replace: true, TargetArea: 40000})
 	if err != nil || redraw.Replaced != n || redraw.Grids >= n {
 		t.Errorf("redraw at 40,000 m²: %+v %v", redraw, err)
 	}
@@ -111,7 +135,7 @@ func TestDemoBeijing(t *testing.T) {
 	s := newStore(t)
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
 	say := func(m string) { t.Log(m) }
-	if err := s.BuildRealCity(ctx, grids.RealCities["beijing"], root, say); err != nil {
+	if err := derive.NewStore(s).BuildRealCity(ctx, derive.RealCities()["beijing"], root, say); err != nil {
 		t.Fatal(err)
 	}
 	q := func(sql string, dst ...any) {
@@ -166,7 +190,7 @@ func TestDemoBeijing(t *testing.T) {
 	}
 	var before, after int
 	q(`SELECT (SELECT count(*) FROM grids) + (SELECT count(*) FROM objects) + (SELECT count(*) FROM assignments) + (SELECT count(*) FROM regions)`, &before)
-	if err := s.BuildRealCity(ctx, grids.RealCities["beijing"], root, say); err != nil {
+	if err := derive.NewStore(s).BuildRealCity(ctx, derive.RealCities()["beijing"], root, say); err != nil {
 		t.Fatal(err)
 	}
 	q(`SELECT (SELECT count(*) FROM grids) + (SELECT count(*) FROM objects) + (SELECT count(*) FROM assignments) + (SELECT count(*) FROM regions)`, &after)

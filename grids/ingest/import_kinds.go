@@ -1,10 +1,12 @@
-package grids
+package ingest
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // attrsSQL is a staged feature's properties without the ones that became
@@ -14,13 +16,13 @@ const attrsSQL = `(s.props - @code_prop - @name_prop - @parent_prop - 'layer' - 
 func importArgs(opt ImportOptions) pgx.NamedArgs {
 	return pgx.NamedArgs{"code_prop": opt.CodeProp, "name_prop": opt.NameProp, "parent_prop": opt.ParentProp,
 		"level": string(opt.Level), "plevel": string(opt.Level.Parent()), "source": opt.Source,
-		"share": containmentShare, "min_m2": containmentMinM2}
+		"share": grids.ContainmentShare, "min_m2": grids.ContainmentMinM2}
 }
 
 // resolveParents fills import_stage.parent_id with the region of the given
 // level named by the parent property or, without one, the region of that
 // level that holds most of the feature.
-func resolveParents(ctx context.Context, tx pgx.Tx, opt ImportOptions, level Level, probs *problemList) error {
+func resolveParents(ctx context.Context, tx pgx.Tx, opt ImportOptions, level grids.Level, probs *problemList) error {
 	args := importArgs(opt)
 	args["plevel"] = string(level)
 	if _, err := tx.Exec(ctx, `ALTER TABLE import_stage ADD COLUMN parent_id bigint`); err != nil {
@@ -54,7 +56,7 @@ func resolveParents(ctx context.Context, tx pgx.Tx, opt ImportOptions, level Lev
 
 // checkNestingAndContainment applies the code rules and the containment
 // tolerance to staged features with resolved parents.
-func (s *Store) checkNestingAndContainment(ctx context.Context, tx pgx.Tx, opt ImportOptions, child Level, probs *problemList) error {
+func (s *Store) checkNestingAndContainment(ctx context.Context, tx pgx.Tx, opt ImportOptions, child grids.Level, probs *problemList) error {
 	rows, err := tx.Query(ctx, `SELECT idx, code, parent FROM import_stage WHERE parent_id IS NOT NULL ORDER BY idx`)
 	if err != nil {
 		return err
@@ -72,12 +74,12 @@ func (s *Store) checkNestingAndContainment(ctx context.Context, tx pgx.Tx, opt I
 	}
 	for _, t := range ts {
 		if child == "" { // a grid in its community
-			if s.codes.Nested && (len(t.code) < len(t.parent) || t.code[:len(t.parent)] != t.parent) {
+			if s.core.Codes().Nested && (len(t.code) < len(t.parent) || t.code[:len(t.parent)] != t.parent) {
 				probs.add(t.idx, t.code, "grid code does not start with its community's code %s", t.parent)
 			}
 			continue
 		}
-		if msg := s.codes.CheckNesting(child, t.code, t.parent); msg != "" {
+		if msg := s.core.Codes().CheckNesting(child, t.code, t.parent); msg != "" {
 			probs.add(t.idx, t.code, "%s", msg)
 		}
 	}
@@ -99,7 +101,7 @@ func (s *Store) importRegions(ctx context.Context, tx pgx.Tx, opt ImportOptions,
 		FROM import_stage s JOIN regions r ON r.code = s.code WHERE r.level <> @level ORDER BY s.idx`, args); err != nil {
 		return err
 	}
-	if opt.Level == District {
+	if opt.Level == grids.District {
 		if _, err := tx.Exec(ctx, `ALTER TABLE import_stage ADD COLUMN parent_id bigint`); err != nil {
 			return err
 		}
@@ -236,7 +238,7 @@ func (s *Store) importUnits(ctx context.Context, tx pgx.Tx, opt ImportOptions, r
 
 func (s *Store) importGrids(ctx context.Context, tx pgx.Tx, opt ImportOptions, res *ImportResult, probs *problemList) error {
 	args := importArgs(opt)
-	if err := resolveParents(ctx, tx, opt, Community, probs); err != nil {
+	if err := resolveParents(ctx, tx, opt, grids.Community, probs); err != nil {
 		return err
 	}
 	if err := s.checkNestingAndContainment(ctx, tx, opt, "", probs); err != nil {

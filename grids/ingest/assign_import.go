@@ -1,9 +1,11 @@
-package grids
+package ingest
 
 import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // AssignmentInput is one assignment to write in bulk. The target is named
@@ -27,7 +29,7 @@ type AssignmentInput struct {
 // fails the whole batch with every problem listed by index.
 func (s *Store) ImportAssignments(ctx context.Context, in []AssignmentInput) (int, error) {
 	created := 0
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE assign_stage (idx int, theme text, unit text, role text, target text, code text,
 				source text, source_id text, from_m float8, to_m float8, note text) ON COMMIT DROP`); err != nil {
@@ -79,8 +81,8 @@ func (s *Store) ImportAssignments(ctx context.Context, in []AssignmentInput) (in
 			          AND (o.code = s.code OR (o.source = s.source AND o.source_id = s.source_id)) LIMIT 1),
 			       s.from_m, s.to_m, s.note
 			FROM assign_stage s JOIN units u ON u.code = s.unit ORDER BY s.idx`)
-		if name, state := PgConstraint(err); state == SQLExclusionViolation && name == "assignments_one_lead" {
-			return &ConflictError{Field: "role", Message: "two leads for the same target, duty and time (one lead per target and duty)"}
+		if name, state := grids.PgConstraint(err); state == grids.SQLExclusionViolation && name == "assignments_one_lead" {
+			return &grids.ConflictError{Field: "role", Message: "two leads for the same target, duty and time (one lead per target and duty)"}
 		}
 		if err != nil {
 			return err
@@ -96,19 +98,4 @@ func nullable(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// WithoutTarget returns the defaults table minus the lines for one theme on
-// one kind of target ("grids", a layer or a level): for a city that sets
-// those duties itself.
-func (d DefaultAssignments) WithoutTarget(theme, target string) DefaultAssignments {
-	out := d
-	out.Assignments = nil
-	for _, a := range d.Assignments {
-		if a.Theme == theme && (a.Target == target || a.Layer == target || a.Level == target) {
-			continue
-		}
-		out.Assignments = append(out.Assignments, a)
-	}
-	return out
 }

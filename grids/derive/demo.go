@@ -1,4 +1,4 @@
-package grids
+package derive
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 // RealCity describes how to build a demo from ../shared/data: district
@@ -20,13 +22,16 @@ type RealCity struct {
 	TargetArea float64
 }
 
-// RealCities are the demos built from the shared data.
-var RealCities = map[string]RealCity{
-	"beijing": {Name: "北京 海淀", Dir: "beijing", Districts: []string{"110108"},
-		OSM: []string{"zhongguancun.osm", "cau_east.osm"}},
-	"shanghai": {Name: "上海 中心城区", Dir: "shanghai",
-		Districts: []string{"310101", "310104", "310105", "310106", "310107", "310109", "310110", "310115"},
-		OSM:       []string{"center.osm"}},
+// RealCities returns the demos built from the shared data, by name; each
+// call gives a fresh table, so no caller can change another's demo.
+func RealCities() map[string]RealCity {
+	return map[string]RealCity{
+		"beijing": {Name: "北京 海淀", Dir: "beijing", Districts: []string{"110108"},
+			OSM: []string{"zhongguancun.osm", "cau_east.osm"}},
+		"shanghai": {Name: "上海 中心城区", Dir: "shanghai",
+			Districts: []string{"310101", "310104", "310105", "310106", "310107", "310109", "310110", "310115"},
+			OSM:       []string{"center.osm"}},
+	}
 }
 
 // BuildRealCity runs the whole pipeline: import the districts (converted
@@ -60,7 +65,7 @@ func (s *Store) BuildRealCity(ctx context.Context, c RealCity, dataRoot string, 
 		}
 	}
 	if err := step("districts (GCJ-02 → WGS84)", geojsonFile("districts_gcj02.geojson", func(fr *geo.FeatureReader) (string, error) {
-		res, err := s.Import(ctx, fr, ImportOptions{Kind: "regions", Level: District, CodeProp: "adcode", CRS: geo.GCJ02})
+		res, err := s.ingest.Import(ctx, fr, ingest.ImportOptions{Kind: "regions", Level: grids.District, CodeProp: "adcode", CRS: geo.GCJ02})
 		return fmt.Sprintf("%d created, %d updated, %d unchanged", res.Created, res.Updated, res.Unchanged), err
 	})); err != nil {
 		return err
@@ -88,16 +93,16 @@ func (s *Store) BuildRealCity(ctx context.Context, c RealCity, dataRoot string, 
 				return "", err
 			}
 			defer f.Close()
-			m, err := ParseOSMMapping(nil)
+			m, err := ingest.ParseOSMMapping(nil)
 			if err != nil {
 				return "", err
 			}
-			r, err := NewOSMReader(ctx, f, m)
+			r, err := ingest.NewOSMReader(ctx, f, m)
 			if err != nil {
 				return "", err
 			}
 			defer r.Close()
-			res, err := s.Import(ctx, r, ImportOptions{Kind: "objects", Source: "osm"})
+			res, err := s.ingest.Import(ctx, r, ingest.ImportOptions{Kind: "objects", Source: "osm"})
 			return fmt.Sprintf("%d objects created, %d updated, %d unchanged", res.Created, res.Updated, res.Unchanged), err
 		}); err != nil {
 			return err

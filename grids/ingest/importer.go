@@ -1,10 +1,12 @@
-package grids
+package ingest
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -12,23 +14,25 @@ import (
 	"github.com/paulmach/orb/encoding/wkb"
 
 	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/grids"
 )
 
-// ImportKinds are what an import can load.
-var ImportKinds = []string{"regions", "grids", "units", "objects"}
+// kinds returns what an import can load; "osm" is not among them: an
+// OpenStreetMap extract is read by an OSMReader and imported as objects.
+func kinds() []string { return []string{"regions", "grids", "units", "objects"} }
 
 // ImportOptions say how features map onto citygrid's records.
 type ImportOptions struct {
-	Kind       string  // regions, grids, units or objects
-	Level      Level   // regions: the level of every feature
-	Layer      string  // objects: the layer; empty reads each feature's "layer" property
-	CodeProp   string  // property holding the code (default "code")
-	NameProp   string  // property holding the name (default "name")
-	ParentProp string  // property holding the parent's code; empty finds regions' and grids' parents spatially
-	CRS        geo.CRS // coordinate system of the file
-	Fix        bool    // repair invalid geometries with ST_MakeValid instead of failing
-	Source     string  // objects: where the data comes from (default "geojson")
-	Within     string  // objects: keep only features that touch this region (code)
+	Kind       string      // regions, grids, units or objects
+	Level      grids.Level // regions: the level of every feature
+	Layer      string      // objects: the layer; empty reads each feature's "layer" property
+	CodeProp   string      // property holding the code (default "code")
+	NameProp   string      // property holding the name (default "name")
+	ParentProp string      // property holding the parent's code; empty finds regions' and grids' parents spatially
+	CRS        geo.CRS     // coordinate system of the file
+	Fix        bool        // repair invalid geometries with ST_MakeValid instead of failing
+	Source     string      // objects: where the data comes from (default "geojson")
+	Within     string      // objects: keep only features that touch this region (code)
 	// Progress, when set, is called after every feature read.
 	Progress func(read int)
 }
@@ -104,11 +108,11 @@ func (p *problemList) err() error {
 // again by PostGIS (validity, parents, duplicates), and then upserted by
 // code, so that importing the same file twice changes nothing.
 func (s *Store) Import(ctx context.Context, src FeatureSource, opt ImportOptions) (ImportResult, error) {
-	if err := s.checkImportOptions(ctx, &opt); err != nil {
+	if err := s.checkOptions(ctx, &opt); err != nil {
 		return ImportResult{}, err
 	}
 	var res ImportResult
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
+	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
 		var probs problemList
 		n, err := s.stage(ctx, tx, src, opt, &probs)
 		res.Read = n
@@ -156,9 +160,26 @@ func (s *Store) Import(ctx context.Context, src FeatureSource, opt ImportOptions
 	return res, err
 }
 
-func (s *Store) checkImportOptions(ctx context.Context, opt *ImportOptions) error {
-	if !contains(ImportKinds, opt.Kind) {
-		return Invalid("kind", "%q cannot be imported (one of %s)", opt.Kind, strings.Join(ImportKinds, ", "))
+// Check refuses options that no file could satisfy: a kind that cannot be
+// imported, regions without a level. It needs no database, so a caller can
+// refuse a request before reading its body; Import checks again.
+func (o ImportOptions) Check() error {
+	if !slices.Contains(kinds(), o.Kind) {
+		return fmt.Errorf("%w (one of %s)", &grids.NotFoundError{What: "import kind", Key: o.Kind}, strings.Join(kinds(), ", "))
+	}
+	if o.Kind == "regions" {
+		if _, ok := grids.ParseLevel(string(o.Level)); !ok {
+			return grids.BadOption("level", "regions need a level (district, subdistrict or community)")
+		}
+	}
+	return nil
+}
+
+// checkOptions adds to Check what needs the database, and fills in the
+// defaults.
+func (s *Store) checkOptions(ctx context.Context, opt *ImportOptions) error {
+	if err := opt.Check(); err != nil {
+		return err
 	}
 	if opt.CodeProp == "" {
 		opt.CodeProp = "code"
@@ -169,14 +190,9 @@ func (s *Store) checkImportOptions(ctx context.Context, opt *ImportOptions) erro
 	if opt.Source == "" {
 		opt.Source = "geojson"
 	}
-	if opt.Kind == "regions" {
-		if _, ok := ParseLevel(string(opt.Level)); !ok {
-			return Invalid("level", "regions need --level district, subdistrict or community")
-		}
-	}
 	if opt.Within != "" {
-		if _, err := s.Region(ctx, opt.Within); err != nil {
-			return Invalid("region", "region %q does not exist", opt.Within)
+		if _, err := s.core.Region(ctx, opt.Within); err != nil {
+			return grids.Invalid("region", "region %q does not exist", opt.Within)
 		}
 	}
 	if opt.Kind == "objects" && opt.Layer != "" {
@@ -185,7 +201,7 @@ func (s *Store) checkImportOptions(ctx context.Context, opt *ImportOptions) erro
 			return err
 		}
 		if !ok {
-			return Invalid("layer", "layer %q does not exist (see /api/v1/layers)", opt.Layer)
+			return grids.Invalid("layer", "layer %q does not exist (see /api/v1/layers)", opt.Layer)
 		}
 	}
 	return nil
@@ -240,8 +256,9 @@ func (ss *stageSource) Values() ([]any, error) {
 
 func (ss *stageSource) Err() error { return ss.err }
 
-// prop reads a property as a trimmed string.
-func prop(props map[string]any, key string) string {
+// Property reads a feature property as trimmed text; a whole number reads
+// without a decimal point, since codes often come as JSON numbers.
+func Property(props map[string]any, key string) string {
 	v, ok := props[key]
 	if !ok || v == nil {
 		return ""
@@ -251,7 +268,7 @@ func prop(props map[string]any, key string) string {
 		return strings.TrimSpace(v)
 	case float64:
 		if v == float64(int64(v)) {
-			return fmt.Sprintf("%d", int64(v))
+			return strconv.FormatInt(int64(v), 10)
 		}
 		return fmt.Sprint(v)
 	}
@@ -260,9 +277,9 @@ func prop(props map[string]any, key string) string {
 
 func (ss *stageSource) check(f geo.Feature) (stagedRow, bool) {
 	opt, p := ss.opt, f.Properties
-	r := stagedRow{idx: f.Index, fid: f.ID, code: prop(p, opt.CodeProp), name: prop(p, opt.NameProp), props: p}
+	r := stagedRow{idx: f.Index, fid: f.ID, code: Property(p, opt.CodeProp), name: Property(p, opt.NameProp), props: p}
 	if opt.ParentProp != "" {
-		r.parent = prop(p, opt.ParentProp)
+		r.parent = Property(p, opt.ParentProp)
 	}
 	bad := func(format string, args ...any) (stagedRow, bool) {
 		ss.probs.add(f.Index, r.code, format, args...)
@@ -271,7 +288,7 @@ func (ss *stageSource) check(f geo.Feature) (stagedRow, bool) {
 	if f.GeometryErr != nil {
 		return bad("%v", f.GeometryErr)
 	}
-	codes := ss.s.codes
+	codes := ss.s.core.Codes()
 	switch opt.Kind {
 	case "regions":
 		if r.code == "" {
@@ -283,7 +300,7 @@ func (ss *stageSource) check(f geo.Feature) (stagedRow, bool) {
 		if r.name == "" {
 			return bad("no %q property: every region needs a name", opt.NameProp)
 		}
-		if opt.ParentProp != "" && opt.Level != District && r.parent == "" {
+		if opt.ParentProp != "" && opt.Level != grids.District && r.parent == "" {
 			return bad("no %q property: the parent's code is missing", opt.ParentProp)
 		}
 		if err := wantTypes(f.Geometry, "Polygon", "MultiPolygon"); err != nil {
@@ -320,23 +337,23 @@ func (ss *stageSource) check(f geo.Feature) (stagedRow, bool) {
 		if parentProp == "" {
 			parentProp = "parent"
 		}
-		r.parent = prop(p, parentProp)
-		r.kind = prop(p, "kind")
+		r.parent = Property(p, parentProp)
+		r.kind = Property(p, "kind")
 		if r.kind == "" {
 			r.kind = "other"
 		}
-		if !contains(UnitKinds(), r.kind) {
-			return bad("kind %q is not a unit kind (one of %s)", r.kind, strings.Join(UnitKinds(), ", "))
+		if !slices.Contains(grids.UnitKinds(), r.kind) {
+			return bad("kind %q is not a unit kind (one of %s)", r.kind, strings.Join(grids.UnitKinds(), ", "))
 		}
 	case "objects":
 		r.layer = opt.Layer
 		if r.layer == "" {
-			r.layer = prop(p, "layer")
+			r.layer = Property(p, "layer")
 		}
 		if r.layer == "" {
 			return bad("no layer: pass --layer or give each feature a \"layer\" property")
 		}
-		r.category = prop(p, "category")
+		r.category = Property(p, "category")
 		if r.code == "" && r.fid == "" {
 			return bad("neither a %q property nor a feature id: a re-import could not find the object again", opt.CodeProp)
 		}
