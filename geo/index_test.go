@@ -389,8 +389,8 @@ func TestPolygonIndexDecimalEdges(t *testing.T) {
 		bad := 0
 		for j := range n {
 			for i := 1; i < n; i++ {
-				// Points on the vertical edge between grids i-1 and i, and
-				// on the horizontal edge below grid i.
+				// A point on the edge between columns i-1 and i, and one on
+				// the edge between rows i-1 and i.
 				for _, p := range []orb.Point{{dec(i, 116.3), dec(j, 39.9) + 0.0004}, {dec(j, 116.3) + 0.0004, dec(i, 39.9)}} {
 					got, want := sortedHits(ix.Covering(p, nil)), bruteCovering(parts, owner, p)
 					if len(want) != 2 || !slices.Equal(got, want) {
@@ -438,28 +438,27 @@ func TestPolygonIndexNearest(t *testing.T) {
 		name  string
 		p     orb.Point
 		want  int32
-		wantM float64 // in units east (× MPerLon·u) when east is set
-		east  bool
+		eastU float64 // if set, the distance is this many units east or west
 	}{
-		{"covered", at(1, 1), 10, 0, false},
-		{"on a boundary", at(2, 1), 10, 0, false},
-		{"in a hole", at(2, 4), 12, 1, true},
-		{"in a U's notch", at(22, 20), 14, 2, true},
-		{"west of A", at(-3, 1), 10, 3, true},
-		// Equidistant from 10's and 11's shared edge: the smaller owner.
-		{"south of a shared vertex", at(2, -3), 10, 0, false},
-		{"far east", at(400, 15), 14, 360, true},
+		{"covered", at(1, 1), 10, 0},
+		{"on a boundary", at(2, 1), 10, 0},
+		{"in a hole", at(2, 4), 12, 1},
+		{"in a U's notch", at(22, 20), 14, 2},
+		{"west of everything", at(-3, 1), 10, 3},
+		// As far from 10 as from 11, which meet there: the smaller owner.
+		{"south of a shared vertex", at(2, -3), 10, 0},
+		{"far east", at(400, 15), 14, 360},
 	}
 	for _, cell := range []float64{u / 4, u, 7 * u, 1} {
 		ix := geo.NewPolygonIndex(parts, owner, cell)
 		for _, c := range cases {
 			id, d := ix.Nearest(c.p)
 			wantID, wantD := bruteNearest(parts, owner, c.p)
-			if c.east {
-				wantD = c.wantM * u * geo.NewMetric(c.p[1]).MPerLon
+			if c.eastU > 0 && math.Abs(wantD-c.eastU*u*geo.NewMetric(c.p[1]).MPerLon) > 1e-6 {
+				t.Fatalf("%s: brute force says %.4f m", c.name, wantD)
 			}
 			if id != c.want || id != wantID || math.Abs(d-wantD) > 1e-6 {
-				t.Errorf("cell %g, %s: Nearest = %d, %.4f m; want %d, %.4f m (brute force %d, %.4f m)", cell, c.name, id, d, c.want, wantD, wantID, wantD)
+				t.Errorf("cell %g, %s: Nearest = %d, %.4f m; want %d (brute force %d), %.4f m", cell, c.name, id, d, c.want, wantID, wantD)
 			}
 		}
 	}
