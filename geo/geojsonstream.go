@@ -45,16 +45,22 @@ func NewFeatureReader(r io.Reader) (*FeatureReader, error) {
 	// Peek at the first object's keys to tell a single collection from a
 	// sequence of features: a sequence starts with a Feature object.
 	head, _ := br.Peek(4096)
-	head = bytes.TrimLeft(head, " \t\r\n\x1e\xef\xbb\xbf")
+	if bytes.HasPrefix(head, []byte(utf8BOM)) {
+		// Editors on Windows write one; the JSON decoder would stop at it.
+		br.Discard(len(utf8BOM))
+		head = head[len(utf8BOM):]
+	}
+	head = bytes.TrimLeft(head, " \t\r\n\x1e")
 	if len(head) == 0 {
 		return nil, errors.New("the file is empty")
 	}
 	if head[0] != '{' {
 		return nil, errors.New("not GeoJSON: it does not start with a JSON object")
 	}
-	if line, _, ok := bytes.Cut(head, []byte("\n")); ok && isFeatureLine(line) {
-		fr.lines = true
-	}
+	line, _, ok := bytes.Cut(head, []byte("\n"))
+	// A first line longer than the peek (a detailed boundary) still says
+	// what it is with its "type" member, which writers put first.
+	fr.lines = ok && isFeatureLine(line) || !ok && firstType(head) == "Feature"
 	fr.dec = json.NewDecoder(skipRS{br})
 	if !fr.lines {
 		if err := fr.openCollection(); err != nil {
@@ -62,6 +68,32 @@ func NewFeatureReader(r io.Reader) (*FeatureReader, error) {
 		}
 	}
 	return fr, nil
+}
+
+const utf8BOM = "\xef\xbb\xbf"
+
+// firstType is the "type" member of the object head starts, "" when head
+// does not hold it.
+func firstType(head []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ""
+		}
+		var typ string
+		if key == "type" && json.Unmarshal(v, &typ) == nil {
+			return typ
+		}
+	}
+	return ""
 }
 
 func isFeatureLine(line []byte) bool {
@@ -152,7 +184,10 @@ func (fr *FeatureReader) Next() (Feature, error) {
 	if fr.inside && !fr.dec.More() {
 		fr.done = true
 		if _, err := fr.dec.Token(); err != nil { // the closing ]
-			return Feature{}, fmt.Errorf("after feature %d: %w", fr.next-1, err)
+			if errors.Is(err, io.EOF) {
+				return Feature{}, fmt.Errorf("feature %d: the file ends before the features array is closed (truncated?)", fr.next)
+			}
+			return Feature{}, fmt.Errorf("feature %d: malformed JSON: %w", fr.next, err)
 		}
 		return Feature{}, io.EOF
 	}

@@ -94,6 +94,13 @@ func (g *bucketGrid) clampY(y float64) int {
 	return min(max(int((y-g.minY)/g.cell), 0), g.ny-1)
 }
 
+// box is the bound of buckets x0..x1 by y0..y1.
+func (g *bucketGrid) box(x0, y0, x1, y1 int) orb.Bound {
+	return orb.Bound{
+		Min: orb.Point{g.minX + float64(x0)*g.cell, g.minY + float64(y0)*g.cell},
+		Max: orb.Point{g.minX + float64(x1+1)*g.cell, g.minY + float64(y1+1)*g.cell}}
+}
+
 // span returns the range of items whose bounds may hold p; empty outside
 // the grid.
 func (g *bucketGrid) span(p orb.Point) (int32, int32) {
@@ -277,53 +284,83 @@ func (ix *PolygonIndex) Len() int { return len(ix.parts) }
 
 // Nearest returns the owner of the part nearest to p and the distance in
 // metres (0 when covered). It searches the buckets in rings around p and
-// stops once a ring is farther than the best distance found.
+// stops once the buckets left are farther than the best distance found.
 func (ix *PolygonIndex) Nearest(p orb.Point) (int32, float64) {
 	g := &ix.grid
 	if len(ix.parts) == 0 {
 		return -1, math.Inf(1)
 	}
-	best, bestD := int32(-1), math.Inf(1)
+	best, bestD, bestPart := int32(-1), math.Inf(1), int32(-1)
 	m := NewMetric(p[1])
-	cellM := g.cell * min(m.MPerLon, m.MPerLat)
-	// How far p lies outside the bucketed extent, in buckets.
 	cx, cy := g.clampX(p[0]), g.clampY(p[1])
-	extent := orb.Bound{Min: orb.Point{g.minX, g.minY}, Max: orb.Point{g.minX + float64(g.nx)*g.cell, g.minY + float64(g.ny)*g.cell}}
-	outside := m.BoundDistance(p, extent)
-	check := func(b int) {
+	// rest is how near p the buckets r or more rings from (cx, cy) can
+	// be: the nearest of the four strips beyond the square searched so far
+	// (+Inf once nothing is left). From outside the extent a ring's
+	// corners are nearer than its middle, so the ring number alone is no
+	// bound.
+	rest := func(r int) float64 {
+		d := math.Inf(1)
+		strip := func(x0, y0, x1, y1 int) {
+			x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, g.nx-1), min(y1, g.ny-1)
+			if x0 <= x1 && y0 <= y1 {
+				d = min(d, m.BoundDistance(p, g.box(x0, y0, x1, y1)))
+			}
+		}
+		strip(cx+r, 0, g.nx-1, g.ny-1)
+		strip(0, 0, cx-r, g.ny-1)
+		strip(0, cy+r, g.nx-1, g.ny-1)
+		strip(0, 0, g.nx-1, cy-r)
+		return d
+	}
+	// Parts as far as the best (within a millimetre) are still checked:
+	// ties (parts meeting at the nearest point, or all covering p) go to
+	// the smaller owner, which callers number in code order.
+	check := func(x, y int) {
+		if m.BoundDistance(p, g.box(x, y, x, y)) > bestD+1e-3 {
+			return
+		}
+		b := y*g.nx + x
 		for _, id := range g.items[g.start[b]:g.start[b+1]] {
-			if m.BoundDistance(p, ix.bounds[id]) >= bestD {
+			// The best part is listed in every bucket it reaches.
+			if id == bestPart || m.BoundDistance(p, ix.bounds[id]) > bestD+1e-3 {
 				continue
 			}
+			d := math.Inf(1)
 			if PolygonLocation(ix.parts[id], p) != Outside {
-				best, bestD = ix.owner[id], 0
-				return
-			}
-			for _, r := range ix.parts[id] {
-				for k := 1; k < len(r); k++ {
-					d := m.SegmentDistance(p, r[k-1], r[k])
-					// Ties (two parts meeting at the nearest point) go to the
-					// smaller owner, which callers number in code order.
-					if d < bestD-1e-3 || (d <= bestD+1e-3 && ix.owner[id] < best) {
-						best, bestD = ix.owner[id], min(d, bestD)
+				d = 0
+			} else {
+				for _, r := range ix.parts[id] {
+					for k := 1; k < len(r); k++ {
+						d = min(d, m.SegmentDistance(p, r[k-1], r[k]))
 					}
 				}
 			}
+			if d < bestD-1e-3 || (d <= bestD+1e-3 && ix.owner[id] < best) {
+				best, bestD, bestPart = ix.owner[id], min(d, bestD), id
+			}
 		}
 	}
-	for r := 0; r <= max(g.nx, g.ny)+1; r++ {
-		if bestD+1e-3 < outside+float64(r-1)*cellM {
+	for r := 0; ; r++ {
+		if d := rest(r); math.IsInf(d, 1) || bestD+1e-3 < d {
 			break
 		}
-		for y := cy - r; y <= cy+r; y++ {
-			if y < 0 || y >= g.ny {
-				continue
-			}
-			for x := cx - r; x <= cx+r; x++ {
-				if x < 0 || x >= g.nx || (y != cy-r && y != cy+r && x != cx-r && x != cx+r) {
-					continue
+		// The ring's bottom and top rows, then its sides: from outside the
+		// extent many rings are searched, so each costs its length only.
+		for _, y := range [2]int{cy - r, cy + r} {
+			if y >= 0 && y < g.ny {
+				for x := max(cx-r, 0); x <= min(cx+r, g.nx-1); x++ {
+					check(x, y)
 				}
-				check(y*g.nx + x)
+			}
+			if r == 0 {
+				break
+			}
+		}
+		for y := max(cy-r+1, 0); y <= min(cy+r-1, g.ny-1); y++ {
+			for _, x := range [2]int{cx - r, cx + r} {
+				if x >= 0 && x < g.nx {
+					check(x, y)
+				}
 			}
 		}
 	}
