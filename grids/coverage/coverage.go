@@ -1,4 +1,4 @@
-package grids
+package coverage
 
 import (
 	"context"
@@ -8,13 +8,15 @@ import (
 	"math"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // Coverage says how far a duty is covered in a region.
 type Coverage struct {
 	Theme        string          `json:"theme"`
 	Scope        string          `json:"scope"` // area or objects
-	Region       CodeName        `json:"region"`
+	Region       grids.CodeName  `json:"region"`
 	RegionAreaM2 float64         `json:"region_area_m2"`
 	Area         AreaCoverage    `json:"area"`
 	Objects      []LayerCoverage `json:"objects"`
@@ -334,7 +336,7 @@ func (s *Store) coverageTx(ctx context.Context, theme, region string, fn func(tx
 		var layers []string
 		err := tx.QueryRow(ctx, `SELECT scope, layers FROM themes WHERE code = @theme`, pgx.NamedArgs{"theme": theme}).Scan(&scope, &layers)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
+			return grids.Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
 		}
 		if err != nil {
 			return err
@@ -345,7 +347,7 @@ func (s *Store) coverageTx(ctx context.Context, theme, region string, fn func(tx
 			return err
 		}
 		if !exists {
-			return Invalid("region", "region %q does not exist", region)
+			return grids.Invalid("region", "region %q does not exist", region)
 		}
 		for _, stmt := range splitSQL(coverageSetup) {
 			if _, err := tx.Exec(ctx, stmt, pgx.NamedArgs{"theme": theme, "region": region}); err != nil {

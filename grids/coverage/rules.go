@@ -1,4 +1,4 @@
-package grids
+package coverage
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // Rule is a proximity rule: source objects within DistanceM of target
@@ -60,13 +62,13 @@ func (s *Store) Rules(ctx context.Context) ([]Rule, error) {
 func (s *Store) Rule(ctx context.Context, id int64) (Rule, error) {
 	r, err := scanRule(s.pool.QueryRow(ctx, `SELECT `+ruleColumns+` FROM rules WHERE id = @id`, pgx.NamedArgs{"id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
+		return r, &grids.NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
 	}
 	return r, err
 }
 
 func (s *Store) checkRule(ctx context.Context, in RuleInput, creating bool) error {
-	var p Problems
+	var p grids.Problems
 	if creating {
 		for field, missing := range map[string]bool{"name": in.Name == nil, "kind": in.Kind == nil, "source_layers": in.SourceLayers == nil,
 			"target_layers": in.TargetLayers == nil, "distance_m": in.DistanceM == nil} {
@@ -84,7 +86,7 @@ func (s *Store) checkRule(ctx context.Context, in RuleInput, creating bool) erro
 	if in.DistanceM != nil && (*in.DistanceM <= 0 || *in.DistanceM > 5000) {
 		p.Add("distance_m", "want more than 0 and at most 5,000 m")
 	}
-	layers, err := s.Layers(ctx)
+	layers, err := s.core.Layers(ctx)
 	if err != nil {
 		return err
 	}
@@ -138,7 +140,7 @@ func (s *Store) UpdateRule(ctx context.Context, id int64, in RuleInput) (Rule, e
 		pgx.NamedArgs{"name": trimmed(in.Name), "kind": in.Kind, "src": in.SourceLayers, "dst": in.TargetLayers, "d": in.DistanceM,
 			"desc": in.Description, "enabled": in.Enabled, "id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
+		return r, &grids.NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
 	}
 	return r, err
 }
@@ -277,4 +279,18 @@ func (s *Store) WriteRuleMatches(ctx context.Context, id int64, region string, w
 		_, err = io.WriteString(w, fmt.Sprintf("],\"rule\":%s}\n", meta))
 		return err
 	})
+}
+
+// trimmed trims a name that may be absent.
+func trimmed(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	t := strings.TrimSpace(*s)
+	return &t
+}
+
+// round2 rounds a distance to centimetres, as the locate answers do.
+func round2(f float64) float64 {
+	return float64(int64(f*100+0.5)) / 100
 }
