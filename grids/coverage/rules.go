@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -258,26 +257,26 @@ func (s *Store) WriteRuleMatches(ctx context.Context, id int64, region string, w
 	return s.ruleTx(ctx, rule, region, func(tx pgx.Tx, matches string, args pgx.NamedArgs) error {
 		rows, err := tx.Query(ctx, `
 			WITH m AS (`+matches+`)
-			SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ShortestLine(m.sg, m.tg), 7)::json,
-			       'properties', json_build_object('kind', 'match', 'source_id', m.sid, 'source', m.sname, 'source_layer', m.slayer,
-			                                       'target_id', m.tid, 'target', m.tname, 'target_layer', m.tlayer,
-			                                       'distance_m', round(m.d::numeric, 2)))::text
+			SELECT NULL::text, 'match', json_build_object('kind', 'match', 'source_id', m.sid, 'source', m.sname, 'source_layer', m.slayer,
+			                                              'target_id', m.tid, 'target', m.tname, 'target_layer', m.tlayer,
+			                                              'distance_m', round(m.d::numeric, 2))::text,
+			       ST_AsGeoJSON(ST_ShortestLine(m.sg, m.tg), 7)
 			FROM m
 			UNION ALL
-			SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(z.g), 7)::json,
-			       'properties', json_build_object('kind', 'zone', 'target_id', z.id, 'target', z.name, 'layer', z.layer,
-			                                       'distance_m', @distance::float8))::text
+			SELECT NULL, 'zone', json_build_object('kind', 'zone', 'target_id', z.id, 'target', z.name, 'layer', z.layer,
+			                                       'distance_m', @distance::float8)::text,
+			       `+grids.GeoJSONOf("z.g")+`
 			FROM (SELECT t.id, t.name, t.layer, ST_Buffer(t.geom::geography, @distance::float8)::geometry AS g
 			      FROM objects t WHERE t.id IN (SELECT tid FROM m)) z`, args)
 		if err != nil {
 			return err
 		}
-		if err := writeFeatureRows(w, rows); err != nil {
+		fc := &featureCollection{w: w}
+		if err := emitFindings(rows, fc.write); err != nil {
 			return err
 		}
 		meta, _ := json.Marshal(rule)
-		_, err = io.WriteString(w, fmt.Sprintf("],\"rule\":%s}\n", meta))
-		return err
+		return fc.close("rule", meta)
 	})
 }
 
