@@ -390,7 +390,9 @@ func gaps(ctx context.Context, tx pgx.Tx, scope string, layers []string, minArea
 			WHERE NOT o.territorial AND o.own IS NULL AND (@scope = 'area' OR o.layer = ANY(@layers))
 			UNION ALL
 			SELECT 'stretch-' || s.id || '-' || lower(s.gap), 'uncovered_stretch',
-			       ST_LineSubstring(x.geom, lower(s.gap)::float8 / s.length_m, upper(s.gap)::float8 / s.length_m),
+			       -- A length goes to numeric with 15 digits, so a stretch to the
+			       -- end of a street may end a hair past it.
+			       ST_LineSubstring(x.geom, least(lower(s.gap)::float8 / s.length_m, 1), least(upper(s.gap)::float8 / s.length_m, 1)),
 			       json_build_object('kind', 'uncovered_stretch', 'object_id', s.id, 'street', x.name, 'layer', s.layer,
 			                         'from_m', round(lower(s.gap), 2), 'to_m', round(upper(s.gap), 2))
 			FROM stretches s JOIN objects x ON x.id = s.id
