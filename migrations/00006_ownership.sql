@@ -11,7 +11,7 @@
 --                 community is grp, for unions by community
 --   object_leads  each live lead of an object itself, with the stretch in
 --                 metres along a line it answers for (the whole object when
---                 no stretch is given)
+--                 no stretch is given) and the object's geometry
 --   citygrid_middle(g)  the point that decides which area holds an object:
 --                 a point itself, else a point on its surface (not STRICT:
 --                 PostgreSQL never inlines a STRICT SQL function around a
@@ -48,7 +48,7 @@ WHERE ST_Dimension(o.geom) = 2;
 
 CREATE VIEW object_leads AS
 SELECT l.theme, l.object_id, l.unit_id, l.id AS assignment_id,
-       COALESCE(l.from_m, 0) AS from_m, COALESCE(l.to_m, o.length_m, 0) AS to_m
+       COALESCE(l.from_m, 0) AS from_m, COALESCE(l.to_m, o.length_m, 0) AS to_m, o.geom
 FROM live_leads l JOIN objects o ON o.id = l.object_id;
 
 CREATE FUNCTION citygrid_middle(g geometry) RETURNS geometry
