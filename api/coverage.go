@@ -23,7 +23,7 @@ func (s *Server) coverage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cov, err := s.store.CoverageOf(c.Request().Context(), theme, region)
+	cov, err := s.cov.CoverageOf(c.Request().Context(), theme, region)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (s *Server) coverageGaps(c echo.Context) error {
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "application/geo+json")
 	w.Header().Set("Content-Disposition", `attachment; filename="gaps-`+theme+`-`+region+`.geojson"`)
-	return s.store.WriteGaps(c.Request().Context(), theme, region, minArea, &lazyWriter{c: c})
+	return s.cov.WriteGaps(c.Request().Context(), theme, region, minArea, &lazyWriter{c: c})
 }
 
 // lazyWriter sends the 200 status only with the first byte, so that an

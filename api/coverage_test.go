@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/derive"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
@@ -22,13 +23,13 @@ func beijingEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) coverage(theme, region string) grids.Coverage {
+func (e *env) coverage(theme, region string) coverage.Coverage {
 	e.t.Helper()
 	r := e.do("GET", "/api/v1/coverage?theme="+theme+"&region="+region, adminToken, nil)
 	if r.status != 200 {
 		e.t.Fatalf("coverage: %d %s", r.status, r.body)
 	}
-	var c grids.Coverage
+	var c coverage.Coverage
 	if err := json.Unmarshal(r.body, &c); err != nil {
 		e.t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
 )
 
 // commonParams have their own meaning in exports and OGC items alike;
@@ -417,10 +418,10 @@ func (x *Export) writeFindings(ctx context.Context, enc grids.GeometryEncoding, 
 				return bad("min_area_m2", "want a number of square metres, 0 or more")
 			}
 		}
-		produce = func(w io.Writer) error { return x.store.WriteGaps(ctx, theme, q.Region, minArea, w) }
+		produce = func(w io.Writer) error { return coverage.NewStore(x.store).WriteGaps(ctx, theme, q.Region, minArea, w) }
 	default:
 		produce = func(w io.Writer) error {
-			return x.store.CheckGrids(ctx, q.Region, grids.GridCheckOptions{}, w)
+			return coverage.NewStore(x.store).CheckGrids(ctx, q.Region, coverage.GridCheckOptions{}, w)
 		}
 	}
 	if q.At != nil || q.Since != nil || q.Until != nil {

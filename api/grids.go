@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
 )
 
 func (s *Server) listGrids(c echo.Context) error {
@@ -48,7 +48,7 @@ func floatParam(c echo.Context, name string) (float64, error) {
 // checkGrids streams the tiling check of a region's grids as GeoJSON.
 func (s *Server) checkGrids(c echo.Context) error {
 	region := c.QueryParam("region") // empty: the whole city
-	var opt grids.GridCheckOptions
+	var opt coverage.GridCheckOptions
 	var err error
 	if opt.MinAreaM2, err = floatParam(c, "min_area_m2"); err != nil {
 		return err
@@ -60,5 +60,5 @@ func (s *Server) checkGrids(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
-	return s.store.CheckGrids(c.Request().Context(), region, opt, &lazyWriter{c: c})
+	return s.cov.CheckGrids(c.Request().Context(), region, opt, &lazyWriter{c: c})
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
+	"github.com/citygrid/citygrid/grids/ingest"
 )
 
 func timeParam(c echo.Context, name string) (*time.Time, error) {
@@ -35,7 +37,7 @@ func (s *Server) createPatrol(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := grids.PatrolInput{Inspector: c.QueryParam("inspector"), Source: "geojson"}
+	in := coverage.PatrolInput{Inspector: c.QueryParam("inspector"), Source: "geojson"}
 	if in.StartedAt, err = timeParam(c, "started_at"); err != nil {
 		return err
 	}
@@ -48,7 +50,7 @@ func (s *Server) createPatrol(c echo.Context) error {
 	}
 	trimmed := bytes.TrimSpace(body)
 	if strings.Contains(c.Request().Header.Get(echo.HeaderContentType), "gpx") || bytes.HasPrefix(trimmed, []byte("<")) {
-		track, first, last, err := grids.ParseGPX(body)
+		track, first, last, err := ingest.ParseGPX(body)
 		if err != nil {
 			return err
 		}
@@ -89,7 +91,7 @@ func (s *Server) createPatrol(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		track, ok := grids.TrackOf(g)
+		track, ok := ingest.TrackOf(g)
 		if !ok {
 			return grids.Invalid("geometry", "a track is a LineString or MultiLineString")
 		}
@@ -98,7 +100,7 @@ func (s *Server) createPatrol(c echo.Context) error {
 	if crs != geo.WGS84 && in.Source == "gpx" {
 		geo.Convert(in.Track, crs, geo.WGS84)
 	}
-	p, err := s.store.CreatePatrol(c.Request().Context(), in)
+	p, err := s.cov.CreatePatrol(c.Request().Context(), in)
 	if err != nil {
 		return err
 	}
@@ -132,7 +134,7 @@ func (s *Server) patrolCoverage(c echo.Context) error {
 			return bad("buffer_m", "want metres, more than 0 and at most 200")
 		}
 	}
-	cov, err := s.store.CoverageOfPatrols(c.Request().Context(), region, *since, *until, buffer)
+	cov, err := s.cov.CoverageOfPatrols(c.Request().Context(), region, *since, *until, buffer)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
 )
 
 func ruleID(c echo.Context) (int64, error) {
@@ -18,7 +18,7 @@ func ruleID(c echo.Context) (int64, error) {
 }
 
 func (s *Server) listRules(c echo.Context) error {
-	rules, err := s.store.Rules(c.Request().Context())
+	rules, err := s.cov.Rules(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func (s *Server) getRule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.store.Rule(c.Request().Context(), id)
+	r, err := s.cov.Rule(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -38,11 +38,11 @@ func (s *Server) getRule(c echo.Context) error {
 }
 
 func (s *Server) createRule(c echo.Context) error {
-	var in grids.RuleInput
+	var in coverage.RuleInput
 	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
 		return err
 	}
-	r, err := s.store.CreateRule(c.Request().Context(), in)
+	r, err := s.cov.CreateRule(c.Request().Context(), in)
 	if err != nil {
 		return err
 	}
@@ -54,11 +54,11 @@ func (s *Server) updateRule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in grids.RuleInput
+	var in coverage.RuleInput
 	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
 		return err
 	}
-	r, err := s.store.UpdateRule(c.Request().Context(), id, in)
+	r, err := s.cov.UpdateRule(c.Request().Context(), id, in)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (s *Server) ruleMatches(c echo.Context) error {
 	region := c.QueryParam("region")
 	if c.Param("format") == ".geojson" || c.Path() == "/api/v1/rules/:id/matches.geojson" {
 		c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
-		return s.store.WriteRuleMatches(c.Request().Context(), id, region, &lazyWriter{c: c})
+		return s.cov.WriteRuleMatches(c.Request().Context(), id, region, &lazyWriter{c: c})
 	}
 	limit := 1000
 	if v := c.QueryParam("limit"); v != "" {
@@ -82,7 +82,7 @@ func (s *Server) ruleMatches(c echo.Context) error {
 			return bad("limit", "want a whole number from 1 to 100,000")
 		}
 	}
-	matches, total, err := s.store.RuleMatches(c.Request().Context(), id, region, limit)
+	matches, total, err := s.cov.RuleMatches(c.Request().Context(), id, region, limit)
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,15 @@
-package grids
+package coverage
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // GridCheckOptions set the size guideline of a tiling check.
@@ -18,12 +19,8 @@ type GridCheckOptions struct {
 	SliverM2  float64 // gaps and overlaps smaller than this are noise (default 1)
 }
 
-// CheckGrids writes, as a GeoJSON FeatureCollection, everything wrong with
-// the live grids of a region's communities: gaps between grids inside a
-// community, overlaps between grids, grids that leave their community,
-// grids outside the size guideline, and codes that break the code rules.
-// Each feature's kind says which; the collection's "summary" counts them.
-func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOptions, w io.Writer) error {
+// withDefaults fills in the guideline's defaults and checks it.
+func (opt GridCheckOptions) withDefaults() (GridCheckOptions, error) {
 	if opt.MinAreaM2 <= 0 {
 		opt.MinAreaM2 = 2000
 	}
@@ -34,7 +31,41 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 		opt.SliverM2 = 1
 	}
 	if opt.MinAreaM2 >= opt.MaxAreaM2 {
-		return Invalid("min_area_m2", "must be below max_area_m2")
+		return opt, grids.Invalid("min_area_m2", "must be below max_area_m2")
+	}
+	return opt, nil
+}
+
+// CheckGrids writes, as a GeoJSON FeatureCollection, the findings of
+// GridProblems; the collection's "summary" counts them by kind.
+func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOptions, w io.Writer) error {
+	start := time.Now()
+	counts := map[string]int{"gap": 0, "overlap": 0, "outside_community": 0, "too_small": 0, "too_large": 0, "bad_code": 0}
+	fc := &featureCollection{w: w}
+	err := s.GridProblems(ctx, region, opt, grids.GeoJSONOf, func(f *Finding) error {
+		counts[f.Kind]++
+		return fc.write(f)
+	})
+	if err != nil {
+		return err
+	}
+	opt, _ = opt.withDefaults()
+	summary, _ := json.Marshal(map[string]any{"region": region, "findings": counts,
+		"guideline_m2": []float64{opt.MinAreaM2, opt.MaxAreaM2}, "took_ms": time.Since(start).Milliseconds()})
+	return fc.close("summary", summary)
+}
+
+// GridProblems finds everything wrong with the live grids of a region's
+// communities (the whole city when region is empty) and passes each to
+// emit: gaps between grids inside a community, overlaps between grids,
+// grids that leave their community, grids outside the size guideline, and
+// codes that break the code rules. Each finding's kind says which. geom
+// renders the geometries (see Finding); the region and the guideline are
+// checked before the first finding.
+func (s *Store) GridProblems(ctx context.Context, region string, opt GridCheckOptions, geom func(col string) string, emit func(*Finding) error) error {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return err
 	}
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// The whole city (no region) is every district: the walk down starts
@@ -48,7 +79,7 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 			return err
 		}
 		if len(ids) == 0 {
-			return Invalid("region", "region %q does not exist", region)
+			return grids.Invalid("region", "region %q does not exist", region)
 		}
 		// Codes are checked in Go, with the store's rules.
 		rows, err := tx.Query(ctx, `
@@ -60,6 +91,7 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 		if err != nil {
 			return err
 		}
+		codes := s.core.Codes()
 		var badCodes []string
 		var reasons []string
 		for rows.Next() {
@@ -69,9 +101,9 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 				return err
 			}
 			switch {
-			case s.codes.Grid != nil && !s.codes.Grid.MatchString(code):
+			case codes.Grid != nil && !codes.Grid.MatchString(code):
 				badCodes, reasons = append(badCodes, code), append(reasons, "not a grid code")
-			case s.codes.Nested && !strings.HasPrefix(code, community):
+			case codes.Nested && !strings.HasPrefix(code, community):
 				badCodes, reasons = append(badCodes, code), append(reasons, "does not start with its community's code "+community)
 			}
 		}
@@ -79,7 +111,6 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		start := time.Now()
 		rows, err = tx.Query(ctx, `
 			WITH RECURSIVE down AS (
 				SELECT id, level FROM regions WHERE id = ANY(@ids)
@@ -125,99 +156,12 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 				UNION ALL
 				SELECT 'bad_code', g.geom, jsonb_build_object('grid', g.code, 'reason', b.reason)
 				FROM g JOIN unnest(@bad::text[], @reasons::text[]) AS b(code, reason) ON b.code = g.code)
-			SELECT kind, json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7)::json,
-			                               'properties', props || jsonb_build_object('kind', kind))::text
+			SELECT NULL::text, kind, (props || jsonb_build_object('kind', kind))::text, `+geom("geom")+`
 			FROM findings ORDER BY kind`,
 			pgx.NamedArgs{"ids": ids, "sliver": opt.SliverM2, "min": opt.MinAreaM2, "max": opt.MaxAreaM2, "bad": badCodes, "reasons": reasons})
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		if _, err := io.WriteString(w, `{"type":"FeatureCollection","features":[`); err != nil {
-			return err
-		}
-		counts := map[string]int{"gap": 0, "overlap": 0, "outside_community": 0, "too_small": 0, "too_large": 0, "bad_code": 0}
-		n := 0
-		for rows.Next() {
-			var kind, f string
-			if err := rows.Scan(&kind, &f); err != nil {
-				return err
-			}
-			if n > 0 {
-				io.WriteString(w, ",\n")
-			}
-			if _, err := io.WriteString(w, f); err != nil {
-				return err
-			}
-			counts[kind]++
-			n++
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		summary, _ := json.Marshal(map[string]any{"region": region, "findings": counts,
-			"guideline_m2": []float64{opt.MinAreaM2, opt.MaxAreaM2}, "took_ms": time.Since(start).Milliseconds()})
-		_, err = io.WriteString(w, "],\"summary\":"+string(summary)+"}\n")
-		return err
+		return emitFindings(rows, emit)
 	})
-}
-
-// GridRecord is a grid as the API lists it.
-type GridRecord struct {
-	Code      string          `json:"code"`
-	Name      string          `json:"name"`
-	Community string          `json:"community"`
-	AreaM2    float64         `json:"area_m2"`
-	Version   int             `json:"version"`
-	ValidFrom time.Time       `json:"valid_from"`
-	ValidTo   *time.Time      `json:"valid_to,omitempty"`
-	Geometry  json.RawMessage `json:"geometry,omitempty"`
-}
-
-// Grids lists live grids of a region (any level), or all.
-func (s *Store) Grids(ctx context.Context, region string, withGeom bool, page Page) (List[GridRecord], error) {
-	g := "NULL::text"
-	if withGeom {
-		g = GeoJSONOf("g.geom")
-	}
-	args := pgx.NamedArgs{"region": region, "limit": page.Limit, "offset": page.Offset}
-	where := ` WHERE g.valid_to IS NULL AND (@region = '' OR c.code = @region OR sd.code = @region OR d.code = @region)`
-	from := ` FROM grids g JOIN regions c ON c.id = g.community_id LEFT JOIN regions sd ON sd.id = c.parent_id LEFT JOIN regions d ON d.id = sd.parent_id`
-	out := List[GridRecord]{Items: []GridRecord{}, Limit: page.Limit, Offset: page.Offset}
-	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+from+where, args).Scan(&out.Total); err != nil {
-		return out, err
-	}
-	rows, err := s.pool.Query(ctx, `SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+g+from+where+
-		` ORDER BY g.code LIMIT @limit OFFSET @offset`, args)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r GridRecord
-		var geom *string
-		if err := rows.Scan(&r.Code, &r.Name, &r.Community, &r.AreaM2, &r.Version, &r.ValidFrom, &r.ValidTo, &geom); err != nil {
-			return out, err
-		}
-		if geom != nil {
-			r.Geometry = json.RawMessage(*geom)
-		}
-		out.Items = append(out.Items, r)
-	}
-	return out, rows.Err()
-}
-
-// Grid returns a live grid with its geometry.
-func (s *Store) Grid(ctx context.Context, code string) (GridRecord, error) {
-	var r GridRecord
-	var geom string
-	err := s.pool.QueryRow(ctx, `
-		SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+GeoJSONOf("g.geom")+`
-		FROM grids g JOIN regions c ON c.id = g.community_id WHERE g.code = @code AND g.valid_to IS NULL`,
-		pgx.NamedArgs{"code": code}).Scan(&r.Code, &r.Name, &r.Community, &r.AreaM2, &r.Version, &r.ValidFrom, &r.ValidTo, &geom)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &NotFoundError{What: "grid", Key: code}
-	}
-	r.Geometry = json.RawMessage(geom)
-	return r, err
 }

@@ -1,16 +1,17 @@
-package grids
+package coverage
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // Rule is a proximity rule: source objects within DistanceM of target
@@ -60,13 +61,13 @@ func (s *Store) Rules(ctx context.Context) ([]Rule, error) {
 func (s *Store) Rule(ctx context.Context, id int64) (Rule, error) {
 	r, err := scanRule(s.pool.QueryRow(ctx, `SELECT `+ruleColumns+` FROM rules WHERE id = @id`, pgx.NamedArgs{"id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
+		return r, &grids.NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
 	}
 	return r, err
 }
 
 func (s *Store) checkRule(ctx context.Context, in RuleInput, creating bool) error {
-	var p Problems
+	var p grids.Problems
 	if creating {
 		for field, missing := range map[string]bool{"name": in.Name == nil, "kind": in.Kind == nil, "source_layers": in.SourceLayers == nil,
 			"target_layers": in.TargetLayers == nil, "distance_m": in.DistanceM == nil} {
@@ -84,7 +85,7 @@ func (s *Store) checkRule(ctx context.Context, in RuleInput, creating bool) erro
 	if in.DistanceM != nil && (*in.DistanceM <= 0 || *in.DistanceM > 5000) {
 		p.Add("distance_m", "want more than 0 and at most 5,000 m")
 	}
-	layers, err := s.Layers(ctx)
+	layers, err := s.core.Layers(ctx)
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,7 @@ func (s *Store) UpdateRule(ctx context.Context, id int64, in RuleInput) (Rule, e
 		pgx.NamedArgs{"name": trimmed(in.Name), "kind": in.Kind, "src": in.SourceLayers, "dst": in.TargetLayers, "d": in.DistanceM,
 			"desc": in.Description, "enabled": in.Enabled, "id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
+		return r, &grids.NotFoundError{What: "rule", Key: strconv.FormatInt(id, 10)}
 	}
 	return r, err
 }
@@ -256,25 +257,39 @@ func (s *Store) WriteRuleMatches(ctx context.Context, id int64, region string, w
 	return s.ruleTx(ctx, rule, region, func(tx pgx.Tx, matches string, args pgx.NamedArgs) error {
 		rows, err := tx.Query(ctx, `
 			WITH m AS (`+matches+`)
-			SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ShortestLine(m.sg, m.tg), 7)::json,
-			       'properties', json_build_object('kind', 'match', 'source_id', m.sid, 'source', m.sname, 'source_layer', m.slayer,
-			                                       'target_id', m.tid, 'target', m.tname, 'target_layer', m.tlayer,
-			                                       'distance_m', round(m.d::numeric, 2)))::text
+			SELECT NULL::text, 'match', json_build_object('kind', 'match', 'source_id', m.sid, 'source', m.sname, 'source_layer', m.slayer,
+			                                              'target_id', m.tid, 'target', m.tname, 'target_layer', m.tlayer,
+			                                              'distance_m', round(m.d::numeric, 2))::text,
+			       ST_AsGeoJSON(ST_ShortestLine(m.sg, m.tg), 7)
 			FROM m
 			UNION ALL
-			SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(z.g), 7)::json,
-			       'properties', json_build_object('kind', 'zone', 'target_id', z.id, 'target', z.name, 'layer', z.layer,
-			                                       'distance_m', @distance::float8))::text
+			SELECT NULL, 'zone', json_build_object('kind', 'zone', 'target_id', z.id, 'target', z.name, 'layer', z.layer,
+			                                       'distance_m', @distance::float8)::text,
+			       `+grids.GeoJSONOf("z.g")+`
 			FROM (SELECT t.id, t.name, t.layer, ST_Buffer(t.geom::geography, @distance::float8)::geometry AS g
 			      FROM objects t WHERE t.id IN (SELECT tid FROM m)) z`, args)
 		if err != nil {
 			return err
 		}
-		if err := writeFeatureRows(w, rows); err != nil {
+		fc := &featureCollection{w: w}
+		if err := emitFindings(rows, fc.write); err != nil {
 			return err
 		}
 		meta, _ := json.Marshal(rule)
-		_, err = io.WriteString(w, fmt.Sprintf("],\"rule\":%s}\n", meta))
-		return err
+		return fc.close("rule", meta)
 	})
+}
+
+// trimmed trims a name that may be absent.
+func trimmed(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	t := strings.TrimSpace(*s)
+	return &t
+}
+
+// round2 rounds a distance to centimetres, as the locate answers do.
+func round2(f float64) float64 {
+	return float64(int64(f*100+0.5)) / 100
 }

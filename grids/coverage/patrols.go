@@ -1,4 +1,4 @@
-package grids
+package coverage
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
-	"github.com/tkrajina/gpxgo/gpx"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // Patrol is an inspector's walk.
@@ -29,44 +30,9 @@ type PatrolInput struct {
 	Source    string
 }
 
-// ParseGPX reads the tracks of a GPX file as one multi-line and the time
-// of its first and last points.
-func ParseGPX(b []byte) (orb.MultiLineString, *time.Time, *time.Time, error) {
-	g, err := gpx.ParseBytes(b)
-	if err != nil {
-		return nil, nil, nil, Invalid("body", "not a GPX file: %v", err)
-	}
-	var ml orb.MultiLineString
-	var first, last *time.Time
-	for _, t := range g.Tracks {
-		for _, seg := range t.Segments {
-			var l orb.LineString
-			for _, p := range seg.Points {
-				l = append(l, orb.Point{p.Longitude, p.Latitude})
-				if !p.Timestamp.IsZero() {
-					ts := p.Timestamp
-					if first == nil || ts.Before(*first) {
-						first = &ts
-					}
-					if last == nil || ts.After(*last) {
-						last = &ts
-					}
-				}
-			}
-			if len(l) >= 2 {
-				ml = append(ml, l)
-			}
-		}
-	}
-	if len(ml) == 0 {
-		return nil, nil, nil, Invalid("body", "the GPX file has no track with two points or more")
-	}
-	return ml, first, last, nil
-}
-
 // CreatePatrol stores a track.
 func (s *Store) CreatePatrol(ctx context.Context, in PatrolInput) (Patrol, error) {
-	var p Problems
+	var p grids.Problems
 	if strings.TrimSpace(in.Inspector) == "" {
 		p.Add("inspector", "required: who walked")
 	}
@@ -83,8 +49,8 @@ func (s *Store) CreatePatrol(ctx context.Context, in PatrolInput) (Patrol, error
 		return Patrol{}, err
 	}
 	var out Patrol
-	err := s.Tx(ctx, func(tx pgx.Tx) error {
-		b, err := PrepareGeometry(ctx, tx, "geometry", in.Track, "MultiLineString")
+	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
+		b, err := grids.PrepareGeometry(ctx, tx, "geometry", in.Track, "MultiLineString")
 		if err != nil {
 			return err
 		}
@@ -125,8 +91,8 @@ type PatrolObject struct {
 // CoverageOfPatrols computes patrol coverage.
 func (s *Store) CoverageOfPatrols(ctx context.Context, region string, since, until time.Time, bufferM float64) (PatrolCoverage, error) {
 	c := PatrolCoverage{Region: region, Since: since, Until: until, BufferM: bufferM, Walked: []PatrolObject{}, NotWalked: []PatrolObject{}}
-	if _, err := s.Region(ctx, region); err != nil {
-		return c, Invalid("region", "region %q does not exist", region)
+	if _, err := s.core.Region(ctx, region); err != nil {
+		return c, grids.Invalid("region", "region %q does not exist", region)
 	}
 	args := pgx.NamedArgs{"region": region, "since": since, "until": until, "buffer": bufferM}
 	if err := s.pool.QueryRow(ctx, `
@@ -167,15 +133,4 @@ func (s *Store) CoverageOfPatrols(ctx context.Context, region string, since, unt
 	}
 	c.Ratio = ratio(c.WalkedM, c.LengthM)
 	return c, rows.Err()
-}
-
-// TrackOf turns a GeoJSON line geometry into a multi-line.
-func TrackOf(g orb.Geometry) (orb.MultiLineString, bool) {
-	switch g := g.(type) {
-	case orb.LineString:
-		return orb.MultiLineString{g}, true
-	case orb.MultiLineString:
-		return g, true
-	}
-	return nil, false
 }
