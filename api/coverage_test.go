@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/derive"
 	"github.com/citygrid/citygrid/internal/testdb"
