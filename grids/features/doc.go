@@ -1,6 +1,15 @@
 // Package features is citygrid's GIS output: the catalogue of stored and
 // computed layers behind one row interface, query parsing and validation, the
 // GeoJSON, GeoJSONSeq and CSV writers, Export, and the vector tile layers.
+//
+// Stored layers (Collections) are SQL read through a database cursor;
+// computed ones (gaps, grid_check) are made on request by the source their
+// catalogue entry holds (computed.go) and come out as the same FeatureRow.
+// ParseQuery reads request parameters once for exports and OGC items and
+// refuses with domain errors (grids.MalformedError, grids.ValidationError),
+// which the HTTP layer maps; Export is shared by the HTTP export and
+// `citygrid export`. The tile layers (TileLayers) are SQL rendered to
+// Mapbox Vector Tiles by PostGIS; caching them is HTTP's business.
 package features
 
 import (

@@ -1,16 +1,20 @@
-package grids
+package features
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // MaxTileZoom is the deepest zoom a tile may be asked for. At z22 a tile of
@@ -248,6 +252,82 @@ func TileLayers() []TileLayer {
 	}
 }
 
+// TileSet is the catalogue of tile layers (TileLayers) with lookup by id;
+// build it once, it does not change.
+type TileSet struct {
+	layers []TileLayer
+	byID   map[string]int
+}
+
+// NewTileSet builds the catalogue.
+func NewTileSet() *TileSet {
+	t := &TileSet{layers: TileLayers(), byID: map[string]int{}}
+	for i, l := range t.layers {
+		t.byID[l.ID] = i
+	}
+	return t
+}
+
+// Layers lists the layers in drawing order.
+func (t *TileSet) Layers() []TileLayer { return slices.Clone(t.layers) }
+
+// Layer finds a layer by id; an unknown one is a grids.NotFoundError.
+func (t *TileSet) Layer(id string) (TileLayer, error) {
+	i, ok := t.byID[id]
+	if !ok {
+		ids := make([]string, len(t.layers))
+		for j, l := range t.layers {
+			ids[j] = l.ID
+		}
+		return TileLayer{}, &grids.NotFoundError{What: "tile layer", Key: id, Hint: "the layers are " + strings.Join(ids, ", ")}
+	}
+	return t.layers[i], nil
+}
+
+// Coordinates reads a tile's z, x and y: whole numbers, z up to
+// MaxTileZoom, x and y from 0 to 2^z−1, else a grids.MalformedError naming
+// the parameter. A zoom outside the layer's range is a
+// grids.NotFoundError, as a tile outside a tileset's limits.
+func (l TileLayer) Coordinates(zv, xv, yv string) (z, x, y int, err error) {
+	if z, err = tileCoord("z", zv, MaxTileZoom+1); err != nil {
+		return
+	}
+	if x, err = tileCoord("x", xv, 1<<z); err != nil {
+		return
+	}
+	if y, err = tileCoord("y", yv, 1<<z); err != nil {
+		return
+	}
+	if z < l.MinZoom || z > l.MaxZoom {
+		err = &grids.NotFoundError{What: "tile", Key: fmt.Sprintf("%s/%d/%d/%d", l.ID, z, x, y),
+			Hint: fmt.Sprintf("layer %s has tiles from zoom %d to %d; beyond its maximum, draw the maximum zoom's tiles larger (overzoom)", l.ID, l.MinZoom, l.MaxZoom)}
+	}
+	return
+}
+
+// tileCoord reads one of z, x, y: a whole number from 0 to below limit.
+func tileCoord(name, v string, limit int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= limit {
+		return 0, grids.Malformed(name, "want a whole number from 0 to %d, got %q", limit-1, v)
+	}
+	return n, nil
+}
+
+// ThemeParam reads the ?theme= of a layer drawn per duty: required there
+// (a grids.MalformedError), ignored elsewhere, so that it cannot split the
+// cache of other layers. Whether the duty exists is Tile's or
+// CheckTileTheme's to say.
+func (l TileLayer) ThemeParam(v string) (string, error) {
+	if !l.Theme {
+		return "", nil
+	}
+	if v == "" {
+		return "", grids.Malformed("theme", "required: the duty whose gaps to draw, e.g. sanitation (see /api/v1/themes)")
+	}
+	return v, nil
+}
+
 // sql is the layer's tile query: its features in the buffered tile,
 // projected to Web Mercator, quantised by ST_AsMVTGeom and encoded by
 // ST_AsMVT in one round trip.
@@ -281,8 +361,7 @@ func (l TileLayer) sql() string {
 }
 
 // Tile renders one tile of a layer as Mapbox Vector Tile bytes; an empty
-// tile is nil. z, x and y must be in range (the caller checks, to name the
-// bad parameter). A theme layer needs an existing duty (an area duty for
+// tile is nil. z, x and y must be in range (Coordinates checks them). A theme layer needs an existing duty (an area duty for
 // an AreaOnly layer). A deadline on ctx bounds the rendering in PostgreSQL
 // too; running out of it is an error wrapping context.DeadlineExceeded.
 func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string) ([]byte, error) {
@@ -329,13 +408,13 @@ func (s *Store) checkTheme(ctx context.Context, theme string, area bool) error {
 	var scope string
 	err := s.pool.QueryRow(ctx, `SELECT scope FROM themes WHERE code = @theme`, pgx.NamedArgs{"theme": theme}).Scan(&scope)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
+		return grids.Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
 	}
 	if err != nil {
 		return err
 	}
 	if area && scope != "area" {
-		return Invalid("theme", "%q is an object duty: its gaps are unled objects and stretches, drawn by the unassigned layer; gap tiles draw area duties", theme)
+		return grids.Invalid("theme", "%q is an object duty: its gaps are unled objects and stretches, drawn by the unassigned layer; gap tiles draw area duties", theme)
 	}
 	return nil
 }
