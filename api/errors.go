@@ -30,17 +30,11 @@ type ErrorDetail struct {
 	RequestID string             `json:"request_id,omitempty"`
 }
 
-// badRequest is an input the API could not even read: malformed JSON, an
-// unknown field, a wrong type, a bad query parameter.
-type badRequest struct {
-	field   string
-	message string
-}
-
-func (e *badRequest) Error() string { return e.field + ": " + e.message }
-
+// bad refuses an input the API could not even read: malformed JSON, an
+// unknown field, a wrong type, a bad query parameter (400). It is the
+// domain's kind, so that HTTP and the domain refuse alike.
 func bad(field, format string, args ...any) error {
-	return &badRequest{field: field, message: fmt.Sprintf(format, args...)}
+	return grids.Malformed(field, format, args...)
 }
 
 // handleError is the one place where errors become HTTP statuses. Domain
@@ -69,14 +63,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 	var (
 		ve  *grids.ValidationError
-		br  *badRequest
+		me  *grids.MalformedError
 		nf  *grids.NotFoundError
 		ce  *grids.ConflictError
 		he  *echo.HTTPError
 		mbe *http.MaxBytesError
 		tl  *tooLarge
+		ue  *unavailable
 		ie  *ingest.ImportError
-		oe  *grids.OptionError
 	)
 	e := func(code, msg string) ErrorDetail { return ErrorDetail{Code: code, Message: msg} }
 	switch {
@@ -94,15 +88,10 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 			d.Field = ve.Problems[0].Field
 		}
 		return http.StatusUnprocessableEntity, ErrorBody{d}
-	case errors.As(err, &br):
-		d := e("bad_request", br.Error())
-		d.Field = br.field
-		d.Details = []grids.FieldError{{Field: br.field, Message: br.message}}
-		return http.StatusBadRequest, ErrorBody{d}
-	case errors.As(err, &oe):
-		d := e("bad_request", oe.Error())
-		d.Field = oe.Field
-		d.Details = []grids.FieldError{{Field: oe.Field, Message: oe.Message}}
+	case errors.As(err, &me):
+		d := e("bad_request", me.Error())
+		d.Field = me.Field
+		d.Details = []grids.FieldError{{Field: me.Field, Message: me.Message}}
 		return http.StatusBadRequest, ErrorBody{d}
 	case errors.As(err, &nf):
 		return http.StatusNotFound, ErrorBody{e("not_found", nf.Error())}
@@ -121,6 +110,8 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 	case errors.Is(err, errBusy):
 		c.Response().Header().Set("Retry-After", "10")
 		return http.StatusServiceUnavailable, ErrorBody{e("busy", err.Error())}
+	case errors.As(err, &ue):
+		return http.StatusServiceUnavailable, ErrorBody{e("service_unavailable", ue.msg)}
 	case errors.As(err, &he):
 		msg := http.StatusText(he.Code)
 		if m, ok := he.Message.(string); ok {
@@ -146,6 +137,13 @@ var errBusy = errors.New("too many exports are running on this server; retry in 
 type tooLarge struct{ msg string }
 
 func (e *tooLarge) Error() string { return e.msg }
+
+// unavailable is work the server gave up on (a tile that took longer than
+// its rendering timeout): a 503 without Retry-After, as retrying at once
+// would fail the same way.
+type unavailable struct{ msg string }
+
+func (e *unavailable) Error() string { return e.msg }
 
 // decodeJSON reads a JSON body strictly: unknown fields, wrong types,
 // trailing data and oversized bodies are each a clear 4xx naming the field.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/features"
 )
 
 // OGC API – Features, Part 1: Core, with the GeoJSON, HTML and OpenAPI 3.0
@@ -29,7 +30,8 @@ const (
 	crs84           = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 )
 
-// ogcParams are the items parameters besides the common ones.
+// ogcParams are the items parameters besides those features.ParseQuery
+// reads.
 var ogcParams = []string{"limit", "after", "crs", "bbox-crs"}
 
 var ogcConformance = []string{
@@ -58,15 +60,15 @@ type ogcExtent struct {
 }
 
 type ogcCollection struct {
-	ID          string           `json:"id"`
-	Title       string           `json:"title"`
-	Description string           `json:"description"`
-	Links       []ogcLink        `json:"links"`
-	Extent      *ogcExtent       `json:"extent,omitempty"`
-	ItemType    string           `json:"itemType"`
-	CRS         []string         `json:"crs"`
-	Properties  []grids.Property `json:"properties"`
-	Filters     []string         `json:"filters"`
+	ID          string              `json:"id"`
+	Title       string              `json:"title"`
+	Description string              `json:"description"`
+	Links       []ogcLink           `json:"links"`
+	Extent      *ogcExtent          `json:"extent,omitempty"`
+	ItemType    string              `json:"itemType"`
+	CRS         []string            `json:"crs"`
+	Properties  []features.Property `json:"properties"`
+	Filters     []string            `json:"filters"`
 }
 
 // ogcBase is the absolute /ogc URL as the client reached it, so that links
@@ -135,23 +137,7 @@ func (s *Server) ogcConformanceDoc(c echo.Context) error {
 	return s.ogcRespond(c, "conformance", map[string]any{"conformsTo": ogcConformance})
 }
 
-// readableCollections lists what the caller's role may read.
-func (s *Server) readableCollections(c echo.Context) ([]*grids.Collection, error) {
-	all, err := s.store.Collections(c.Request().Context())
-	if err != nil {
-		return nil, err
-	}
-	p := principalOf(c)
-	var out []*grids.Collection
-	for _, col := range all {
-		if col.MayRead(p.Role) {
-			out = append(out, col)
-		}
-	}
-	return out, nil
-}
-
-func describe(c echo.Context, col *grids.Collection, ext map[string]grids.Extent) ogcCollection {
+func describe(c echo.Context, col *features.Collection, ext map[string]features.Extent) ogcCollection {
 	base := ogcBase(c) + "/collections/" + url.PathEscape(col.ID)
 	oc := ogcCollection{
 		ID: col.ID, Title: col.Title, Description: col.Description, ItemType: "feature", CRS: []string{crs84},
@@ -171,7 +157,7 @@ func describe(c echo.Context, col *grids.Collection, ext map[string]grids.Extent
 		oc.Extent = &ogcExtent{}
 		oc.Extent.Spatial.BBox = [][4]float64{x.BBox}
 		oc.Extent.Spatial.CRS = crs84
-		if col.Temporal != grids.Timeless && x.Start != nil {
+		if col.Temporal != features.Timeless && x.Start != nil {
 			oc.Extent.Temporal = &struct {
 				Interval [][2]*time.Time `json:"interval"`
 				TRS      string          `json:"trs"`
@@ -189,7 +175,7 @@ type extentCache struct {
 	mu     sync.Mutex
 	gen    uint64 // bumped by changes
 	have   uint64 // the generation ext was measured at, plus one
-	ext    map[string]grids.Extent
+	ext    map[string]features.Extent
 	counts map[string]int64 // by query, made at generation countGen
 	// countGen is the generation the counts were made at.
 	countGen uint64
@@ -209,7 +195,7 @@ func (e *extentCache) changed(table string) {
 
 // countMatched is numberMatched: the count of what the query matches
 // across all its pages, from the cache when nothing changed since.
-func (s *Server) countMatched(ctx context.Context, col *grids.Collection, q grids.FeatureQuery, params url.Values) (int64, error) {
+func (s *Server) countMatched(ctx context.Context, col *features.Collection, q features.FeatureQuery, params url.Values) (int64, error) {
 	key := url.Values{}
 	for k, v := range params {
 		if k != "after" && k != "limit" && k != "f" {
@@ -227,7 +213,7 @@ func (s *Server) countMatched(ctx context.Context, col *grids.Collection, q grid
 		}
 	}
 	e.mu.Unlock()
-	n, err := s.store.CountFeatures(ctx, col, q)
+	n, err := s.features.CountFeatures(ctx, col, q)
 	if err != nil {
 		return 0, err
 	}
@@ -242,7 +228,7 @@ func (s *Server) countMatched(ctx context.Context, col *grids.Collection, q grid
 	return n, nil
 }
 
-func (s *Server) collectionExtents(ctx context.Context) (map[string]grids.Extent, error) {
+func (s *Server) collectionExtents(ctx context.Context) (map[string]features.Extent, error) {
 	e := &s.extents
 	e.mu.Lock()
 	gen := e.gen
@@ -252,7 +238,7 @@ func (s *Server) collectionExtents(ctx context.Context) (map[string]grids.Extent
 		return ext, nil
 	}
 	e.mu.Unlock()
-	ext, err := s.store.Extents(ctx)
+	ext, err := s.features.Extents(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +251,7 @@ func (s *Server) collectionExtents(ctx context.Context) (map[string]grids.Extent
 }
 
 func (s *Server) ogcCollections(c echo.Context) error {
-	cols, err := s.readableCollections(c)
+	cols, err := s.features.ReadableCollections(c.Request().Context(), principalOf(c))
 	if err != nil {
 		return err
 	}
@@ -287,14 +273,15 @@ func (s *Server) ogcCollections(c echo.Context) error {
 	})
 }
 
-// ogcCollectionFor is collectionFor without the computed findings layers,
-// which are exports only.
-func (s *Server) ogcCollectionFor(c echo.Context) (*grids.Collection, error) {
+// ogcCollectionFor finds the stored collection the request names; the
+// computed ones (gaps, grid_check) are exports only.
+func (s *Server) ogcCollectionFor(c echo.Context) (*features.Collection, error) {
 	id := c.Param("collection")
-	if _, finding := findingLayers[id]; finding {
+	col, err := s.features.Readable(c.Request().Context(), principalOf(c), id)
+	if err == nil && col.Computed() {
 		return nil, &grids.NotFoundError{What: "collection", Key: id}
 	}
-	return s.collectionFor(c, id)
+	return col, err
 }
 
 func (s *Server) ogcCollection(c echo.Context) error {
@@ -321,11 +308,11 @@ func (s *Server) ogcSchema(c echo.Context) error {
 	for _, p := range col.Properties {
 		var t map[string]any
 		switch p.Type {
-		case grids.PropInteger:
+		case features.PropInteger:
 			t = map[string]any{"type": "integer"}
-		case grids.PropNumber:
+		case features.PropNumber:
 			t = map[string]any{"type": "number"}
-		case grids.PropDateTime:
+		case features.PropDateTime:
 			t = map[string]any{"type": "string", "format": "date-time"}
 		default:
 			t = map[string]any{"type": "string"}
@@ -392,7 +379,7 @@ func (s *Server) ogcItems(c echo.Context) error {
 			return bad(name, "only %s (WGS84 longitude/latitude) is offered", crs84)
 		}
 	}
-	q, err := featureQuery(c.Request().Context(), s.store, params, ogcParams, principalOf(c), col, geo.WGS84)
+	q, err := s.features.ParseQuery(c.Request().Context(), params, ogcParams, principalOf(c), col, geo.WGS84)
 	if err != nil {
 		return err
 	}
@@ -414,16 +401,16 @@ func (s *Server) ogcItems(c echo.Context) error {
 	}
 	lw := &lazyWriter{c: c}
 	bw := bufio.NewWriterSize(lw, 64<<10)
-	fw := newGeoJSONWriter(bw, col, geo.WGS84)
+	fw := features.NewGeoJSONWriter(bw, col, geo.WGS84)
 	c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
-	if err := fw.begin(nil); err != nil {
+	if err := fw.Begin(nil); err != nil {
 		return err
 	}
 	returned, last := 0, int64(0)
-	if err := s.store.Features(ctx, col, q, fw.encoding(), false, func(f *grids.FeatureRow) error {
+	if err := s.features.Features(ctx, col, q, fw.Encoding(), false, func(f *features.FeatureRow) error {
 		returned++
 		last = f.SK
-		return fw.feature(f)
+		return fw.Feature(f)
 	}); err != nil {
 		if lw.started {
 			panic(http.ErrAbortHandler)
@@ -438,7 +425,7 @@ func (s *Server) ogcItems(c echo.Context) error {
 	if returned == limit {
 		links = append(links, ogcLink{Href: pageURL(c, last), Rel: "next", Type: "application/geo+json", Title: "next page"})
 	}
-	if err := fw.end(map[string]any{
+	if err := fw.End(map[string]any{
 		"numberMatched": matched, "numberReturned": returned,
 		"timeStamp": time.Now().UTC().Format(time.RFC3339), "links": links,
 	}); err != nil {
@@ -458,7 +445,7 @@ func pageURL(c echo.Context, after int64) string {
 	return c.Scheme() + "://" + c.Request().Host + u.String()
 }
 
-func (s *Server) ogcItemsHTML(c echo.Context, col *grids.Collection, q grids.FeatureQuery, matched int64) error {
+func (s *Server) ogcItemsHTML(c echo.Context, col *features.Collection, q features.FeatureQuery, matched int64) error {
 	type row struct {
 		ID     string
 		Props  map[string]any
@@ -466,7 +453,7 @@ func (s *Server) ogcItemsHTML(c echo.Context, col *grids.Collection, q grids.Fea
 	}
 	var rows []row
 	last := int64(0)
-	err := s.store.Features(c.Request().Context(), col, q, grids.AsGeoJSON, false, func(f *grids.FeatureRow) error {
+	err := s.features.Features(c.Request().Context(), col, q, features.AsGeoJSON, false, func(f *features.FeatureRow) error {
 		var m map[string]any
 		json.Unmarshal(f.Props, &m)
 		vals := make([]any, len(col.Properties))
@@ -503,14 +490,7 @@ func (s *Server) ogcItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var q grids.FeatureQuery
-	if p := principalOf(c); p.Role == grids.RoleUnit && col.ID == "assignments" {
-		if p.Unit == "" {
-			return grids.ErrForbidden
-		}
-		q.OnlyUnit = p.Unit
-	}
-	f, err := s.store.Feature(c.Request().Context(), col, c.Param("id"), q, grids.AsGeoJSON)
+	f, err := s.features.Feature(c.Request().Context(), col, c.Param("id"), principalOf(c), features.AsGeoJSON)
 	if err != nil {
 		return err
 	}
@@ -526,8 +506,8 @@ func (s *Server) ogcItem(c echo.Context) error {
 	}
 	var buf bytes.Buffer
 	bw := bufio.NewWriter(&buf)
-	fw := newGeoJSONLWriter(bw, col, geo.WGS84)
-	if err := fw.feature(f); err != nil {
+	fw := features.NewGeoJSONSeqWriter(bw, col, geo.WGS84, false)
+	if err := fw.Feature(f); err != nil {
 		return err
 	}
 	bw.Flush()

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/citygrid/citygrid/grids/features"
 	"github.com/labstack/echo/v4"
-
-	"github.com/citygrid/citygrid/grids"
 )
 
 // GDAL's OAPIF driver (3.6, Debian 12) types a layer from the first page of
@@ -40,7 +39,7 @@ const gmlNS = "http://www.opengis.net/gml/3.2"
 // belongs in the collection's links both in /collections (which is all
 // GDAL reads for OAPIF:<landing page>) and in /collections/{id} (which it
 // reads for OAPIF:<collection URL>).
-func xsdLink(base string, col *grids.Collection) ogcLink {
+func xsdLink(base string, col *features.Collection) ogcLink {
 	return ogcLink{
 		Href:  base + "/collections/" + url.PathEscape(col.ID) + "/schema.xsd",
 		Rel:   "describedBy",
@@ -64,11 +63,11 @@ var xsdGeometry = map[string]string{
 
 // xsdType maps property types to XSD types GDAL understands. Integers are
 // xs:long because GDAL reads xs:integer as 32-bit and ids may grow past it.
-var xsdType = map[grids.PropType]string{
-	grids.PropString:   "xs:string",
-	grids.PropInteger:  "xs:long",
-	grids.PropNumber:   "xs:double",
-	grids.PropDateTime: "xs:dateTime",
+var xsdType = map[features.PropType]string{
+	features.PropString:   "xs:string",
+	features.PropInteger:  "xs:long",
+	features.PropNumber:   "xs:double",
+	features.PropDateTime: "xs:dateTime",
 }
 
 type xsdElement struct {

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"strconv"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/features"
 )
 
 const (
@@ -51,37 +51,7 @@ func crsParam(c echo.Context) (geo.CRS, error) {
 
 // bboxParam reads ?bbox=minLon,minLat,maxLon,maxLat in the request's CRS.
 func bboxParam(c echo.Context, crs geo.CRS) (*orb.Bound, error) {
-	return bboxValue(c.QueryParam("bbox"), crs)
-}
-
-// bboxValue reads minLon,minLat,maxLon,maxLat in crs into a WGS84 bound;
-// empty is no bound.
-func bboxValue(v string, crs geo.CRS) (*orb.Bound, error) {
-	if v == "" {
-		return nil, nil
-	}
-	parts := strings.Split(v, ",")
-	if len(parts) != 4 {
-		return nil, bad("bbox", "want minLon,minLat,maxLon,maxLat")
-	}
-	var f [4]float64
-	for i, s := range parts {
-		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return nil, bad("bbox", "%q is not a number", s)
-		}
-		f[i] = x
-	}
-	for _, x := range f {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, bad("bbox", "%v is not a coordinate", x)
-		}
-	}
-	if f[0] < -180 || f[2] > 180 || f[1] < -90 || f[3] > 90 || f[0] > f[2] || f[1] > f[3] {
-		return nil, bad("bbox", "want minLon ≤ maxLon within ±180 and minLat ≤ maxLat within ±90")
-	}
-	b := geo.Apply(orb.Bound{Min: orb.Point{f[0], f[1]}, Max: orb.Point{f[2], f[3]}}, crs.ToWGS84()).(orb.Bound)
-	return &b, nil
+	return features.ParseBBox(c.QueryParam("bbox"), crs)
 }
 
 // boolParam reads true/false/1/0.

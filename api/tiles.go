@@ -13,7 +13,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,9 +23,12 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/features"
 )
 
-// Vector tiles (/tiles/{layer}/{z}/{x}/{y}.mvt) and their TileJSON.
+// Vector tiles (/tiles/{layer}/{z}/{x}/{y}.mvt) and their TileJSON: the
+// HTTP adapter, with the cache, over grids/features, which holds the layers
+// and renders them.
 //
 // Statuses follow OGC API – Tiles: a tile inside the layer's zoom range
 // with nothing in it is 204 No Content (MapLibre draws it as empty, without
@@ -65,8 +67,7 @@ const (
 
 // tileService is the layer table and the tile cache of one server.
 type tileService struct {
-	layers map[string]grids.TileLayer
-	order  []string
+	layers *features.TileSet
 	cache  *tileCache
 	gz     sync.Pool // *gzip.Writer
 	// flight merges concurrent misses of one tile (a wall of dispatch
@@ -80,12 +81,8 @@ func newTileService(maxBytes int64, reg *prometheus.Registry) *tileService {
 	if maxBytes <= 0 {
 		maxBytes = defaultTileCache
 	}
-	t := &tileService{layers: map[string]grids.TileLayer{}, renderTimeout: tileRenderTimeout}
-	for _, l := range grids.TileLayers() {
-		t.layers[l.ID] = l
-		t.order = append(t.order, l.ID)
-	}
-	t.cache = newTileCache(maxBytes, grids.TileLayers(), reg)
+	t := &tileService{layers: features.NewTileSet(), renderTimeout: tileRenderTimeout}
+	t.cache = newTileCache(maxBytes, t.layers.Layers(), reg)
 	return t
 }
 
@@ -124,7 +121,7 @@ type layerBounds struct {
 	ok  bool
 }
 
-func newTileCache(maxBytes int64, layers []grids.TileLayer, reg *prometheus.Registry) *tileCache {
+func newTileCache(maxBytes int64, layers []features.TileLayer, reg *prometheus.Registry) *tileCache {
 	c := &tileCache{
 		max: maxBytes, lru: list.New(), items: map[tileKey]*list.Element{},
 		gens: map[string]uint64{}, deps: map[string][]string{}, bounds: map[string]layerBounds{},
@@ -234,64 +231,21 @@ func (c *tileCache) putBounds(layer string, b layerBounds) {
 	c.bounds[layer] = b
 }
 
-// tileLayer finds the layer a request names.
-func (s *Server) tileLayer(id string) (grids.TileLayer, error) {
-	l, ok := s.tiles.layers[id]
-	if !ok {
-		return l, echo.NewHTTPError(http.StatusNotFound, "no tile layer "+strconv.Quote(id)+"; the layers are "+strings.Join(s.tiles.order, ", "))
-	}
-	return l, nil
-}
-
-// tileTheme reads ?theme= for a layer drawn per duty; other layers ignore
-// it, so that it cannot split their cache.
-func tileTheme(c echo.Context, l grids.TileLayer) (string, error) {
-	if !l.Theme {
-		return "", nil
-	}
-	theme := c.QueryParam("theme")
-	if theme == "" {
-		return "", bad("theme", "required: the duty whose gaps to draw, e.g. sanitation (see /api/v1/themes)")
-	}
-	return theme, nil
-}
-
-// tileCoord reads one of z, x, y: a whole number from 0 to below limit.
-func tileCoord(name, v string, limit int) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n >= limit {
-		return 0, bad(name, "want a whole number from 0 to %d, got %q", limit-1, v)
-	}
-	return n, nil
-}
-
 // tile answers GET /tiles/{layer}/{z}/{x}/{y}.mvt.
 func (s *Server) tile(c echo.Context) error {
-	l, err := s.tileLayer(c.Param("layer"))
+	l, err := s.tiles.layers.Layer(c.Param("layer"))
 	if err != nil {
 		return err
 	}
 	yv, ok := strings.CutSuffix(c.Param("y.mvt"), ".mvt")
 	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound, "tiles are served as .mvt (Mapbox Vector Tile)")
+		return &grids.NotFoundError{What: "tile", Key: c.Param("y.mvt"), Hint: "tiles are served as .mvt (Mapbox Vector Tile)"}
 	}
-	z, err := tileCoord("z", c.Param("z"), grids.MaxTileZoom+1)
+	z, x, y, err := l.Coordinates(c.Param("z"), c.Param("x"), yv)
 	if err != nil {
 		return err
 	}
-	x, err := tileCoord("x", c.Param("x"), 1<<z)
-	if err != nil {
-		return err
-	}
-	y, err := tileCoord("y", yv, 1<<z)
-	if err != nil {
-		return err
-	}
-	if z < l.MinZoom || z > l.MaxZoom {
-		return echo.NewHTTPError(http.StatusNotFound, "layer "+l.ID+" has tiles from zoom "+strconv.Itoa(l.MinZoom)+" to "+strconv.Itoa(l.MaxZoom)+
-			"; beyond its maximum, draw the maximum zoom's tiles larger (overzoom)")
-	}
-	theme, err := tileTheme(c, l)
+	theme, err := l.ThemeParam(c.QueryParam("theme"))
 	if err != nil {
 		return err
 	}
@@ -311,12 +265,11 @@ func (s *Server) tile(c echo.Context) error {
 		// (the store passes it on to PostgreSQL as statement_timeout).
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.tiles.renderTimeout)
 		defer cancel()
-		raw, err := s.store.Tile(ctx, l, z, x, y, theme)
+		raw, err := s.features.Tile(ctx, l, z, x, y, theme)
 		if errors.Is(err, context.DeadlineExceeded) {
 			s.log.Warn("tile rendering timed out", "layer", l.ID, "z", z, "x", x, "y", y, "theme", theme,
 				"timeout", s.tiles.renderTimeout.String(), "err", err)
-			return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
-				fmt.Sprintf("rendering tile %s %d/%d/%d took longer than %s and was given up", l.ID, z, x, y, s.tiles.renderTimeout))
+			return nil, &unavailable{fmt.Sprintf("rendering tile %s %d/%d/%d took longer than %s and was given up", l.ID, z, x, y, s.tiles.renderTimeout)}
 		}
 		if err != nil {
 			return nil, err
@@ -448,26 +401,26 @@ type vectorLayer struct {
 func (s *Server) tileJSON(c echo.Context) error {
 	id, ok := strings.CutSuffix(c.Param("layer.json"), ".json")
 	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound, "ask for /tiles/{layer}.json or /tiles/{layer}/{z}/{x}/{y}.mvt")
+		return &grids.NotFoundError{What: "tileset", Key: c.Param("layer.json"), Hint: "ask for /tiles/{layer}.json or /tiles/{layer}/{z}/{x}/{y}.mvt"}
 	}
-	l, err := s.tileLayer(id)
+	l, err := s.tiles.layers.Layer(id)
 	if err != nil {
 		return err
 	}
-	theme, err := tileTheme(c, l)
+	theme, err := l.ThemeParam(c.QueryParam("theme"))
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	if l.Theme {
-		if err := s.store.CheckTileTheme(ctx, l, theme); err != nil {
+		if err := s.features.CheckTileTheme(ctx, l, theme); err != nil {
 			return err
 		}
 	}
 	lb, fresh := s.tiles.cache.layerBounds(l.ID)
 	if !fresh {
 		gen := s.tiles.cache.generation(l.ID)
-		b, ok, err := s.store.TileBounds(ctx, l)
+		b, ok, err := s.features.TileBounds(ctx, l)
 		if err != nil {
 			return err
 		}

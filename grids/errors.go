@@ -12,9 +12,32 @@ import (
 type NotFoundError struct {
 	What string // "unit", "region", …
 	Key  string // the code or id the caller gave
+	// Hint, when set, says what there is instead ("the layers are …").
+	Hint string
 }
 
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q not found", e.What, e.Key) }
+func (e *NotFoundError) Error() string {
+	msg := fmt.Sprintf("%s %q not found", e.What, e.Key)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+// MalformedError says an input could not even be read: a malformed or
+// unknown parameter, one that does not apply, malformed JSON, a wrong
+// type. ValidationError is for input that was read and breaks a rule.
+type MalformedError struct {
+	Field   string
+	Message string
+}
+
+func (e *MalformedError) Error() string { return e.Field + ": " + e.Message }
+
+// Malformed builds a MalformedError about one field.
+func Malformed(field, format string, args ...any) *MalformedError {
+	return &MalformedError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
 
 // FieldError is one problem with one input field. Field is the JSON name as
 // the client sent it, with dots and indexes for nesting ("contact.phone",
@@ -40,22 +63,6 @@ func (e *ValidationError) Error() string {
 // Invalid builds a ValidationError about one field.
 func Invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Problems: []FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}}
-}
-
-// OptionError refuses an operation asked for in a way no data could
-// satisfy: a required option missing, or one it does not take. It is
-// the caller's wording that is wrong, not the data (that is a
-// ValidationError), so the API answers it as a bad request.
-type OptionError struct {
-	Field   string
-	Message string
-}
-
-func (e *OptionError) Error() string { return e.Field + ": " + e.Message }
-
-// BadOption builds an OptionError about one option.
-func BadOption(field, format string, args ...any) *OptionError {
-	return &OptionError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // Problems collects field errors while a whole input is checked, so the

@@ -51,6 +51,10 @@ SELECT l.theme, l.object_id, l.unit_id, l.id AS assignment_id,
        COALESCE(l.from_m, 0) AS from_m, COALESCE(l.to_m, o.length_m, 0) AS to_m, o.geom
 FROM live_leads l JOIN objects o ON o.id = l.object_id;
 
+-- Not STRICT: PostgreSQL inlines a SQL function only if it can prove a
+-- STRICT one's body strict, which a CASE is not; called, not inlined, it
+-- costs about 2 µs a row (a z14 unassigned tile asks it for 4,000
+-- objects). It still answers NULL for NULL.
 CREATE FUNCTION citygrid_middle(g geometry) RETURNS geometry
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN ST_Dimension(g) = 0 THEN g ELSE ST_PointOnSurface(g) END $$;

@@ -13,8 +13,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/features"
 )
 
 const exportUsage = `Usage: citygrid export LAYER.FORMAT [flags] [name=value …]
@@ -57,7 +57,7 @@ func runExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeStore()
-	x, err := api.NewExport(ctx, store, pos[0], params, grids.Principal{User: "citygrid export", Role: grids.RoleAdmin})
+	x, err := features.NewStore(store).NewExport(ctx, pos[0], params, grids.Principal{User: "citygrid export", Role: grids.RoleAdmin})
 	if err != nil {
 		return err
 	}

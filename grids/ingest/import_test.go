@@ -262,7 +262,7 @@ func TestImportOptionsCheck(t *testing.T) {
 	if err := (ingest.ImportOptions{Kind: "parcels"}).Check(); !errors.As(err, &nf) || !strings.Contains(err.Error(), "one of regions, grids, units, objects") {
 		t.Errorf("unknown kind: %v", err)
 	}
-	var oe *grids.OptionError
+	var oe *grids.MalformedError
 	if err := (ingest.ImportOptions{Kind: "regions"}).Check(); !errors.As(err, &oe) || oe.Field != "level" {
 		t.Errorf("regions without a level: %v", err)
 	}

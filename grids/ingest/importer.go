@@ -169,7 +169,7 @@ func (o ImportOptions) Check() error {
 	}
 	if o.Kind == "regions" {
 		if _, ok := grids.ParseLevel(string(o.Level)); !ok {
-			return grids.BadOption("level", "regions need a level (district, subdistrict or community)")
+			return grids.Malformed("level", "regions need a level (district, subdistrict or community)")
 		}
 	}
 	return nil

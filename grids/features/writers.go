@@ -1,4 +1,4 @@
-package api
+package features
 
 import (
 	"bufio"
@@ -13,12 +13,11 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/citygrid/citygrid/geo"
-	"github.com/citygrid/citygrid/grids"
 )
 
-// crsNote is what the collection's crs_note member says (RFC 7946 has no
+// CRSNote is what the collection's crs_note member says (RFC 7946 has no
 // CRS member) when the coordinates are not WGS84.
-func crsNote(crs geo.CRS) string {
+func CRSNote(crs geo.CRS) string {
 	switch crs {
 	case geo.BD09:
 		return "coordinates are BD-09 (百度 09), the datum of Baidu maps, not WGS84 as RFC 7946 requires; request without crs= for WGS84"
@@ -28,28 +27,48 @@ func crsNote(crs geo.CRS) string {
 	return ""
 }
 
-// featureFormat is an output format of features.
-type featureFormat struct {
-	ext, contentType string
-	// newWriter writes features of collection c to w in crs.
-	newWriter func(w *bufio.Writer, c *grids.Collection, crs geo.CRS) featureWriter
+// Format is an output format of features: its file extension and media
+// type.
+type Format struct {
+	Ext, ContentType string
 }
 
-var featureFormats = map[string]featureFormat{
-	"geojson":  {"geojson", "application/geo+json", newGeoJSONWriter},
-	"geojsonl": {"geojsonl", "application/geo+json-seq", newGeoJSONLWriter},
-	"csv":      {"csv", "text/csv; charset=utf-8", newCSVWriter},
+// FormatOf returns the format of a file extension: geojson, geojsonl
+// (GeoJSON text sequence) or csv.
+func FormatOf(ext string) (Format, bool) {
+	switch ext {
+	case "geojson":
+		return Format{"geojson", "application/geo+json"}, true
+	case "geojsonl":
+		return Format{"geojsonl", "application/geo+json-seq"}, true
+	case "csv":
+		return Format{"csv", "text/csv; charset=utf-8"}, true
+	}
+	return Format{}, false
 }
 
-// featureWriter writes a stream of features in one format. begin may add
-// collection members (GeoJSON only); end closes the document with extra
-// members (GeoJSON only, e.g. OGC paging links).
-type featureWriter interface {
-	encoding() grids.GeometryEncoding
-	values() bool
-	begin(members map[string]any) error
-	feature(f *grids.FeatureRow) error
-	end(members map[string]any) error
+// writer writes features of collection c to w in crs; rs asks a GeoJSON
+// sequence for RFC 8142 record separators.
+func (f Format) writer(w *bufio.Writer, c *Collection, crs geo.CRS, rs bool) Writer {
+	switch f.Ext {
+	case "geojsonl":
+		return NewGeoJSONSeqWriter(w, c, crs, rs)
+	case "csv":
+		return NewCSVWriter(w, c, crs)
+	}
+	return NewGeoJSONWriter(w, c, crs)
+}
+
+// Writer writes a stream of features in one format. Begin may add
+// collection members (GeoJSON only); End closes the document with extra
+// members (GeoJSON only, e.g. OGC paging links). Encoding and Values say
+// how the writer wants its rows read (Store.Features).
+type Writer interface {
+	Encoding() GeometryEncoding
+	Values() bool
+	Begin(members map[string]any) error
+	Feature(f *FeatureRow) error
+	End(members map[string]any) error
 }
 
 // convertGeometry turns WKB of a WGS84 geometry into the target CRS,
@@ -65,7 +84,7 @@ func convertGeometry(b []byte, crs geo.CRS) (orb.Geometry, error) {
 // geojsonWriter writes an RFC 7946 FeatureCollection.
 type geojsonWriter struct {
 	w   *bufio.Writer
-	c   *grids.Collection
+	c   *Collection
 	crs geo.CRS
 	n   int
 	seq bool // one feature per line, no collection
@@ -73,24 +92,27 @@ type geojsonWriter struct {
 	buf []byte
 }
 
-func newGeoJSONWriter(w *bufio.Writer, c *grids.Collection, crs geo.CRS) featureWriter {
+// NewGeoJSONWriter writes an RFC 7946 FeatureCollection of c's features.
+func NewGeoJSONWriter(w *bufio.Writer, c *Collection, crs geo.CRS) Writer {
 	return &geojsonWriter{w: w, c: c, crs: crs}
 }
 
-func newGeoJSONLWriter(w *bufio.Writer, c *grids.Collection, crs geo.CRS) featureWriter {
-	return &geojsonWriter{w: w, c: c, crs: crs, seq: true}
+// NewGeoJSONSeqWriter writes one GeoJSON feature a line, each after an
+// RFC 8142 record separator if rs.
+func NewGeoJSONSeqWriter(w *bufio.Writer, c *Collection, crs geo.CRS, rs bool) Writer {
+	return &geojsonWriter{w: w, c: c, crs: crs, seq: true, rs: rs}
 }
 
-func (g *geojsonWriter) encoding() grids.GeometryEncoding {
+func (g *geojsonWriter) Encoding() GeometryEncoding {
 	if g.crs == geo.WGS84 {
-		return grids.AsGeoJSON
+		return AsGeoJSON
 	}
-	return grids.AsWKB
+	return AsWKB
 }
 
-func (g *geojsonWriter) values() bool { return false }
+func (g *geojsonWriter) Values() bool { return false }
 
-func (g *geojsonWriter) begin(members map[string]any) error {
+func (g *geojsonWriter) Begin(members map[string]any) error {
 	if g.seq {
 		return nil
 	}
@@ -98,7 +120,7 @@ func (g *geojsonWriter) begin(members map[string]any) error {
 	g.writeJSON(g.c.ID)
 	if g.crs != geo.WGS84 {
 		g.w.WriteString(`,"crs_note":`)
-		g.writeJSON(crsNote(g.crs))
+		g.writeJSON(CRSNote(g.crs))
 	}
 	for k, v := range members {
 		g.w.WriteString(",")
@@ -115,7 +137,7 @@ func (g *geojsonWriter) writeJSON(v any) {
 	g.w.Write(b)
 }
 
-func (g *geojsonWriter) feature(f *grids.FeatureRow) error {
+func (g *geojsonWriter) Feature(f *FeatureRow) error {
 	switch {
 	case g.rs:
 		g.w.WriteByte(0x1e)
@@ -158,7 +180,7 @@ func (g *geojsonWriter) feature(f *grids.FeatureRow) error {
 	return err
 }
 
-func (g *geojsonWriter) end(members map[string]any) error {
+func (g *geojsonWriter) End(members map[string]any) error {
 	if g.seq {
 		return nil
 	}
@@ -179,25 +201,26 @@ func (g *geojsonWriter) end(members map[string]any) error {
 type csvWriter struct {
 	w   *bufio.Writer
 	cw  *csv.Writer
-	c   *grids.Collection
+	c   *Collection
 	crs geo.CRS
 	rec []string
 }
 
-func newCSVWriter(w *bufio.Writer, c *grids.Collection, crs geo.CRS) featureWriter {
+// NewCSVWriter writes c's features as CSV (see csvWriter).
+func NewCSVWriter(w *bufio.Writer, c *Collection, crs geo.CRS) Writer {
 	return &csvWriter{w: w, cw: csv.NewWriter(w), c: c, crs: crs}
 }
 
-func (c *csvWriter) encoding() grids.GeometryEncoding {
+func (c *csvWriter) Encoding() GeometryEncoding {
 	if c.crs == geo.WGS84 {
-		return grids.AsWKT
+		return AsWKT
 	}
-	return grids.AsWKB
+	return AsWKB
 }
 
-func (c *csvWriter) values() bool { return true }
+func (c *csvWriter) Values() bool { return true }
 
-func (c *csvWriter) begin(map[string]any) error {
+func (c *csvWriter) Begin(map[string]any) error {
 	c.w.WriteString("\ufeff")
 	head := []string{"fid"}
 	for _, p := range c.c.Properties {
@@ -206,13 +229,13 @@ func (c *csvWriter) begin(map[string]any) error {
 	return c.cw.Write(append(head, "lon", "lat", "wkt"))
 }
 
-func (c *csvWriter) feature(f *grids.FeatureRow) error {
+func (c *csvWriter) Feature(f *FeatureRow) error {
 	c.rec = append(c.rec[:0], f.ID)
 	for i, v := range f.Values {
 		switch {
 		case v == nil:
 			c.rec = append(c.rec, "")
-		case c.c.Properties[i].Type == grids.PropString && formulaLike(*v):
+		case c.c.Properties[i].Type == PropString && formulaLike(*v):
 			// Excel would run a name like =HYPERLINK(…) as a formula; a
 			// leading apostrophe makes it text (OWASP's CSV injection advice).
 			c.rec = append(c.rec, "'"+*v)
@@ -245,7 +268,7 @@ func formulaLike(s string) bool {
 	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
 }
 
-func (c *csvWriter) end(map[string]any) error {
+func (c *csvWriter) End(map[string]any) error {
 	c.cw.Flush()
 	return c.cw.Error()
 }

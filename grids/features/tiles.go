@@ -1,16 +1,20 @@
-package grids
+package features
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
+
+	"github.com/citygrid/citygrid/grids"
 )
 
 // MaxTileZoom is the deepest zoom a tile may be asked for. At z22 a tile of
@@ -29,7 +33,9 @@ const tileBuffer = 64
 // TileLayer is one vector-tile layer. Every layer is one entry of the table
 // TileLayers returns: the SQL fragments that pick its features, the zooms
 // it is drawn at and the tables it is read from. Adding a layer (cases, when
-// they exist) is adding an entry.
+// they exist) is adding an entry. The layers drawn per duty read what a
+// lead covers from the ownership views of migration 6 (lead_areas,
+// object_leads, citygrid_middle), which coverage reads too.
 type TileLayer struct {
 	ID          string
 	Description string
@@ -139,23 +145,16 @@ func TileLayers() []TileLayer {
 			cols: `row_number() OVER () AS fid, @theme::text AS theme,
 			       (SELECT c.code FROM regions c WHERE c.level = 'community' AND c.geom && ST_PointOnSurface(gap.geom)
 			          AND ST_Intersects(c.geom, ST_PointOnSurface(gap.geom)) LIMIT 1) AS community`,
-			// The same lead areas as coverage's cov_leads, gathered for the
-			// buffered tile only: a few hundred grids at z14 instead of the
-			// whole city, so one tile costs tens of milliseconds.
+			// The lead areas (lead_areas, as coverage reads them) gathered
+			// for the buffered tile only: a few hundred grids at z14 instead
+			// of the whole city, so one tile costs tens of milliseconds.
+			// Regions are clipped to the tile: a district's outline is long.
 			from: `LATERAL (
 				SELECT ST_UnaryUnion(ST_Collect(ST_ClipByBox2D(r.geom, env.e))) AS g
 				FROM regions r WHERE r.level = 'district' AND r.geom && env.e) city,
 			LATERAL (
-				SELECT ST_UnaryUnion(ST_Collect(l.geom)) AS g FROM (
-					SELECT lg.geom FROM assignments a JOIN grids lg ON lg.code = a.grid_code AND lg.valid_to IS NULL
-					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND lg.geom && env.e
-					UNION ALL
-					SELECT ST_ClipByBox2D(x.geom, env.e) FROM assignments a JOIN regions x ON x.id = a.region_id
-					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme AND x.geom && env.e
-					UNION ALL
-					SELECT o.geom FROM assignments a JOIN objects o ON o.id = a.object_id
-					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = @theme
-					  AND ST_Dimension(o.geom) = 2 AND o.geom && env.e) l) led,
+				SELECT ST_UnaryUnion(ST_Collect(CASE WHEN l.kind = 'region' THEN ST_ClipByBox2D(l.geom, env.e) ELSE l.geom END)) AS g
+				FROM lead_areas l WHERE l.theme = @theme AND l.geom && env.e) led,
 			LATERAL ST_Dump(CASE WHEN led.g IS NULL THEN city.g ELSE ST_Difference(city.g, led.g) END) gap`,
 			where:         "city.g IS NOT NULL AND ST_Dimension(gap.geom) = 2",
 			simplifyBelow: 14,
@@ -176,9 +175,10 @@ func TileLayers() []TileLayer {
 			filter: "o.geom",
 			cols: `row_number() OVER () AS fid, @theme::text AS theme, part.kind, o.id AS object_id, o.layer, o.name,
 			       round(part.from_m, 1)::float8 AS from_m, round(part.to_m, 1)::float8 AS to_m`,
-			// The rules of coverage (cov_objects): an object is led by a lead
-			// of its own (stretches count along lines) or by a led grid or
-			// region covering its middle.
+			// The rules of coverage, over the same views: an object is led by
+			// a lead of its own (object_leads; stretches count along lines)
+			// or by a led grid or region (lead_areas of those kinds) covering
+			// its middle (citygrid_middle).
 			//
 			// The territorial test runs once per tile, not once per object:
 			// led is the union of the led grids reaching the buffered tile
@@ -194,9 +194,14 @@ func TileLayers() []TileLayer {
 			// large compound's) may lie in a lead the union left out or
 			// clipped away: those few objects are still probed one by one.
 			//
-			// unled is a subquery (OFFSET 0) of which w takes the id, so
-			// that an object's own leads are looked up only once the cheap
-			// tests have kept it (80 of 4,000 in a sanitation tile).
+			// unled is a subquery (OFFSET 0) that w names, so that an
+			// object's own leads are looked up only once the cheap tests
+			// have kept it (80 of 4,000 in a sanitation tile). w looks them
+			// up by o.id and names unled only to come after it: keyed by
+			// unled.id, a subquery's output whose distinct count the
+			// planner does not know (it guesses 200), w was put behind a
+			// Memoize that never hits (1,600 misses in a frontage tile,
+			// 1–2 ms).
 			//
 			// Leads compare their theme with th.code, not with the
 			// parameter: for a duty nobody leads yet (place_name_signs in
@@ -204,35 +209,35 @@ func TileLayers() []TileLayer {
 			// and scanned the whole assignments_one_lead GiST index by theme
 			// for each object, 0.8 ms each (3.5 s per z14 tile, 14 s at z13),
 			// instead of looking the object up by assignments_object.
+			//
+			// The union is an aggregate in its own LATERAL subquery, as in
+			// the gaps layer: the planner cannot flatten a view's UNION ALL
+			// branches that join, so a join condition on the tile would be
+			// tested after each branch had read the whole city (20,000 led
+			// grids); within a subquery the tile is a parameter, and each
+			// branch probes its geometry index with it.
 			with: `led AS MATERIALIZED (
-				SELECT ST_CollectionExtract(ST_UnaryUnion(ST_Collect(l.geom)), 3) AS u
-				FROM env CROSS JOIN themes th CROSS JOIN LATERAL (
-					SELECT lg.geom FROM assignments a JOIN grids lg ON lg.code = a.grid_code AND lg.valid_to IS NULL
-					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = th.code AND lg.geom && env.e
-					UNION ALL
-					SELECT ST_ClipByBox2D(x.geom, env.e) FROM assignments a JOIN regions x ON x.id = a.region_id
-					WHERE a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = th.code AND x.geom && env.e) l
+				SELECT l.u FROM env CROSS JOIN themes th CROSS JOIN LATERAL (
+					SELECT ST_CollectionExtract(ST_UnaryUnion(ST_Collect(
+					         CASE WHEN l.kind = 'region' THEN ST_ClipByBox2D(l.geom, env.e) ELSE l.geom END)), 3) AS u
+					FROM lead_areas l
+					WHERE l.theme = th.code AND l.kind IN ('grid', 'region') AND l.geom && env.e) l
 				WHERE th.code = @theme)`,
 			from: `themes th
 			CROSS JOIN led
 			CROSS JOIN objects o
 			CROSS JOIN LATERAL (
-				SELECT o.id FROM (SELECT CASE WHEN ST_Dimension(o.geom) = 0 THEN o.geom ELSE ST_PointOnSurface(o.geom) END AS p) m
+				SELECT o.id FROM (SELECT citygrid_middle(o.geom) AS p) m
 				WHERE (th.scope = 'area' OR o.layer = ANY(th.layers))
 				  AND CASE WHEN ST_Contains(env.e, m.p) THEN led.u IS NULL OR NOT ST_Covers(led.u, m.p)
 				  ELSE NOT EXISTS (
-					SELECT 1 FROM grids g JOIN assignments a ON a.grid_code = g.code
-					WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p)
-					  AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = th.code)
-				  AND NOT EXISTS (
-					SELECT 1 FROM regions x JOIN assignments a ON a.region_id = x.id
-					WHERE x.geom && m.p AND ST_Covers(x.geom, m.p)
-					  AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = th.code) END
+					SELECT 1 FROM lead_areas l
+					WHERE l.theme = th.code AND l.kind IN ('grid', 'region') AND l.geom && m.p AND ST_Covers(l.geom, m.p)) END
 				OFFSET 0) unled
 			CROSS JOIN LATERAL (
-				SELECT range_agg(numrange(COALESCE(a.from_m, 0)::numeric, COALESCE(a.to_m, o.length_m, 0)::numeric)) AS own
-				FROM assignments a
-				WHERE a.object_id = unled.id AND a.role = 'lead' AND a.valid_to IS NULL AND a.theme_code = th.code) w
+				SELECT range_agg(numrange(l.from_m::numeric, l.to_m::numeric)) AS own
+				FROM object_leads l
+				WHERE l.object_id = o.id AND unled.id IS NOT NULL AND l.theme = th.code) w
 			CROSS JOIN LATERAL (
 				SELECT o.geom AS geom, 'unassigned_object' AS kind, NULL::numeric AS from_m, NULL::numeric AS to_m
 				WHERE w.own IS NULL
@@ -246,6 +251,82 @@ func TileLayers() []TileLayer {
 			extent: `SELECT ST_Extent(geom) FROM objects`,
 		},
 	}
+}
+
+// TileSet is the catalogue of tile layers (TileLayers) with lookup by id;
+// build it once, it does not change.
+type TileSet struct {
+	layers []TileLayer
+	byID   map[string]int
+}
+
+// NewTileSet builds the catalogue.
+func NewTileSet() *TileSet {
+	t := &TileSet{layers: TileLayers(), byID: map[string]int{}}
+	for i, l := range t.layers {
+		t.byID[l.ID] = i
+	}
+	return t
+}
+
+// Layers lists the layers in drawing order.
+func (t *TileSet) Layers() []TileLayer { return slices.Clone(t.layers) }
+
+// Layer finds a layer by id; an unknown one is a grids.NotFoundError.
+func (t *TileSet) Layer(id string) (TileLayer, error) {
+	i, ok := t.byID[id]
+	if !ok {
+		ids := make([]string, len(t.layers))
+		for j, l := range t.layers {
+			ids[j] = l.ID
+		}
+		return TileLayer{}, &grids.NotFoundError{What: "tile layer", Key: id, Hint: "the layers are " + strings.Join(ids, ", ")}
+	}
+	return t.layers[i], nil
+}
+
+// Coordinates reads a tile's z, x and y: whole numbers, z up to
+// MaxTileZoom, x and y from 0 to 2^z−1, else a grids.MalformedError naming
+// the parameter. A zoom outside the layer's range is a
+// grids.NotFoundError, as a tile outside a tileset's limits.
+func (l TileLayer) Coordinates(zv, xv, yv string) (z, x, y int, err error) {
+	if z, err = tileCoord("z", zv, MaxTileZoom+1); err != nil {
+		return
+	}
+	if x, err = tileCoord("x", xv, 1<<z); err != nil {
+		return
+	}
+	if y, err = tileCoord("y", yv, 1<<z); err != nil {
+		return
+	}
+	if z < l.MinZoom || z > l.MaxZoom {
+		err = &grids.NotFoundError{What: "tile", Key: fmt.Sprintf("%s/%d/%d/%d", l.ID, z, x, y),
+			Hint: fmt.Sprintf("layer %s has tiles from zoom %d to %d; beyond its maximum, draw the maximum zoom's tiles larger (overzoom)", l.ID, l.MinZoom, l.MaxZoom)}
+	}
+	return
+}
+
+// tileCoord reads one of z, x, y: a whole number from 0 to below limit.
+func tileCoord(name, v string, limit int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= limit {
+		return 0, grids.Malformed(name, "want a whole number from 0 to %d, got %q", limit-1, v)
+	}
+	return n, nil
+}
+
+// ThemeParam reads the ?theme= of a layer drawn per duty: required there
+// (a grids.MalformedError), ignored elsewhere, so that it cannot split the
+// cache of other layers. Whether the duty exists is Tile's or
+// CheckTileTheme's to say.
+func (l TileLayer) ThemeParam(v string) (string, error) {
+	if !l.Theme {
+		return "", nil
+	}
+	if v == "" {
+		return "", grids.Malformed("theme", "required: the duty whose gaps to draw, e.g. sanitation (see /api/v1/themes)")
+	}
+	return v, nil
 }
 
 // sql is the layer's tile query: its features in the buffered tile,
@@ -281,8 +362,7 @@ func (l TileLayer) sql() string {
 }
 
 // Tile renders one tile of a layer as Mapbox Vector Tile bytes; an empty
-// tile is nil. z, x and y must be in range (the caller checks, to name the
-// bad parameter). A theme layer needs an existing duty (an area duty for
+// tile is nil. z, x and y must be in range (Coordinates checks them). A theme layer needs an existing duty (an area duty for
 // an AreaOnly layer). A deadline on ctx bounds the rendering in PostgreSQL
 // too; running out of it is an error wrapping context.DeadlineExceeded.
 func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string) ([]byte, error) {
@@ -329,13 +409,13 @@ func (s *Store) checkTheme(ctx context.Context, theme string, area bool) error {
 	var scope string
 	err := s.pool.QueryRow(ctx, `SELECT scope FROM themes WHERE code = @theme`, pgx.NamedArgs{"theme": theme}).Scan(&scope)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
+		return grids.Invalid("theme", "theme %q does not exist (see /api/v1/themes)", theme)
 	}
 	if err != nil {
 		return err
 	}
 	if area && scope != "area" {
-		return Invalid("theme", "%q is an object duty: its gaps are unled objects and stretches, drawn by the unassigned layer; gap tiles draw area duties", theme)
+		return grids.Invalid("theme", "%q is an object duty: its gaps are unled objects and stretches, drawn by the unassigned layer; gap tiles draw area duties", theme)
 	}
 	return nil
 }
