@@ -29,7 +29,7 @@ func idParam(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) listAssignments(c echo.Context) error {
+func (s *placesAPI) listAssignments(c echo.Context) error {
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (s *Server) listAssignments(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-func (s *Server) getAssignment(c echo.Context) error {
+func (s *placesAPI) getAssignment(c echo.Context) error {
 	id, err := idParam(c)
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func (s *Server) getAssignment(c echo.Context) error {
 	return c.JSON(http.StatusOK, a)
 }
 
-func (s *Server) createAssignment(c echo.Context) error {
+func (s *placesAPI) createAssignment(c echo.Context) error {
 	var b assignmentBody
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return err
@@ -88,7 +88,7 @@ type assignmentPatch struct {
 
 // changeAssignment ends the assignment and starts its successor, so that
 // history keeps both; the answer is the successor.
-func (s *Server) changeAssignment(c echo.Context) error {
+func (s *placesAPI) changeAssignment(c echo.Context) error {
 	id, err := idParam(c)
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (s *Server) changeAssignment(c echo.Context) error {
 	return c.JSON(http.StatusOK, a)
 }
 
-func (s *Server) endAssignment(c echo.Context) error {
+func (s *placesAPI) endAssignment(c echo.Context) error {
 	id, err := idParam(c)
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ type bulkBody struct {
 	Note   string `json:"note"`
 }
 
-func (s *Server) bulkAssign(c echo.Context) error {
+func (s *placesAPI) bulkAssign(c echo.Context) error {
 	var b bulkBody
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return err

@@ -18,7 +18,7 @@ func coverageParams(c echo.Context) (theme, region string, err error) {
 }
 
 // coverage answers GET /api/v1/coverage: how far a duty is covered.
-func (s *Server) coverage(c echo.Context) error {
+func (s *coverageAPI) coverage(c echo.Context) error {
 	theme, region, err := coverageParams(c)
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func (s *Server) coverage(c echo.Context) error {
 
 // coverageGaps streams the gaps, overlaps, unassigned objects and
 // uncovered stretches as GeoJSON.
-func (s *Server) coverageGaps(c echo.Context) error {
+func (s *coverageAPI) coverageGaps(c echo.Context) error {
 	theme, region, err := coverageParams(c)
 	if err != nil {
 		return err

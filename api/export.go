@@ -22,7 +22,7 @@ const exportIdle = 2 * time.Minute
 // export streams a layer: GET /api/v1/export/{layer}.{geojson|geojsonl|csv}.
 // grids/features checks and writes it; this adds the headers, the export
 // slots and what to do when the client or the stream breaks.
-func (s *Server) export(c echo.Context) error {
+func (s *gisAPI) export(c echo.Context) error {
 	x, err := s.features.NewExport(c.Request().Context(), c.Param("file"), c.QueryParams(), principalOf(c))
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	"github.com/citygrid/citygrid/grids/coverage"
 )
 
-func (s *Server) listGrids(c echo.Context) error {
+func (s *placesAPI) listGrids(c echo.Context) error {
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -25,7 +25,7 @@ func (s *Server) listGrids(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-func (s *Server) getGrid(c echo.Context) error {
+func (s *placesAPI) getGrid(c echo.Context) error {
 	g, err := s.store.Grid(c.Request().Context(), c.Param("code"))
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func floatParam(c echo.Context, name string) (float64, error) {
 }
 
 // checkGrids streams the tiling check of a region's grids as GeoJSON.
-func (s *Server) checkGrids(c echo.Context) error {
+func (s *placesAPI) checkGrids(c echo.Context) error {
 	region := c.QueryParam("region") // empty: the whole city
 	var opt coverage.GridCheckOptions
 	var err error

@@ -19,7 +19,7 @@ type objectBody struct {
 	Attrs    map[string]any  `json:"attrs"`
 }
 
-func (s *Server) objectInput(c echo.Context) (grids.ObjectInput, error) {
+func (s *placesAPI) objectInput(c echo.Context) (grids.ObjectInput, error) {
 	var b objectBody
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return grids.ObjectInput{}, err
@@ -39,7 +39,7 @@ func objectID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) listObjects(c echo.Context) error {
+func (s *placesAPI) listObjects(c echo.Context) error {
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func (s *Server) listObjects(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-func (s *Server) getObject(c echo.Context) error {
+func (s *placesAPI) getObject(c echo.Context) error {
 	id, err := objectID(c)
 	if err != nil {
 		return err
@@ -76,7 +76,7 @@ func (s *Server) getObject(c echo.Context) error {
 	return c.JSON(http.StatusOK, o)
 }
 
-func (s *Server) createObject(c echo.Context) error {
+func (s *placesAPI) createObject(c echo.Context) error {
 	in, err := s.objectInput(c)
 	if err != nil {
 		return err
@@ -89,7 +89,7 @@ func (s *Server) createObject(c echo.Context) error {
 	return c.JSON(http.StatusCreated, o)
 }
 
-func (s *Server) updateObject(c echo.Context) error {
+func (s *placesAPI) updateObject(c echo.Context) error {
 	id, err := objectID(c)
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func (s *Server) updateObject(c echo.Context) error {
 	return c.JSON(http.StatusOK, o)
 }
 
-func (s *Server) deleteObject(c echo.Context) error {
+func (s *placesAPI) deleteObject(c echo.Context) error {
 	id, err := objectID(c)
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func (s *Server) deleteObject(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) gridObjects(c echo.Context) error {
+func (s *placesAPI) gridObjects(c echo.Context) error {
 	inv, err := s.store.GridObjects(c.Request().Context(), c.Param("code"))
 	if err != nil {
 		return err

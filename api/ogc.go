@@ -102,7 +102,7 @@ func alternate(c echo.Context, f, typ, title string) ogcLink {
 	return ogcLink{Href: c.Scheme() + "://" + c.Request().Host + u.String(), Rel: "alternate", Type: typ, Title: title}
 }
 
-func (s *Server) ogcRespond(c echo.Context, page string, data any) error {
+func (s *gisAPI) ogcRespond(c echo.Context, page string, data any) error {
 	html, err := wantsHTML(c)
 	if err != nil {
 		return err
@@ -117,7 +117,7 @@ func (s *Server) ogcRespond(c echo.Context, page string, data any) error {
 	return c.JSON(http.StatusOK, data)
 }
 
-func (s *Server) ogcLanding(c echo.Context) error {
+func (s *gisAPI) ogcLanding(c echo.Context) error {
 	base := ogcBase(c)
 	return s.ogcRespond(c, "landing", map[string]any{
 		"title":       "citygrid 城市网格 OGC API – Features",
@@ -133,7 +133,7 @@ func (s *Server) ogcLanding(c echo.Context) error {
 	})
 }
 
-func (s *Server) ogcConformanceDoc(c echo.Context) error {
+func (s *gisAPI) ogcConformanceDoc(c echo.Context) error {
 	return s.ogcRespond(c, "conformance", map[string]any{"conformsTo": ogcConformance})
 }
 
@@ -195,7 +195,7 @@ func (e *extentCache) changed(table string) {
 
 // countMatched is numberMatched: the count of what the query matches
 // across all its pages, from the cache when nothing changed since.
-func (s *Server) countMatched(ctx context.Context, col *features.Collection, q features.FeatureQuery, params url.Values) (int64, error) {
+func (s *gisAPI) countMatched(ctx context.Context, col *features.Collection, q features.FeatureQuery, params url.Values) (int64, error) {
 	key := url.Values{}
 	for k, v := range params {
 		if k != "after" && k != "limit" && k != "f" {
@@ -228,7 +228,7 @@ func (s *Server) countMatched(ctx context.Context, col *features.Collection, q f
 	return n, nil
 }
 
-func (s *Server) collectionExtents(ctx context.Context) (map[string]features.Extent, error) {
+func (s *gisAPI) collectionExtents(ctx context.Context) (map[string]features.Extent, error) {
 	e := &s.extents
 	e.mu.Lock()
 	gen := e.gen
@@ -250,7 +250,7 @@ func (s *Server) collectionExtents(ctx context.Context) (map[string]features.Ext
 	return ext, nil
 }
 
-func (s *Server) ogcCollections(c echo.Context) error {
+func (s *gisAPI) ogcCollections(c echo.Context) error {
 	cols, err := s.features.ReadableCollections(c.Request().Context(), principalOf(c))
 	if err != nil {
 		return err
@@ -275,7 +275,7 @@ func (s *Server) ogcCollections(c echo.Context) error {
 
 // ogcCollectionFor finds the stored collection the request names; the
 // computed ones (gaps, grid_check) are exports only.
-func (s *Server) ogcCollectionFor(c echo.Context) (*features.Collection, error) {
+func (s *gisAPI) ogcCollectionFor(c echo.Context) (*features.Collection, error) {
 	id := c.Param("collection")
 	col, err := s.features.Readable(c.Request().Context(), principalOf(c), id)
 	if err == nil && col.Computed() {
@@ -284,7 +284,7 @@ func (s *Server) ogcCollectionFor(c echo.Context) (*features.Collection, error) 
 	return col, err
 }
 
-func (s *Server) ogcCollection(c echo.Context) error {
+func (s *gisAPI) ogcCollection(c echo.Context) error {
 	col, err := s.ogcCollectionFor(c)
 	if err != nil {
 		return err
@@ -299,7 +299,7 @@ func (s *Server) ogcCollection(c echo.Context) error {
 // ogcSchema describes a collection's features as a JSON Schema of a
 // GeoJSON Feature, so that clients (GDAL) type the fields from it rather
 // than guessing from the first page, where a null reads as a string.
-func (s *Server) ogcSchema(c echo.Context) error {
+func (s *gisAPI) ogcSchema(c echo.Context) error {
 	col, err := s.ogcCollectionFor(c)
 	if err != nil {
 		return err
@@ -352,7 +352,7 @@ func mustJSON(v any) []byte {
 // ogcItems answers a page of features. Paging is by the sort key: the next
 // link carries after=<last key>, so that deep pages cost what the first
 // does.
-func (s *Server) ogcItems(c echo.Context) error {
+func (s *gisAPI) ogcItems(c echo.Context) error {
 	col, err := s.ogcCollectionFor(c)
 	if err != nil {
 		return err
@@ -445,7 +445,7 @@ func pageURL(c echo.Context, after int64) string {
 	return c.Scheme() + "://" + c.Request().Host + u.String()
 }
 
-func (s *Server) ogcItemsHTML(c echo.Context, col *features.Collection, q features.FeatureQuery, matched int64) error {
+func (s *gisAPI) ogcItemsHTML(c echo.Context, col *features.Collection, q features.FeatureQuery, matched int64) error {
 	type row struct {
 		ID     string
 		Props  map[string]any
@@ -481,7 +481,7 @@ func (s *Server) ogcItemsHTML(c echo.Context, col *features.Collection, q featur
 	return c.HTMLBlob(http.StatusOK, b.Bytes())
 }
 
-func (s *Server) ogcItem(c echo.Context) error {
+func (s *gisAPI) ogcItem(c echo.Context) error {
 	col, err := s.ogcCollectionFor(c)
 	if err != nil {
 		return err

@@ -128,7 +128,7 @@ func xsdName(id string) string {
 
 // ogcXSD describes a collection's features as a GML 3.2 application schema,
 // for clients that type layers from XML schemas (GDAL's OAPIF driver).
-func (s *Server) ogcXSD(c echo.Context) error {
+func (s *gisAPI) ogcXSD(c echo.Context) error {
 	col, err := s.ogcCollectionFor(c)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func timeParam(c echo.Context, name string) (*time.Time, error) {
 // createPatrol stores an inspector's track, sent as GPX or as a GeoJSON
 // LineString or MultiLineString (bare, or a Feature whose properties may
 // carry inspector, started_at and ended_at).
-func (s *Server) createPatrol(c echo.Context) error {
+func (s *coverageAPI) createPatrol(c echo.Context) error {
 	crs, err := crsParam(c)
 	if err != nil {
 		return err
@@ -108,7 +108,7 @@ func (s *Server) createPatrol(c echo.Context) error {
 }
 
 // patrolCoverage answers which streets and alleys were walked.
-func (s *Server) patrolCoverage(c echo.Context) error {
+func (s *coverageAPI) patrolCoverage(c echo.Context) error {
 	region := c.QueryParam("region")
 	if region == "" {
 		return bad("region", "required")

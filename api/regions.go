@@ -18,7 +18,7 @@ type regionBody struct {
 	Attrs    map[string]any  `json:"attrs"`
 }
 
-func (s *Server) regionInput(c echo.Context) (grids.RegionInput, error) {
+func (s *placesAPI) regionInput(c echo.Context) (grids.RegionInput, error) {
 	var b regionBody
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return grids.RegionInput{}, err
@@ -30,7 +30,7 @@ func (s *Server) regionInput(c echo.Context) (grids.RegionInput, error) {
 	return grids.RegionInput{Code: b.Code, Name: b.Name, Level: b.Level, Parent: b.Parent, Geometry: g, Attrs: b.Attrs}, nil
 }
 
-func (s *Server) listRegions(c echo.Context) error {
+func (s *placesAPI) listRegions(c echo.Context) error {
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -59,7 +59,7 @@ func (s *Server) listRegions(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-func (s *Server) getRegion(c echo.Context) error {
+func (s *placesAPI) getRegion(c echo.Context) error {
 	r, err := s.store.Region(c.Request().Context(), c.Param("code"))
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func (s *Server) getRegion(c echo.Context) error {
 	return c.JSON(http.StatusOK, r)
 }
 
-func (s *Server) createRegion(c echo.Context) error {
+func (s *placesAPI) createRegion(c echo.Context) error {
 	in, err := s.regionInput(c)
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func (s *Server) createRegion(c echo.Context) error {
 	return c.JSON(http.StatusCreated, r)
 }
 
-func (s *Server) updateRegion(c echo.Context) error {
+func (s *placesAPI) updateRegion(c echo.Context) error {
 	in, err := s.regionInput(c)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (s *Server) updateRegion(c echo.Context) error {
 	return c.JSON(http.StatusOK, r)
 }
 
-func (s *Server) deleteRegion(c echo.Context) error {
+func (s *placesAPI) deleteRegion(c echo.Context) error {
 	if err := s.store.DeleteRegion(c.Request().Context(), c.Param("code")); err != nil {
 		return err
 	}

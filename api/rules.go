@@ -17,7 +17,7 @@ func ruleID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) listRules(c echo.Context) error {
+func (s *coverageAPI) listRules(c echo.Context) error {
 	rules, err := s.cov.Rules(c.Request().Context())
 	if err != nil {
 		return err
@@ -25,7 +25,7 @@ func (s *Server) listRules(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": rules})
 }
 
-func (s *Server) getRule(c echo.Context) error {
+func (s *coverageAPI) getRule(c echo.Context) error {
 	id, err := ruleID(c)
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func (s *Server) getRule(c echo.Context) error {
 	return c.JSON(http.StatusOK, r)
 }
 
-func (s *Server) createRule(c echo.Context) error {
+func (s *coverageAPI) createRule(c echo.Context) error {
 	var in coverage.RuleInput
 	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
 		return err
@@ -49,7 +49,7 @@ func (s *Server) createRule(c echo.Context) error {
 	return c.JSON(http.StatusCreated, r)
 }
 
-func (s *Server) updateRule(c echo.Context) error {
+func (s *coverageAPI) updateRule(c echo.Context) error {
 	id, err := ruleID(c)
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func (s *Server) updateRule(c echo.Context) error {
 }
 
 // ruleMatches answers /rules/{id}/matches and /rules/{id}/matches.geojson.
-func (s *Server) ruleMatches(c echo.Context) error {
+func (s *coverageAPI) ruleMatches(c echo.Context) error {
 	id, err := ruleID(c)
 	if err != nil {
 		return err

@@ -52,8 +52,6 @@ type Config struct {
 type Server struct {
 	store       *grids.Store
 	ingest      *ingest.Store
-	cov         *coverage.Store
-	features    *features.Store
 	resolver    *grids.Resolver
 	migrator    *db.Migrator
 	log         *slog.Logger
@@ -62,10 +60,9 @@ type Server struct {
 	metrics     *metrics
 	tokens      *tokenCache
 	tokenStore  *grids.TokenStore
-	assignments *grids.AssignmentStore
-	exports     chan struct{} // a slot per running export
-	extents     extentCache
-	tiles       *tileService
+	places      *placesAPI
+	cover       *coverageAPI
+	gis         *gisAPI
 	openapiJSON []byte
 }
 
@@ -87,27 +84,27 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, lo
 		cfg.BatchLimit = 4 << 20 // 10,000 points with properties fit easily
 	}
 	s := &Server{
-		store:       store,
-		ingest:      ingest.NewStore(store),
-		cov:         coverage.NewStore(store),
-		features:    features.NewStore(store),
-		resolver:    resolver,
-		migrator:    migrator,
-		log:         log,
-		cfg:         cfg,
-		echo:        echo.New(),
-		tokens:      newTokenCache(time.Minute),
-		tokenStore:  grids.NewTokenStore(store.Pool()),
-		assignments: grids.NewAssignmentStore(store.Pool()),
-		exports:     make(chan struct{}, cfg.MaxExports),
+		store:      store,
+		ingest:     ingest.NewStore(store),
+		resolver:   resolver,
+		migrator:   migrator,
+		log:        log,
+		cfg:        cfg,
+		echo:       echo.New(),
+		tokens:     newTokenCache(time.Minute),
+		tokenStore: grids.NewTokenStore(store.Pool()),
 	}
+	cov := coverage.NewStore(store)
+	s.places = &placesAPI{store: store, assignments: grids.NewAssignmentStore(store.Pool()), cov: cov, cfg: cfg}
+	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err
 	}
 	s.openapiJSON = doc
 	s.metrics = newMetrics(store)
-	s.tiles = newTileService(cfg.TileCacheBytes, s.metrics.reg)
+	s.gis = &gisAPI{features: features.NewStore(store), log: log, cfg: cfg,
+		exports: make(chan struct{}, cfg.MaxExports), tiles: newTileService(cfg.TileCacheBytes, s.metrics.reg)}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.JSONSerializer = jsonSerializer{}
@@ -136,8 +133,8 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 // cached tiles when a table their layer reads changes.
 func (s *Server) Changed(table string) {
 	s.resolver.Changed(table)
-	s.tiles.cache.changed(table)
-	s.extents.changed(table)
+	s.gis.tiles.cache.changed(table)
+	s.gis.extents.changed(table)
 	switch table {
 	case "api_tokens", "users", "units", grids.AnyChange:
 		s.tokens.clear()

@@ -232,7 +232,7 @@ func (c *tileCache) putBounds(layer string, b layerBounds) {
 }
 
 // tile answers GET /tiles/{layer}/{z}/{x}/{y}.mvt.
-func (s *Server) tile(c echo.Context) error {
+func (s *gisAPI) tile(c echo.Context) error {
 	l, err := s.tiles.layers.Layer(c.Param("layer"))
 	if err != nil {
 		return err
@@ -318,7 +318,7 @@ func (t *tileService) gzip(raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (s *Server) writeTile(c echo.Context, e *tileEntry, cacheResult string) error {
+func (s *gisAPI) writeTile(c echo.Context, e *tileEntry, cacheResult string) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", tileCacheControl)
 	h.Set("X-Cache", cacheResult)
@@ -398,7 +398,7 @@ type vectorLayer struct {
 }
 
 // tileJSON answers GET /tiles/{layer}.json.
-func (s *Server) tileJSON(c echo.Context) error {
+func (s *gisAPI) tileJSON(c echo.Context) error {
 	id, ok := strings.CutSuffix(c.Param("layer.json"), ".json")
 	if !ok {
 		return &grids.NotFoundError{What: "tileset", Key: c.Param("layer.json"), Hint: "ask for /tiles/{layer}.json or /tiles/{layer}/{z}/{x}/{y}.mvt"}

@@ -20,7 +20,7 @@ type unitBody struct {
 	Attrs    map[string]any  `json:"attrs"`
 }
 
-func (s *Server) unitInput(c echo.Context) (grids.UnitInput, error) {
+func (s *placesAPI) unitInput(c echo.Context) (grids.UnitInput, error) {
 	var b unitBody
 	if err := decodeJSON(c, s.cfg.BodyLimit, &b); err != nil {
 		return grids.UnitInput{}, err
@@ -40,7 +40,7 @@ func (s *Server) unitInput(c echo.Context) (grids.UnitInput, error) {
 	}, nil
 }
 
-func (s *Server) listUnits(c echo.Context) error {
+func (s *placesAPI) listUnits(c echo.Context) error {
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func (s *Server) listUnits(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-func (s *Server) getUnit(c echo.Context) error {
+func (s *placesAPI) getUnit(c echo.Context) error {
 	u, err := s.store.Unit(c.Request().Context(), c.Param("code"))
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func (s *Server) getUnit(c echo.Context) error {
 	return c.JSON(http.StatusOK, u.For(principalOf(c)))
 }
 
-func (s *Server) createUnit(c echo.Context) error {
+func (s *placesAPI) createUnit(c echo.Context) error {
 	in, err := s.unitInput(c)
 	if err != nil {
 		return err
@@ -78,7 +78,7 @@ func (s *Server) createUnit(c echo.Context) error {
 	return c.JSON(http.StatusCreated, u)
 }
 
-func (s *Server) updateUnit(c echo.Context) error {
+func (s *placesAPI) updateUnit(c echo.Context) error {
 	in, err := s.unitInput(c)
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func (s *Server) updateUnit(c echo.Context) error {
 	return c.JSON(http.StatusOK, u)
 }
 
-func (s *Server) deleteUnit(c echo.Context) error {
+func (s *placesAPI) deleteUnit(c echo.Context) error {
 	if err := s.store.DeleteUnit(c.Request().Context(), c.Param("code")); err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/citygrid/citygrid/grids/gridstest"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 
@@ -217,7 +219,7 @@ func appendInt(b []byte, i int64) []byte {
 }
 
 func TestLocateExactnessGenerated(t *testing.T) {
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	if _, err := citygen.Load(context.Background(), s, citygen.Config{Grids: 2000, Seed: 3}, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +227,7 @@ func TestLocateExactnessGenerated(t *testing.T) {
 }
 
 func TestLocateExactnessBeijing(t *testing.T) {
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
 	ctx := context.Background()
 	if err := derive.NewStore(s).BuildRealCity(ctx, derive.RealCities()["beijing"], root, func(string) {}); err != nil {

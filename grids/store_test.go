@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/citygrid/citygrid/grids/gridstest"
+
 	"github.com/citygrid/citygrid/internal/db"
 
 	"github.com/jackc/pgx/v5"
@@ -13,17 +15,6 @@ import (
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
-
-func newStore(t *testing.T) *grids.Store {
-	t.Helper()
-	return grids.NewStore(testdb.Pool(t), grids.DefaultCodeRules())
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func square(x, y, d float64) orb.Polygon {
-	return orb.Polygon{{{x, y}, {x + d, y}, {x + d, y + d}, {x, y + d}, {x, y}}}
-}
 
 // The migrations go up, all the way down, and up again on a real database.
 func TestMigrationsUpDownUp(t *testing.T) {
@@ -79,8 +70,8 @@ func TestDatabaseRefusesInvalidGeometry(t *testing.T) {
 
 func TestRegionHierarchy(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
-	d, err := s.CreateRegion(ctx, grids.RegionInput{Code: ptr("110108"), Name: ptr("海淀区"), Level: ptr("district"), Geometry: square(116.2, 39.9, 0.2)})
+	s := gridstest.NewStore(t)
+	d, err := s.CreateRegion(ctx, grids.RegionInput{Code: gridstest.Ptr("110108"), Name: gridstest.Ptr("海淀区"), Level: gridstest.Ptr("district"), Geometry: gridstest.Square(116.2, 39.9, 0.2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +79,7 @@ func TestRegionHierarchy(t *testing.T) {
 	if d.AreaM2 < 3.5e8 || d.AreaM2 > 4.0e8 {
 		t.Errorf("district area %.0f m², want about 3.8e8", d.AreaM2)
 	}
-	if _, err := s.CreateRegion(ctx, grids.RegionInput{Code: ptr("110108001000"), Name: ptr("万寿路街道"), Level: ptr("subdistrict"), Parent: ptr("110108"), Geometry: square(116.25, 39.95, 0.05)}); err != nil {
+	if _, err := s.CreateRegion(ctx, grids.RegionInput{Code: gridstest.Ptr("110108001000"), Name: gridstest.Ptr("万寿路街道"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110108"), Geometry: gridstest.Square(116.25, 39.95, 0.05)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -97,14 +88,14 @@ func TestRegionHierarchy(t *testing.T) {
 		in    grids.RegionInput
 		field string
 	}{
-		{"outside its parent", grids.RegionInput{Code: ptr("110108002000"), Name: ptr("x"), Level: ptr("subdistrict"), Parent: ptr("110108"), Geometry: square(116.35, 39.95, 0.1)}, "geometry"},
-		{"parent missing", grids.RegionInput{Code: ptr("110108002000"), Name: ptr("x"), Level: ptr("subdistrict"), Parent: ptr("110109"), Geometry: square(116.25, 39.95, 0.01)}, "parent"},
-		{"parent at wrong level", grids.RegionInput{Code: ptr("110108001001"), Name: ptr("x"), Level: ptr("community"), Parent: ptr("110108"), Geometry: square(116.25, 39.95, 0.01)}, "parent"},
-		{"code not nested", grids.RegionInput{Code: ptr("110109002000"), Name: ptr("x"), Level: ptr("subdistrict"), Parent: ptr("110108"), Geometry: square(116.25, 39.95, 0.01)}, "code"},
-		{"bad code format", grids.RegionInput{Code: ptr("11010800200"), Name: ptr("x"), Level: ptr("subdistrict"), Parent: ptr("110108"), Geometry: square(116.25, 39.95, 0.01)}, "code"},
-		{"self-intersecting", grids.RegionInput{Code: ptr("110108002000"), Name: ptr("x"), Level: ptr("subdistrict"), Parent: ptr("110108"),
+		{"outside its parent", grids.RegionInput{Code: gridstest.Ptr("110108002000"), Name: gridstest.Ptr("x"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110108"), Geometry: gridstest.Square(116.35, 39.95, 0.1)}, "geometry"},
+		{"parent missing", grids.RegionInput{Code: gridstest.Ptr("110108002000"), Name: gridstest.Ptr("x"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110109"), Geometry: gridstest.Square(116.25, 39.95, 0.01)}, "parent"},
+		{"parent at wrong level", grids.RegionInput{Code: gridstest.Ptr("110108001001"), Name: gridstest.Ptr("x"), Level: gridstest.Ptr("community"), Parent: gridstest.Ptr("110108"), Geometry: gridstest.Square(116.25, 39.95, 0.01)}, "parent"},
+		{"code not nested", grids.RegionInput{Code: gridstest.Ptr("110109002000"), Name: gridstest.Ptr("x"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110108"), Geometry: gridstest.Square(116.25, 39.95, 0.01)}, "code"},
+		{"bad code format", grids.RegionInput{Code: gridstest.Ptr("11010800200"), Name: gridstest.Ptr("x"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110108"), Geometry: gridstest.Square(116.25, 39.95, 0.01)}, "code"},
+		{"self-intersecting", grids.RegionInput{Code: gridstest.Ptr("110108002000"), Name: gridstest.Ptr("x"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110108"),
 			Geometry: orb.Polygon{{{116.25, 39.95}, {116.26, 39.96}, {116.26, 39.95}, {116.25, 39.96}, {116.25, 39.95}}}}, "geometry"},
-		{"a line", grids.RegionInput{Code: ptr("110108002000"), Name: ptr("x"), Level: ptr("subdistrict"), Parent: ptr("110108"), Geometry: orb.LineString{{116.25, 39.95}, {116.26, 39.96}}}, "geometry"},
+		{"a line", grids.RegionInput{Code: gridstest.Ptr("110108002000"), Name: gridstest.Ptr("x"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110108"), Geometry: orb.LineString{{116.25, 39.95}, {116.26, 39.96}}}, "geometry"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -119,7 +110,7 @@ func TestRegionHierarchy(t *testing.T) {
 	if err != nil || list.Total != 2 {
 		t.Fatalf("regions after refused creates: %d, %v; want 2", list.Total, err)
 	}
-	if _, err := s.UpdateRegion(ctx, "110108", grids.RegionInput{Geometry: square(116.3, 39.9, 0.1)}); err == nil {
+	if _, err := s.UpdateRegion(ctx, "110108", grids.RegionInput{Geometry: gridstest.Square(116.3, 39.9, 0.1)}); err == nil {
 		t.Error("district shrunk away from its subdistrict")
 	}
 	var ce *grids.ConflictError
@@ -130,8 +121,8 @@ func TestRegionHierarchy(t *testing.T) {
 
 func TestUnits(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
-	city, err := s.CreateUnit(ctx, grids.UnitInput{Code: ptr("CG"), Name: ptr("城管局"), Kind: ptr("department"),
+	s := gridstest.NewStore(t)
+	city, err := s.CreateUnit(ctx, grids.UnitInput{Code: gridstest.Ptr("CG"), Name: gridstest.Ptr("城管局"), Kind: gridstest.Ptr("department"),
 		Contact: &grids.Contact{Phone: "12319"}})
 	if err != nil {
 		t.Fatal(err)
@@ -139,21 +130,21 @@ func TestUnits(t *testing.T) {
 	if city.Contact.Phone != "12319" {
 		t.Errorf("contact = %+v", city.Contact)
 	}
-	if _, err := s.CreateUnit(ctx, grids.UnitInput{Code: ptr("CG-HD"), Name: ptr("海淀城管"), Kind: ptr("department"), Parent: ptr("CG")}); err != nil {
+	if _, err := s.CreateUnit(ctx, grids.UnitInput{Code: gridstest.Ptr("CG-HD"), Name: gridstest.Ptr("海淀城管"), Kind: gridstest.Ptr("department"), Parent: gridstest.Ptr("CG")}); err != nil {
 		t.Fatal(err)
 	}
 	var ce *grids.ConflictError
-	if _, err := s.CreateUnit(ctx, grids.UnitInput{Code: ptr("CG"), Name: ptr("again"), Kind: ptr("department")}); !errors.As(err, &ce) || ce.Field != "code" {
+	if _, err := s.CreateUnit(ctx, grids.UnitInput{Code: gridstest.Ptr("CG"), Name: gridstest.Ptr("again"), Kind: gridstest.Ptr("department")}); !errors.As(err, &ce) || ce.Field != "code" {
 		t.Errorf("duplicate code: %v", err)
 	}
 	var ve *grids.ValidationError
-	if _, err := s.UpdateUnit(ctx, "CG", grids.UnitInput{Parent: ptr("CG-HD")}); !errors.As(err, &ve) || ve.Problems[0].Field != "parent" {
+	if _, err := s.UpdateUnit(ctx, "CG", grids.UnitInput{Parent: gridstest.Ptr("CG-HD")}); !errors.As(err, &ve) || ve.Problems[0].Field != "parent" {
 		t.Errorf("cycle: %v", err)
 	}
-	if _, err := s.CreateUnit(ctx, grids.UnitInput{Code: ptr("x y"), Name: ptr(""), Kind: ptr("team")}); !errors.As(err, &ve) || len(ve.Problems) != 3 {
+	if _, err := s.CreateUnit(ctx, grids.UnitInput{Code: gridstest.Ptr("x y"), Name: gridstest.Ptr(""), Kind: gridstest.Ptr("team")}); !errors.As(err, &ve) || len(ve.Problems) != 3 {
 		t.Errorf("three bad fields: %v", err)
 	}
-	u, err := s.UpdateUnit(ctx, "CG-HD", grids.UnitInput{Name: ptr("海淀区城管委"), Parent: ptr("")})
+	u, err := s.UpdateUnit(ctx, "CG-HD", grids.UnitInput{Name: gridstest.Ptr("海淀区城管委"), Parent: gridstest.Ptr("")})
 	if err != nil || u.Name != "海淀区城管委" || u.Parent != "" {
 		t.Errorf("update: %+v, %v", u, err)
 	}
@@ -195,7 +186,7 @@ func TestOneLeadPerTargetAndTheme(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	tokens := grids.NewTokenStore(s.Pool())
 	tok, secret, err := tokens.Create(ctx, grids.TokenInput{Name: "ops", Role: "planner"})
 	if err != nil {

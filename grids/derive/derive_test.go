@@ -6,35 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/paulmach/orb"
+	"github.com/citygrid/citygrid/grids/gridstest"
 
-	"github.com/citygrid/citygrid/geo"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/derive"
 	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
-
-func newStore(t *testing.T) *grids.Store {
-	t.Helper()
-	return grids.NewStore(testdb.Pool(t), grids.DefaultCodeRules())
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func square(x, y, d float64) orb.Polygon {
-	return orb.Polygon{{{x, y}, {x + d, y}, {x + d, y + d}, {x, y + d}, {x, y}}}
-}
-
-func importString(t *testing.T, s *grids.Store, body string, opt ingest.ImportOptions) (ingest.ImportResult, error) {
-	t.Helper()
-	fr, err := geo.NewFeatureReader(strings.NewReader(body))
-	if err != nil {
-		return ingest.ImportResult{}, err
-	}
-	return ingest.NewStore(s).Import(context.Background(), fr, opt)
-}
 
 // tilingError returns, for the region, |Σ grid areas − region area| and the
 // area of the symmetric difference between the grids' union and the region,
@@ -57,12 +37,12 @@ func tilingError(t *testing.T, s *grids.Store, community string) (sumErr, symErr
 // grids tile the community, and their sizes keep to the guideline.
 func TestDeriveGridsAlongStreets(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	for _, r := range []grids.RegionInput{
-		{Code: ptr("110108"), Name: ptr("海淀区"), Level: ptr("district"), Geometry: square(116.29, 39.97, 0.03)},
-		{Code: ptr("110108001000"), Name: ptr("街道"), Level: ptr("subdistrict"), Parent: ptr("110108"), Geometry: square(116.30, 39.98, 0.01)},
+		{Code: gridstest.Ptr("110108"), Name: gridstest.Ptr("海淀区"), Level: gridstest.Ptr("district"), Geometry: gridstest.Square(116.29, 39.97, 0.03)},
+		{Code: gridstest.Ptr("110108001000"), Name: gridstest.Ptr("街道"), Level: gridstest.Ptr("subdistrict"), Parent: gridstest.Ptr("110108"), Geometry: gridstest.Square(116.30, 39.98, 0.01)},
 		// About 855 m x 1,110 m: 0.95 km², so about 95 grids of 10,000 m².
-		{Code: ptr("110108001001"), Name: ptr("社区"), Level: ptr("community"), Parent: ptr("110108001000"), Geometry: square(116.30, 39.98, 0.01)},
+		{Code: gridstest.Ptr("110108001001"), Name: gridstest.Ptr("社区"), Level: gridstest.Ptr("community"), Parent: gridstest.Ptr("110108001000"), Geometry: gridstest.Square(116.30, 39.98, 0.01)},
 	} {
 		if _, err := s.CreateRegion(ctx, r); err != nil {
 			t.Fatal(err)
@@ -72,7 +52,7 @@ func TestDeriveGridsAlongStreets(t *testing.T) {
 	 {"type":"Feature","id":"s1","properties":{"layer":"street","name":"南北大街"},"geometry":{"type":"LineString","coordinates":[[116.3043,39.975],[116.3047,39.995]]}},
 	 {"type":"Feature","id":"s2","properties":{"layer":"street","name":"东西大街"},"geometry":{"type":"LineString","coordinates":[[116.295,39.9861],[116.315,39.9858]]}},
 	 {"type":"Feature","id":"a1","properties":{"layer":"alley","name":"死胡同"},"geometry":{"type":"LineString","coordinates":[[116.3080,39.9861],[116.3081,39.9830]]}}]}`
-	if _, err := importString(t, s, streets, ingest.ImportOptions{Kind: "objects"}); err != nil {
+	if _, err := gridstest.ImportString(t, s, streets, ingest.ImportOptions{Kind: "objects"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := derive.NewStore(s).DeriveGrids(ctx, "110108001001", derive.DeriveOptions{})
@@ -132,7 +112,7 @@ func TestDemoBeijing(t *testing.T) {
 		t.Skip("the Beijing demo takes about a minute; not in -short")
 	}
 	ctx := context.Background()
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
 	say := func(m string) { t.Log(m) }
 	if err := derive.NewStore(s).BuildRealCity(ctx, derive.RealCities()["beijing"], root, say); err != nil {

@@ -8,33 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citygrid/citygrid/grids/gridstest"
+
 	"github.com/citygrid/citygrid/geo"
-	"github.com/paulmach/orb"
 
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
-
-func newStore(t *testing.T) *grids.Store {
-	t.Helper()
-	return grids.NewStore(testdb.Pool(t), grids.DefaultCodeRules())
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func square(x, y, d float64) orb.Polygon {
-	return orb.Polygon{{{x, y}, {x + d, y}, {x + d, y + d}, {x, y + d}, {x, y}}}
-}
-
-func importString(t *testing.T, s *grids.Store, body string, opt ingest.ImportOptions) (ingest.ImportResult, error) {
-	t.Helper()
-	fr, err := geo.NewFeatureReader(strings.NewReader(body))
-	if err != nil {
-		return ingest.ImportResult{}, err
-	}
-	return ingest.NewStore(s).Import(context.Background(), fr, opt)
-}
 
 func importFile(t *testing.T, s *grids.Store, path string, opt ingest.ImportOptions) ingest.ImportResult {
 	t.Helper()
@@ -58,7 +39,7 @@ func importFile(t *testing.T, s *grids.Store, path string, opt ingest.ImportOpti
 // nothing, and subdistricts find their district spatially.
 func TestImportRealDistricts(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	path := testdb.SharedData(t, "beijing/districts_gcj02.geojson")
 	opt := ingest.ImportOptions{Kind: "regions", Level: grids.District, CodeProp: "adcode", CRS: geo.GCJ02}
 	res := importFile(t, s, path, opt)
@@ -87,7 +68,7 @@ func TestImportRealDistricts(t *testing.T) {
 	body := `{"type":"FeatureCollection","features":[
 	 {"type":"Feature","properties":{"code":"110108001000","name":"万寿路街道"},
 	  "geometry":{"type":"Polygon","coordinates":[[[116.29,39.90],[116.31,39.90],[116.31,39.92],[116.29,39.92],[116.29,39.90]]]}}]}`
-	res, err = importString(t, s, body, ingest.ImportOptions{Kind: "regions", Level: grids.Subdistrict})
+	res, err = gridstest.ImportString(t, s, body, ingest.ImportOptions{Kind: "regions", Level: grids.Subdistrict})
 	if err != nil || res.Created != 1 {
 		t.Fatalf("subdistrict: %+v %v", res, err)
 	}
@@ -98,9 +79,9 @@ func TestImportRealDistricts(t *testing.T) {
 }
 
 func TestImportRefusesBadFiles(t *testing.T) {
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	ctx := context.Background()
-	if _, err := importString(t, s, `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"110108","name":"x"},"geometry":{"type":"Polygon","coordinates":[[[116.2,39.9],[116.4,39.9],[116.4,40.1],[116.2,40.1],[116.2,39.9]]]}}]}`,
+	if _, err := gridstest.ImportString(t, s, `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"110108","name":"x"},"geometry":{"type":"Polygon","coordinates":[[[116.2,39.9],[116.4,39.9],[116.4,40.1],[116.2,40.1],[116.2,39.9]]]}}]}`,
 		ingest.ImportOptions{Kind: "regions", Level: grids.District}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +106,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := importString(t, s, c.body, ingest.ImportOptions{Kind: "regions", Level: grids.Subdistrict})
+			_, err := gridstest.ImportString(t, s, c.body, ingest.ImportOptions{Kind: "regions", Level: grids.Subdistrict})
 			if err == nil {
 				t.Fatal("imported")
 			}
@@ -148,7 +129,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 		t.Errorf("%d regions after refused imports, want 1", n)
 	}
 	// --fix repairs the bow tie and says so.
-	res, err := importString(t, s, `{"type":"FeatureCollection","features":[`+poly("110108003000", `[[[116.30,39.95],[116.31,39.96],[116.31,39.95],[116.30,39.96],[116.30,39.95]]]`)+`]}`,
+	res, err := gridstest.ImportString(t, s, `{"type":"FeatureCollection","features":[`+poly("110108003000", `[[[116.30,39.95],[116.31,39.96],[116.31,39.95],[116.30,39.96],[116.30,39.95]]]`)+`]}`,
 		ingest.ImportOptions{Kind: "regions", Level: grids.Subdistrict, Fix: true})
 	if err != nil || res.Fixed != 1 || res.Created != 1 || !strings.Contains(res.Fixes[0].Reason, "Self-intersection") {
 		t.Errorf("fix: %+v %v", res, err)
@@ -157,11 +138,11 @@ func TestImportRefusesBadFiles(t *testing.T) {
 
 func TestImportUnitsGridsObjects(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	region := func(code, level, parent string, x, y, d float64) {
-		in := grids.RegionInput{Code: ptr(code), Name: ptr(code), Level: ptr(level), Geometry: square(x, y, d)}
+		in := grids.RegionInput{Code: gridstest.Ptr(code), Name: gridstest.Ptr(code), Level: gridstest.Ptr(level), Geometry: gridstest.Square(x, y, d)}
 		if parent != "" {
-			in.Parent = ptr(parent)
+			in.Parent = gridstest.Ptr(parent)
 		}
 		if _, err := s.CreateRegion(ctx, in); err != nil {
 			t.Fatal(err)
@@ -174,7 +155,7 @@ func TestImportUnitsGridsObjects(t *testing.T) {
 	units := `{"type":"FeatureCollection","features":[
 	 {"type":"Feature","properties":{"code":"HD-CG-01","name":"海淀城管一队","kind":"department","parent":"HD-CG","phone":"12319"},"geometry":null},
 	 {"type":"Feature","properties":{"code":"HD-CG","name":"海淀城管","kind":"department","region":"110108"},"geometry":null}]}`
-	res, err := importString(t, s, units, ingest.ImportOptions{Kind: "units"})
+	res, err := gridstest.ImportString(t, s, units, ingest.ImportOptions{Kind: "units"})
 	if err != nil || res.Created != 2 {
 		t.Fatalf("units: %+v %v", res, err)
 	}
@@ -182,20 +163,20 @@ func TestImportUnitsGridsObjects(t *testing.T) {
 	if u.Parent != "HD-CG" || u.Contact.Phone != "12319" {
 		t.Errorf("unit: %+v", u)
 	}
-	if res, err := importString(t, s, units, ingest.ImportOptions{Kind: "units"}); err != nil || res.Unchanged != 2 {
+	if res, err := gridstest.ImportString(t, s, units, ingest.ImportOptions{Kind: "units"}); err != nil || res.Unchanged != 2 {
 		t.Errorf("units again: %+v %v", res, err)
 	}
 
 	gridsGJ := `{"type":"FeatureCollection","features":[
 	 {"type":"Feature","properties":{"code":"110108001001001","name":"一号网格"},"geometry":{"type":"Polygon","coordinates":[[[116.26,39.96],[116.265,39.96],[116.265,39.97],[116.26,39.97],[116.26,39.96]]]}},
 	 {"type":"Feature","properties":{"code":"110108001001002","name":"二号网格"},"geometry":{"type":"Polygon","coordinates":[[[116.265,39.96],[116.27,39.96],[116.27,39.97],[116.265,39.97],[116.265,39.96]]]}}]}`
-	res, err = importString(t, s, gridsGJ, ingest.ImportOptions{Kind: "grids"})
+	res, err = gridstest.ImportString(t, s, gridsGJ, ingest.ImportOptions{Kind: "grids"})
 	if err != nil || res.Created != 2 {
 		t.Fatalf("grids: %+v %v", res, err)
 	}
 	// Redrawn grid: a new version, the old one kept as history.
 	redrawn := strings.Replace(gridsGJ, "116.265,39.97],[116.26,39.97]", "116.265,39.969],[116.26,39.97]", 1)
-	res, err = importString(t, s, redrawn, ingest.ImportOptions{Kind: "grids"})
+	res, err = gridstest.ImportString(t, s, redrawn, ingest.ImportOptions{Kind: "grids"})
 	if err != nil || res.Updated != 1 || res.Unchanged != 1 {
 		t.Fatalf("redrawn grids: %+v %v", res, err)
 	}
@@ -205,18 +186,18 @@ func TestImportUnitsGridsObjects(t *testing.T) {
 		t.Errorf("grid history: %d versions, %d live", versions, live)
 	}
 	wrongCommunity := strings.ReplaceAll(gridsGJ, "110108001001", "110108001002")
-	if _, err := importString(t, s, wrongCommunity, ingest.ImportOptions{Kind: "grids"}); err == nil {
+	if _, err := gridstest.ImportString(t, s, wrongCommunity, ingest.ImportOptions{Kind: "grids"}); err == nil {
 		t.Error("grid codes not nested in their community were accepted")
 	}
 
 	objects := `{"type":"FeatureCollection","features":[
 	 {"type":"Feature","id":"a1","properties":{"layer":"alley","name":"成府路小巷"},"geometry":{"type":"LineString","coordinates":[[116.261,39.961],[116.268,39.962]]}},
 	 {"type":"Feature","properties":{"code":"M-1","layer":"market","name":"农贸市场"},"geometry":{"type":"Point","coordinates":[116.262,39.965]}}]}`
-	res, err = importString(t, s, objects, ingest.ImportOptions{Kind: "objects"})
+	res, err = gridstest.ImportString(t, s, objects, ingest.ImportOptions{Kind: "objects"})
 	if err != nil || res.Created != 2 || len(res.Warnings) != 0 {
 		t.Fatalf("objects: %+v %v", res, err)
 	}
-	if res, err = importString(t, s, objects, ingest.ImportOptions{Kind: "objects"}); err != nil || res.Unchanged != 2 {
+	if res, err = gridstest.ImportString(t, s, objects, ingest.ImportOptions{Kind: "objects"}); err != nil || res.Unchanged != 2 {
 		t.Errorf("objects again: %+v %v", res, err)
 	}
 	var length float64
@@ -229,11 +210,11 @@ func TestImportUnitsGridsObjects(t *testing.T) {
 	// when shifted far: use Shanghai coordinates to force it.
 	far := strings.NewReplacer("116.26", "121.26", "39.96", "31.96").Replace(objects)
 	far = strings.NewReplacer(`"a1"`, `"a2"`, `"M-1"`, `"M-2"`).Replace(far)
-	res, err = importString(t, s, far, ingest.ImportOptions{Kind: "objects"})
+	res, err = gridstest.ImportString(t, s, far, ingest.ImportOptions{Kind: "objects"})
 	if err != nil || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "coordinate system") {
 		t.Errorf("no warning for objects outside every district: %+v %v", res, err)
 	}
-	if _, err := importString(t, s, objects, ingest.ImportOptions{Kind: "objects", Layer: "nope"}); err == nil {
+	if _, err := gridstest.ImportString(t, s, objects, ingest.ImportOptions{Kind: "objects", Layer: "nope"}); err == nil {
 		t.Error("unknown layer accepted")
 	}
 }
@@ -246,11 +227,11 @@ func TestOwnCodePatterns(t *testing.T) {
 	s := grids.NewStore(testdb.Pool(t), rules)
 	body := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"D-HD","name":"海淀"},
 	  "geometry":{"type":"Polygon","coordinates":[[[116.2,39.9],[116.4,39.9],[116.4,40.1],[116.2,40.1],[116.2,39.9]]]}}]}`
-	if res, err := importString(t, s, body, ingest.ImportOptions{Kind: "regions", Level: grids.District}); err != nil || res.Created != 1 {
+	if res, err := gridstest.ImportString(t, s, body, ingest.ImportOptions{Kind: "regions", Level: grids.District}); err != nil || res.Created != 1 {
 		t.Errorf("own code: %+v %v", res, err)
 	}
-	national := newStore(t)
-	if _, err := importString(t, national, body, ingest.ImportOptions{Kind: "regions", Level: grids.District}); err == nil {
+	national := gridstest.NewStore(t)
+	if _, err := gridstest.ImportString(t, national, body, ingest.ImportOptions{Kind: "regions", Level: grids.District}); err == nil {
 		t.Error("D-HD accepted under the national rules")
 	}
 }

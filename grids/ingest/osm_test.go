@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citygrid/citygrid/grids/gridstest"
+
 	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
@@ -107,7 +109,7 @@ func TestOSMPBF(t *testing.T) {
 // Re-importing OSM data updates by OSM id: nothing doubles.
 func TestOSMReimport(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := gridstest.NewStore(t)
 	path := testdb.SharedData(t, "beijing/cau_east.osm")
 	run := func() ingest.ImportResult {
 		f, err := os.Open(path)

@@ -1,0 +1,41 @@
+package api
+
+import (
+	"log/slog"
+
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
+	"github.com/citygrid/citygrid/grids/features"
+	"github.com/citygrid/citygrid/grids/ingest"
+)
+
+// The handlers come in groups by what they serve, each holding only the
+// dependencies it uses; Server holds the groups, the middleware and the
+// routes.
+
+// placesAPI serves the core tables: regions, units, objects, grids and
+// assignments.
+type placesAPI struct {
+	store       *grids.Store
+	assignments *grids.AssignmentStore
+	cov         *coverage.Store // the grid check
+	cfg         Config
+}
+
+// coverageAPI serves coverage, gaps, proximity rules and patrols.
+type coverageAPI struct {
+	cov    *coverage.Store
+	ingest *ingest.Store
+	cfg    Config
+}
+
+// gisAPI serves GIS out: exports, the OGC API – Features and vector tiles,
+// with their caches and export slots.
+type gisAPI struct {
+	features *features.Store
+	log      *slog.Logger
+	cfg      Config
+	exports  chan struct{} // a slot per running export
+	extents  extentCache
+	tiles    *tileService
+}
