@@ -3,14 +3,18 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/paulmach/orb"
+
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/gridstest"
 	"github.com/citygrid/citygrid/grids/ingest"
+	"github.com/citygrid/citygrid/internal/testdb"
 )
 
 func importOSM(t *testing.T, s *grids.Store, body string, opt ingest.ImportOptions) (ingest.ImportResult, error) {
@@ -158,5 +162,55 @@ func TestBadLinesRefused(t *testing.T) {
 		ingest.ImportOptions{Kind: "objects"})
 	if !errors.As(err, &ie) || !strings.Contains(ie.Problems[0].Reason, "spur-1: the line runs back over itself") {
 		t.Errorf("self-overlapping line: %v", err)
+	}
+}
+
+// The real extracts' multipolygons: cau_east's compound (one of its two
+// outer ways is outside the extract) comes in partial; zhongguancun's
+// water and building relations, with a mapping that takes them, come in
+// with their holes.
+func TestOSMRelationsInRealExtracts(t *testing.T) {
+	ctx := context.Background()
+	s := gridstest.NewStore(t)
+	m, _ := ingest.ParseOSMMapping(nil)
+	f, err := os.Open(testdb.SharedData(t, "beijing/cau_east.osm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, _ := ingest.NewOSMReader(ctx, f, m)
+	if _, err := ingest.NewStore(s).Import(ctx, r, ingest.ImportOptions{Kind: "objects", Source: "osm"}); err != nil {
+		t.Fatal(err)
+	}
+	var layer, typ string
+	var partial bool
+	err = s.Pool().QueryRow(ctx, `SELECT layer, GeometryType(geom), (attrs->>'partial')::boolean FROM objects WHERE source_id = 'relation/14400092'`).Scan(&layer, &typ, &partial)
+	if err != nil || layer != "compound" || typ != "POLYGON" || !partial {
+		t.Errorf("relation/14400092: %s %s partial %v (%v)", layer, typ, partial, err)
+	}
+
+	zg, err := os.Open(testdb.SharedData(t, "beijing/zhongguancun.osm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zg.Close()
+	own := []byte("rules:\n  - {layer: park, shapes: [area], tags: {natural: [water]}}\n  - {layer: compound, shapes: [area], tags: {building: \"*\"}}\n")
+	m, _ = ingest.ParseOSMMapping(own)
+	zr, _ := ingest.NewOSMReader(ctx, zg, m)
+	holes := map[string]int{}
+	for {
+		ft, err := zr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := ft.Geometry.(orb.Polygon); ok && strings.HasPrefix(ft.ID, "relation/") {
+			holes[ft.ID] = len(p) - 1
+		}
+	}
+	if len(holes) != 3 || holes["relation/1260420"] != 1 || holes["relation/2826273"] != 1 || holes["relation/3227098"] != 1 || len(zr.Warnings()) != 0 {
+		t.Errorf("zhongguancun relations with their holes: %v, warnings %q", holes, zr.Warnings())
 	}
 }
