@@ -35,6 +35,9 @@ func (s *Server) importFile(c echo.Context) error {
 	if opt.Fix, err = boolParam(c, "fix"); err != nil {
 		return err
 	}
+	if opt.Strict, err = boolParam(c, "strict"); err != nil {
+		return err
+	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.ImportLimit)
 	var src ingest.FeatureSource
 	if kind == "osm" {

@@ -62,6 +62,7 @@ func runImport(ctx context.Context, args []string) error {
 	fix := fs.Bool("fix", false, "repair invalid geometries with ST_MakeValid and report what changed")
 	region := fs.String("region", "", "objects, osm: keep only features touching this region (code)")
 	mapping := fs.String("mapping", "", "osm: a layer mapping file replacing the built-in one")
+	strict := fs.Bool("strict", false, "refuse lines that need a repair (repeated points, out-and-back ends) instead of repairing them")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -77,6 +78,7 @@ func runImport(ctx context.Context, args []string) error {
 	}
 	opt := ingest.ImportOptions{Kind: kind, Level: grids.Level(*level), Layer: *layer, CodeProp: *codeProp,
 		NameProp: *nameProp, ParentProp: *parentProp, CRS: c, Fix: *fix, Within: *region}
+	opt.Strict = *strict
 
 	f, err := os.Open(path)
 	if err != nil {

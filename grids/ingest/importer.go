@@ -35,6 +35,9 @@ type ImportOptions struct {
 	Within     string      // objects: keep only features that touch this region (code)
 	// Progress, when set, is called after every feature read.
 	Progress func(read int)
+	// Strict refuses lines that need a repair (repeated points, retraced
+	// ends) instead of repairing them.
+	Strict bool
 }
 
 // ImportProblem is one thing wrong with one feature.
@@ -73,6 +76,10 @@ type ImportResult struct {
 	Skipped   int             `json:"skipped,omitempty"` // outside the --region
 	Fixes     []ImportProblem `json:"fixes,omitempty"`
 	Warnings  []string        `json:"warnings,omitempty"`
+	// Repairs counts lines by what CheckLine found: repeated_points and
+	// retraced (repaired, or refused with Strict), zero_length and
+	// self_overlapping (refused).
+	Repairs map[string]int `json:"repairs,omitempty"`
 }
 
 // maxProblems is how many problems an import lists.
@@ -114,10 +121,13 @@ func (s *Store) Import(ctx context.Context, src FeatureSource, opt ImportOptions
 	var res ImportResult
 	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
 		var probs problemList
-		n, err := s.stage(ctx, tx, src, opt, &probs)
+		n, err := s.stage(ctx, tx, src, opt, &res, &probs)
 		res.Read = n
 		if err != nil {
 			return err
+		}
+		if w, ok := src.(interface{ Warnings() []string }); ok { // what a reader left out
+			res.Warnings = append(res.Warnings, w.Warnings()...)
 		}
 		if err := probs.err(); err != nil {
 			return err
@@ -221,6 +231,7 @@ type stageSource struct {
 	s     *Store
 	src   FeatureSource
 	opt   ImportOptions
+	res   *ImportResult // for the line repairs
 	probs *problemList
 	row   stagedRow
 	err   error
@@ -364,6 +375,11 @@ func (ss *stageSource) check(f geo.Feature) (stagedRow, bool) {
 			return bad("a GeometryCollection cannot be an object; split it")
 		}
 	}
+	g, ok := ss.checkLines(f, r.code)
+	if !ok {
+		return r, false
+	}
+	f.Geometry = g
 	if f.Geometry != nil {
 		if err := geo.Validate(f.Geometry); err != nil {
 			return bad("%v", err)
@@ -393,7 +409,7 @@ func wantTypes(g orb.Geometry, types ...string) error {
 }
 
 // stage copies the checked features into import_stage (dropped at commit).
-func (s *Store) stage(ctx context.Context, tx pgx.Tx, src FeatureSource, opt ImportOptions, probs *problemList) (int, error) {
+func (s *Store) stage(ctx context.Context, tx pgx.Tx, src FeatureSource, opt ImportOptions, res *ImportResult, probs *problemList) (int, error) {
 	_, err := tx.Exec(ctx, `
 		CREATE TEMP TABLE import_raw (
 			idx int, fid text, code text, name text, parent text, layer text, kind text, category text,
@@ -401,7 +417,7 @@ func (s *Store) stage(ctx context.Context, tx pgx.Tx, src FeatureSource, opt Imp
 	if err != nil {
 		return 0, err
 	}
-	ss := &stageSource{s: s, src: src, opt: opt, probs: probs}
+	ss := &stageSource{s: s, src: src, opt: opt, res: res, probs: probs}
 	cols := []string{"idx", "fid", "code", "name", "parent", "layer", "kind", "category", "wkb", "props"}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_raw"}, cols, ss); err != nil {
 		if ss.err != nil { // the file broke off, not the database

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
@@ -168,19 +169,23 @@ func (m OSMMapping) builtup(tags osm.Tags) bool {
 // OSMReader turns an .osm (XML) or .osm.pbf file into object features for
 // Store.Import. Node coordinates are kept in memory while reading (about
 // 40 bytes a node: a city extract of a few million nodes fits easily).
-// Multipolygon relations are not read yet: their members' ways come in as
-// the ways they are.
+// Multipolygon and boundary relations become areas (see osm_relations.go):
+// relations come last in a file, so every way's node ids are kept too.
+// A way or relation the extract clipped gets the property partial: true.
 type OSMReader struct {
 	scanner  osm.Scanner
 	mapping  OSMMapping
 	nodes    map[osm.NodeID]orb.Point
+	wayNodes map[osm.WayID][]osm.NodeID // for assembling relations
+	bounds   *osm.Bounds                // the extract's bounds, when the file says
+	warnings []string
 	queue    []geo.Feature
 	deferred []geo.Feature // inside_builtup features, checked at the end
 	builtup  []orb.Polygon
 	index    int
 	finished bool
 	// Counts, for the summary.
-	Nodes, Ways, Matched int
+	Nodes, Ways, Relations, Matched int
 }
 
 // NewOSMReader reads XML or PBF, telling them apart by their first bytes.
@@ -196,7 +201,15 @@ func NewOSMReader(ctx context.Context, r io.Reader, mapping OSMMapping) (*OSMRea
 	} else {
 		sc = osmpbf.New(ctx, br, 2)
 	}
-	return &OSMReader{scanner: sc, mapping: mapping, nodes: map[osm.NodeID]orb.Point{}}, nil
+	o := &OSMReader{scanner: sc, mapping: mapping, nodes: map[osm.NodeID]orb.Point{}, wayNodes: map[osm.WayID][]osm.NodeID{}}
+	if pbf, ok := sc.(*osmpbf.Scanner); ok {
+		// A PBF's bounds are in its header; a broken header shows up again
+		// as a scan error, reported there.
+		if h, err := pbf.Header(); err == nil && h != nil {
+			o.bounds = h.Bounds
+		}
+	}
+	return o, nil
 }
 
 // Close releases the scanner.
@@ -220,16 +233,21 @@ func (o *OSMReader) Next() (geo.Feature, error) {
 			continue
 		}
 		switch e := o.scanner.Object().(type) {
+		case *osm.Bounds:
+			o.bounds = e
 		case *osm.Node:
 			o.Nodes++
 			p := orb.Point{e.Lon, e.Lat}
 			o.nodes[e.ID] = p
 			if r, ok := o.mapping.rule(e.Tags, "point"); ok {
-				o.emit(r, "node", int64(e.ID), e.Tags, p)
+				o.emit(r, "node", int64(e.ID), e.Tags, p, false)
 			}
 		case *osm.Way:
 			o.Ways++
 			o.way(e)
+		case *osm.Relation:
+			o.Relations++
+			o.relation(e)
 		}
 	}
 	f := o.queue[0]
@@ -237,7 +255,12 @@ func (o *OSMReader) Next() (geo.Feature, error) {
 	return f, nil
 }
 
+// Warnings says what was read but not imported (relations that do not
+// assemble into areas); Import adds them to its summary.
+func (o *OSMReader) Warnings() []string { return o.warnings }
+
 func (o *OSMReader) way(w *osm.Way) {
+	o.wayNodes[w.ID] = w.Nodes.NodeIDs()
 	line := make(orb.LineString, 0, len(w.Nodes))
 	for _, n := range w.Nodes {
 		if p, ok := o.nodes[n.ID]; ok {
@@ -247,6 +270,7 @@ func (o *OSMReader) way(w *osm.Way) {
 	if len(line) < 2 {
 		return // every node lies outside the extract
 	}
+	partial := len(line) < len(w.Nodes) || o.onBounds(line[0]) || o.onBounds(line[len(line)-1])
 	closed := len(w.Nodes) >= 4 && w.Nodes[0].ID == w.Nodes[len(w.Nodes)-1].ID && line[0] == line[len(line)-1] && len(line) >= 4
 	isArea := closed && (w.Tags.Find("highway") == "" || w.Tags.Find("area") == "yes")
 	if isArea && o.mapping.builtup(w.Tags) {
@@ -259,11 +283,23 @@ func (o *OSMReader) way(w *osm.Way) {
 		g = orb.Polygon{orb.Ring(line)}
 	}
 	if r, ok := o.mapping.rule(w.Tags, shape); ok {
-		o.emit(r, "way", int64(w.ID), w.Tags, g)
+		o.emit(r, "way", int64(w.ID), w.Tags, g, partial)
 	}
 }
 
-func (o *OSMReader) emit(r OSMRule, typ string, id int64, tags osm.Tags, g orb.Geometry) {
+// onBounds tells whether a point lies on the edge of the extract: a way
+// ending there was most likely cut by it.
+func (o *OSMReader) onBounds(p orb.Point) bool {
+	if o.bounds == nil {
+		return false
+	}
+	const eps = 1e-7 // the precision of OSM coordinates
+	b := o.bounds
+	near := func(a, b float64) bool { return math.Abs(a-b) <= eps }
+	return near(p.Lon(), b.MinLon) || near(p.Lon(), b.MaxLon) || near(p.Lat(), b.MinLat) || near(p.Lat(), b.MaxLat)
+}
+
+func (o *OSMReader) emit(r OSMRule, typ string, id int64, tags osm.Tags, g orb.Geometry, partial bool) {
 	o.Matched++
 	f := geo.Feature{
 		Index:    o.index,
@@ -274,6 +310,9 @@ func (o *OSMReader) emit(r OSMRule, typ string, id int64, tags osm.Tags, g orb.G
 			"name":  osmName(tags),
 			"osm":   tags.Map(),
 		},
+	}
+	if partial {
+		f.Properties["partial"] = true
 	}
 	o.index++
 	if r.InsideBuiltup {
@@ -298,6 +337,8 @@ func (o *OSMReader) releaseDeferred() {
 			probe = g[len(g)/2]
 		case orb.Polygon:
 			probe = g[0][0]
+		case orb.MultiPolygon:
+			probe = g[0][0][0]
 		case orb.Point:
 			probe = g
 		}
