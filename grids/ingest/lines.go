@@ -10,9 +10,10 @@ import (
 )
 
 // checkLines runs geo.CheckLine on every line of a feature: repairs are
-// applied and listed (or, with Strict, refused), lines of no length or
-// running back over themselves are refused. Other geometries pass as
-// they are. It returns false when the feature is refused.
+// applied and listed (or, with Strict, refused); lines of no length or
+// running back over themselves are left out with a warning (with Strict,
+// refused). Other geometries pass as they are. It returns false when the
+// feature is not to be staged.
 func (ss *stageSource) checkLines(f geo.Feature, code string) (orb.Geometry, bool) {
 	switch g := f.Geometry.(type) {
 	case orb.LineString:
@@ -41,12 +42,10 @@ func (ss *stageSource) checkLine(f geo.Feature, code string, l orb.LineString) (
 	switch {
 	case c.ZeroLength:
 		ss.count("zero_length")
-		ss.probs.add(f.Index, code, "%s: a line of zero length (all its points are the same)", id)
-		return nil, false
+		return nil, ss.unrepairable(f, code, "%s: a line of zero length (all its points are the same)", id)
 	case c.SelfOverlapping:
 		ss.count("self_overlapping")
-		ss.probs.add(f.Index, code, "%s: the line runs back over itself (a segment overlaps another); fix it by hand", id)
-		return nil, false
+		return nil, ss.unrepairable(f, code, "%s: the line runs back over itself (a segment overlaps another); fix it by hand", id)
 	case !c.Repaired():
 		return l, true
 	}
@@ -68,6 +67,21 @@ func (ss *stageSource) checkLine(f geo.Feature, code string, l orb.LineString) (
 		ss.res.Fixes = append(ss.res.Fixes, ImportProblem{Index: f.Index, Code: id, Reason: "repaired line: " + what})
 	}
 	return c.Line, true
+}
+
+// unrepairable leaves out a line no repair can be guessed for: by
+// default the rest of the import goes ahead and the summary names it
+// (extracts such as OSM's always hold a few); with Strict it is a problem
+// and nothing is imported. It returns false: the feature is not staged.
+func (ss *stageSource) unrepairable(f geo.Feature, code, format string, args ...any) bool {
+	if ss.opt.Strict {
+		ss.probs.add(f.Index, code, format, args...)
+		return false
+	}
+	if len(ss.res.Warnings) < maxProblems {
+		ss.res.Warnings = append(ss.res.Warnings, "not imported: "+fmt.Sprintf(format, args...))
+	}
+	return false
 }
 
 func (ss *stageSource) count(key string) {

@@ -146,22 +146,38 @@ func TestOSMRelationsAndDirtyLines(t *testing.T) {
 	}
 }
 
-// Lines that cannot be repaired are refused by source id, from OSM and
-// from GeoJSON alike.
+// Lines that cannot be repaired are left out with a warning naming their
+// source id, from OSM and from GeoJSON alike, and the rest comes in;
+// --strict refuses the import instead.
 func TestBadLinesRefused(t *testing.T) {
 	s := gridstest.NewStore(t)
-	_, err := importOSM(t, s, `<osm version="0.6">
- <node id="1" lat="39.991" lon="116.301"/><node id="2" lat="39.991" lon="116.301"/>
- <way id="30"><nd ref="1"/><nd ref="2"/><tag k="highway" v="service"/></way></osm>`, ingest.ImportOptions{})
+	const osmBody = `<osm version="0.6">
+ <node id="1" lat="39.991" lon="116.301"/><node id="2" lat="39.991" lon="116.301"/><node id="3" lat="39.992" lon="116.302"/>
+ <way id="30"><nd ref="1"/><nd ref="2"/><tag k="highway" v="service"/></way>
+ <way id="31"><nd ref="1"/><nd ref="3"/><tag k="highway" v="service"/></way></osm>`
+	res, err := importOSM(t, s, osmBody, ingest.ImportOptions{})
+	if err != nil || res.Created != 1 || len(res.Warnings) == 0 || !strings.Contains(strings.Join(res.Warnings, "\n"), "way/30: a line of zero length") ||
+		res.Repairs["zero_length"] != 1 {
+		t.Errorf("zero-length way: %+v %v", res, err)
+	}
+	var n int
+	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM objects WHERE source_id = 'way/30'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("way/30 stored %d times (%v)", n, err)
+	}
+	_, err = importOSM(t, s, osmBody, ingest.ImportOptions{Strict: true})
 	var ie *ingest.ImportError
 	if !errors.As(err, &ie) || !strings.Contains(ie.Problems[0].Reason, "way/30: a line of zero length") {
-		t.Errorf("zero-length way: %v", err)
+		t.Errorf("zero-length way, strict: %v", err)
 	}
-	_, err = gridstest.ImportString(t, s, `{"type":"FeatureCollection","features":[{"type":"Feature","id":"spur-1","properties":{"layer":"street"},
-	 "geometry":{"type":"LineString","coordinates":[[116.30,39.99],[116.31,39.99],[116.31,39.995],[116.31,39.99],[116.32,39.99]]}}]}`,
-		ingest.ImportOptions{Kind: "objects"})
+	spur := `{"type":"FeatureCollection","features":[{"type":"Feature","id":"spur-1","properties":{"layer":"street"},
+	 "geometry":{"type":"LineString","coordinates":[[116.30,39.99],[116.31,39.99],[116.31,39.995],[116.31,39.99],[116.32,39.99]]}}]}`
+	res, err = gridstest.ImportString(t, s, spur, ingest.ImportOptions{Kind: "objects"})
+	if err != nil || res.Created != 0 || !strings.Contains(strings.Join(res.Warnings, "\n"), "spur-1: the line runs back over itself") {
+		t.Errorf("self-overlapping line: %+v %v", res, err)
+	}
+	_, err = gridstest.ImportString(t, s, spur, ingest.ImportOptions{Kind: "objects", Strict: true})
 	if !errors.As(err, &ie) || !strings.Contains(ie.Problems[0].Reason, "spur-1: the line runs back over itself") {
-		t.Errorf("self-overlapping line: %v", err)
+		t.Errorf("self-overlapping line, strict: %v", err)
 	}
 }
 
