@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/gridstest"
@@ -257,4 +258,33 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A dry run sends no change notice; the real run does.
+func TestDryRunSendsNoNotice(t *testing.T) {
+	s := gridstest.NewStore(t)
+	ctx := context.Background()
+	conn, err := s.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+grids.ChangeChannel); err != nil {
+		t.Fatal(err)
+	}
+	notice := func() bool {
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err := conn.Conn().WaitForNotification(wctx)
+		return err == nil
+	}
+	way := osmWay(12, 3, map[string]string{"highway": "residential"})
+	importOSM(t, s, way, ingest.ImportOptions{DryRun: true})
+	if notice() {
+		t.Error("a dry run announced a change")
+	}
+	importOSM(t, s, way, ingest.ImportOptions{})
+	if !notice() {
+		t.Error("the real import announced nothing: the test cannot see notices")
+	}
 }
