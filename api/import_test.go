@@ -25,11 +25,19 @@ func TestImportOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r = e.do("POST", "/api/v1/import/osm?region=110108&dry_run=true", adminToken, string(osm))
+	if r.status != 200 || e.count("objects") != 0 {
+		t.Fatalf("dry run: %d, %d objects written: %s", r.status, e.count("objects"), r.body)
+	}
+	dry := r.json(t)
 	r = e.do("POST", "/api/v1/import/osm?region=110108", adminToken, string(osm))
 	if r.status != 200 {
 		t.Fatalf("osm: %d %s", r.status, r.body)
 	}
 	m := r.json(t)
+	if dry["dry_run"] != true || m["dry_run"] != nil || dry["created"] != m["created"] || dry["skipped"] != m["skipped"] {
+		t.Errorf("dry run said %v created, %v skipped (dry_run %v); the import %v, %v", dry["created"], dry["skipped"], dry["dry_run"], m["created"], m["skipped"])
+	}
 	if m["created"].(float64) < 500 || m["warnings"] != nil {
 		t.Errorf("osm: %s", r.body)
 	}
@@ -62,6 +70,7 @@ func TestImportOverHTTP(t *testing.T) {
 		{"/api/v1/import/regions?level=district", "not json", 400},
 		{"/api/v1/import/regions", `{"type":"FeatureCollection","features":[]}`, 400},
 		{"/api/v1/import/parcels", `{}`, 404},
+		{"/api/v1/import/objects?allow_shrink=maybe", `{"type":"FeatureCollection","features":[]}`, 400},
 		{"/api/v1/import/objects?layer=nope", `{"type":"FeatureCollection","features":[]}`, 422},
 	} {
 		if r := e.do("POST", c.path, adminToken, c.body); r.status != c.status {

@@ -32,8 +32,14 @@ func (s *Server) importFile(c echo.Context) error {
 	if opt.CRS, err = crsParam(c); err != nil {
 		return err
 	}
-	if opt.Fix, err = boolParam(c, "fix"); err != nil {
-		return err
+	flags := []struct {
+		name string
+		dst  *bool
+	}{{"fix", &opt.Fix}, {"dry_run", &opt.DryRun}, {"allow_shrink", &opt.AllowShrink}, {"replace_tags", &opt.ReplaceTags}}
+	for _, f := range flags {
+		if *f.dst, err = boolParam(c, f.name); err != nil {
+			return err
+		}
 	}
 	if opt.Strict, err = boolParam(c, "strict"); err != nil {
 		return err

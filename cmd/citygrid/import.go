@@ -5,10 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/citygrid/citygrid/internal/db"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/citygrid/citygrid/internal/db"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -42,6 +45,10 @@ the layer table in grids/ingest/osm_layers.yaml or --mapping).
 
 Everything is imported in one transaction, or nothing is. Importing the same
 file again updates records in place by code (OSM objects by their OSM id).
+A re-import keeps a stored geometry that the new one would shorten or shrink
+by more than 20%, make self-overlapping, or replace by a partial (clipped)
+one, and keeps tags and names the new file lacks; it says so in warnings and
+lists what changed. --dry-run shows all that without writing.
 
 Flags:`
 
@@ -63,6 +70,9 @@ func runImport(ctx context.Context, args []string) error {
 	region := fs.String("region", "", "objects, osm: keep only features touching this region (code)")
 	mapping := fs.String("mapping", "", "osm: a layer mapping file replacing the built-in one")
 	strict := fs.Bool("strict", false, "refuse lines that need a repair (repeated points, out-and-back ends) instead of repairing them")
+	dryRun := fs.Bool("dry-run", false, "report what the import would do, and write nothing")
+	allowShrink := fs.Bool("allow-shrink", false, "let a re-import shorten a line or shrink an area by more than 20%, or make a line overlap itself")
+	replaceTags := fs.Bool("replace-tags", false, "drop stored tags and names the new file lacks (default: keep them)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -77,8 +87,8 @@ func runImport(ctx context.Context, args []string) error {
 		return err
 	}
 	opt := ingest.ImportOptions{Kind: kind, Level: grids.Level(*level), Layer: *layer, CodeProp: *codeProp,
-		NameProp: *nameProp, ParentProp: *parentProp, CRS: c, Fix: *fix, Within: *region}
-	opt.Strict = *strict
+		NameProp: *nameProp, ParentProp: *parentProp, CRS: c, Fix: *fix, Within: *region,
+		Strict: *strict, DryRun: *dryRun, AllowShrink: *allowShrink, ReplaceTags: *replaceTags}
 
 	f, err := os.Open(path)
 	if err != nil {
@@ -146,6 +156,9 @@ func runImport(ctx context.Context, args []string) error {
 }
 
 func printImportResult(w io.Writer, res ingest.ImportResult) {
+	if res.DryRun {
+		fmt.Fprint(w, "dry run, nothing written: ")
+	}
 	fmt.Fprintf(w, "%s: read %d, created %d, updated %d, unchanged %d", res.Kind, res.Read, res.Created, res.Updated, res.Unchanged)
 	if res.Fixed > 0 {
 		fmt.Fprintf(w, ", fixed %d", res.Fixed)
@@ -154,11 +167,39 @@ func printImportResult(w io.Writer, res ingest.ImportResult) {
 		fmt.Fprintf(w, ", skipped %d outside the region", res.Skipped)
 	}
 	fmt.Fprintln(w)
+	if len(res.Repairs) > 0 {
+		kinds := slices.Sorted(maps.Keys(res.Repairs))
+		parts := make([]string, len(kinds))
+		for i, k := range kinds {
+			parts[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), res.Repairs[k])
+		}
+		fmt.Fprintln(w, "lines:", strings.Join(parts, ", "))
+	}
 	for _, f := range res.Fixes {
 		fmt.Fprintf(w, "  fixed feature %d %s: %s\n", f.Index, f.Code, f.Reason)
 	}
 	for _, warn := range res.Warnings {
 		fmt.Fprintln(w, "warning:", strings.TrimSpace(warn))
+	}
+	printChanges(w, res)
+}
+
+// printChanges lists the changes one a line, for a planner to review:
+// "updated   way/123  name, geom  length_m 351 → 30".
+func printChanges(w io.Writer, res ingest.ImportResult) {
+	if len(res.Changes) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "changes:")
+	for _, c := range res.Changes {
+		line := fmt.Sprintf("  %-13s %-20s %s", c.Action, c.ID, strings.Join(c.Fields, ", "))
+		if c.Measure != "" && c.Before != nil && c.After != nil {
+			line += fmt.Sprintf("  %s %.0f → %.0f", c.Measure, *c.Before, *c.After)
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	if res.ChangesOmitted > 0 {
+		fmt.Fprintf(w, "  … and %d more changes\n", res.ChangesOmitted)
 	}
 }
 

@@ -116,6 +116,9 @@ func (s *Store) importRegions(ctx context.Context, tx pgx.Tx, opt ImportOptions,
 	if probs.total > 0 {
 		return nil
 	}
+	if err := guardReimport(ctx, tx, opt, regionsTarget(), res); err != nil {
+		return err
+	}
 	n, err := stagedCount(ctx, tx, "true")
 	if err != nil {
 		return err
@@ -247,6 +250,9 @@ func (s *Store) importGrids(ctx context.Context, tx pgx.Tx, opt ImportOptions, r
 	if probs.total > 0 {
 		return nil
 	}
+	if err := guardReimport(ctx, tx, opt, gridsTarget(), res); err != nil {
+		return err
+	}
 	// A grid whose shape changed gets a new version; the old one is closed,
 	// so history answers "what did this grid look like then".
 	tag, err := tx.Exec(ctx, `
@@ -303,6 +309,9 @@ func (s *Store) importObjects(ctx context.Context, tx pgx.Tx, opt ImportOptions,
 		return nil
 	}
 	if err := warnOutsideRegions(ctx, tx, res); err != nil {
+		return err
+	}
+	if err := guardReimport(ctx, tx, opt, objectsTarget(), res); err != nil {
 		return err
 	}
 	const set = `layer = EXCLUDED.layer, name = EXCLUDED.name, category_code = EXCLUDED.category_code,

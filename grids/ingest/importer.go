@@ -38,6 +38,15 @@ type ImportOptions struct {
 	// Strict refuses lines that need a repair (repeated points, retraced
 	// ends) instead of repairing them.
 	Strict bool
+	// DryRun runs the whole import and rolls it back: the result is what a
+	// real run would report, and nothing is written or announced.
+	DryRun bool
+	// AllowShrink lets a re-import replace a stored geometry by one more
+	// than 20% shorter or smaller, or a simple line by a self-overlapping one.
+	AllowShrink bool
+	// ReplaceTags drops stored attributes (OSM tags) and names the new
+	// source lacks, instead of keeping them.
+	ReplaceTags bool
 }
 
 // ImportProblem is one thing wrong with one feature.
@@ -65,7 +74,7 @@ func (e *ImportError) Error() string {
 	return fmt.Sprintf("feature %d %s: %s%s", p.Index, p.Code, p.Reason, more)
 }
 
-// ImportResult summarises a committed import.
+// ImportResult summarises a committed import, or what a dry run would do.
 type ImportResult struct {
 	Kind      string          `json:"kind"`
 	Read      int             `json:"read"`
@@ -80,6 +89,11 @@ type ImportResult struct {
 	// retraced (repaired, or refused with Strict), zero_length and
 	// self_overlapping (refused).
 	Repairs map[string]int `json:"repairs,omitempty"`
+	// Changes lists by code or source id what was created or updated, or
+	// whose stored geometry was kept; the first maxChanges of them.
+	Changes        []ImportChange `json:"changes,omitempty"`
+	ChangesOmitted int            `json:"changes_omitted,omitempty"`
+	DryRun         bool           `json:"dry_run,omitempty"`
 }
 
 // maxProblems is how many problems an import lists.
@@ -164,11 +178,24 @@ func (s *Store) Import(ctx context.Context, src FeatureSource, opt ImportOptions
 		if err != nil {
 			return err
 		}
-		return probs.err()
+		if err := probs.err(); err != nil {
+			return err
+		}
+		if opt.DryRun {
+			return errDryRun
+		}
+		return nil
 	})
-	res.Kind = opt.Kind
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	res.Kind, res.DryRun = opt.Kind, opt.DryRun
 	return res, err
 }
+
+// errDryRun rolls a dry run's transaction back. The change notices the
+// triggers send (pg_notify) are transactional and go with it.
+var errDryRun = errors.New("dry run: rolled back")
 
 // Check refuses options that no file could satisfy: a kind that cannot be
 // imported, regions without a level. It needs no database, so a caller can
