@@ -137,16 +137,16 @@ func sameNames(a, b map[string]string) int {
 	return n
 }
 
-// The Shanghai demo's streets re-imported from a clipped copy of their
-// extract that lost its name:zh/name:en tags: without AllowShrink and
-// ReplaceTags the stored streets keep their length and names, with them
-// they take the clipped copy's.
-func TestReimportShanghaiFromClippedExtract(t *testing.T) {
+// shanghaiStreets loads the Shanghai demo's OSM extract into a fresh
+// database and writes a clipped copy of it (see clipOSM); load imports an
+// OSM file into the same database.
+func shanghaiStreets(t *testing.T, keepRefs bool) (s *grids.Store, load func(string, ingest.ImportOptions) ingest.ImportResult, clipped string) {
+	t.Helper()
 	city := derive.RealCities()["shanghai"]
 	src := testdb.SharedData(t, filepath.Join(city.Dir, city.OSM[0]))
-	clipped := clipOSM(t, src, false)
-	s := gridstest.NewStore(t)
-	load := func(path string, opt ingest.ImportOptions) ingest.ImportResult {
+	clipped = clipOSM(t, src, keepRefs)
+	s = gridstest.NewStore(t)
+	load = func(path string, opt ingest.ImportOptions) ingest.ImportResult {
 		t.Helper()
 		body, err := os.ReadFile(path)
 		if err != nil {
@@ -155,6 +155,15 @@ func TestReimportShanghaiFromClippedExtract(t *testing.T) {
 		return mustImportOSM(t, s, string(body), opt)
 	}
 	load(src, ingest.ImportOptions{})
+	return s, load, clipped
+}
+
+// The Shanghai demo's streets re-imported from a clipped copy of their
+// extract that lost its name:zh/name:en tags: without AllowShrink and
+// ReplaceTags the stored streets keep their length and names, with them
+// they take the clipped copy's.
+func TestReimportShanghaiFromClippedExtract(t *testing.T) {
+	s, load, clipped := shanghaiStreets(t, false)
 	demo := streetsOf(t, s)
 	t.Logf("demo: %.1f km of lines, %d with name:zh, %d lines", demo.lengthKM, demo.nameZh, len(demo.names))
 
@@ -198,19 +207,7 @@ func TestReimportShanghaiFromClippedExtract(t *testing.T) {
 // exactly what it was, with or without AllowShrink; ReplaceTags still
 // drops the names the copy lacks.
 func TestReimportShanghaiFromPartialExtract(t *testing.T) {
-	city := derive.RealCities()["shanghai"]
-	src := testdb.SharedData(t, filepath.Join(city.Dir, city.OSM[0]))
-	clipped := clipOSM(t, src, true)
-	s := gridstest.NewStore(t)
-	load := func(path string, opt ingest.ImportOptions) ingest.ImportResult {
-		t.Helper()
-		body, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return mustImportOSM(t, s, string(body), opt)
-	}
-	load(src, ingest.ImportOptions{})
+	s, load, clipped := shanghaiStreets(t, true)
 	demo := streetsOf(t, s)
 	res := load(clipped, ingest.ImportOptions{})
 	after := streetsOf(t, s)
