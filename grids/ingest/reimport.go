@@ -79,7 +79,7 @@ func guardReimport(ctx context.Context, tx pgx.Tx, opt ImportOptions, tg reimpor
 		if _, err := tx.Exec(ctx, `
 			UPDATE import_stage s SET target_id = t.id, old_name = t.name, old_layer = `+tg.layer+`,
 				old_category = `+tg.category+`, old_geom = t.geom, old_attrs = t.attrs
-			FROM `+tg.table+` t WHERE s.target_id IS NULL AND `+m, args); err != nil {
+			FROM `+pgx.Identifier{tg.table}.Sanitize()+` t WHERE s.target_id IS NULL AND `+m, args); err != nil {
 			return err
 		}
 	}
