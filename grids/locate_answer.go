@@ -313,18 +313,18 @@ func (r *Resolver) ownersDB(ctx context.Context, a *Answer, theme string) error 
 	var keys []string
 	var pc pointCarriers
 	pc.reset()
-	add := func(slot *carrier, v AnswerVia, key string) *carrier {
-		*slot = carrier{kind: v.Kind, via: int32(len(vias))}
+	add := func(slot *carrier, kind carrierKind, v AnswerVia, key string) *carrier {
+		*slot = carrier{kind: kind, via: int32(len(vias))}
 		vias = append(vias, v)
 		keys = append(keys, key)
 		return slot
 	}
 	for _, o := range a.Objects {
 		pc.objects = append(pc.objects, carrier{})
-		add(&pc.objects[len(pc.objects)-1], AnswerVia{Kind: ViaObject, ID: o.ID, Code: o.Code, Name: o.Name, Layer: o.Layer}, "object:"+strconv.FormatInt(o.ID, 10))
+		add(&pc.objects[len(pc.objects)-1], carrierObject, AnswerVia{Kind: ViaObject, ID: o.ID, Code: o.Code, Name: o.Name, Layer: o.Layer}, "object:"+strconv.FormatInt(o.ID, 10))
 	}
 	if a.Grid != nil {
-		add(&pc.grid, AnswerVia{Kind: ViaGrid, Code: a.Grid.Code, Name: a.Grid.Name}, "grid:"+a.Grid.Code)
+		add(&pc.grid, carrierGrid, AnswerVia{Kind: ViaGrid, Code: a.Grid.Code, Name: a.Grid.Name}, "grid:"+a.Grid.Code)
 	}
 	var codes []string
 	for _, cn := range []*CodeName{a.Regions.Community, a.Regions.Subdistrict, a.Regions.District} {
@@ -351,7 +351,7 @@ func (r *Resolver) ownersDB(ctx context.Context, a *Answer, theme string) error 
 			case Community:
 				slot = &pc.community
 			}
-			add(slot, AnswerVia{Kind: ViaRegion, Code: code, Name: name, Level: level}, "region:"+strconv.FormatInt(id, 10))
+			add(slot, carrierRegion, AnswerVia{Kind: ViaRegion, Code: code, Name: name, Level: level}, "region:"+strconv.FormatInt(id, 10))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -403,8 +403,7 @@ func (r *Resolver) ownersDB(ctx context.Context, a *Answer, theme string) error 
 			c.duties = duties[c.via]
 		}
 	}
-	var scratch []carrier
-	for _, o := range owners(nil, &pc, &scratch, -1, len(themes)) {
+	for _, o := range owners(nil, &pc, -1, len(themes)) {
 		t := themes[o.Theme]
 		a.Owners = append(a.Owners, AnswerOwner{Theme: t[0], ThemeName: t[1], Role: role(o.Lead), Unit: units[o.Unit],
 			Via: vias[o.Via], AssignmentID: o.ID})

@@ -48,11 +48,23 @@ func objectBefore(a, b objectKey) bool {
 
 // carrier is one place whose assignments may answer for a point. via
 // indexes the carrier in the caller's own tables; negative means absent.
+// It is kept small: a lookup builds a handful and reads them once.
 type carrier struct {
 	duties []duty
-	kind   string // ViaObject, ViaGrid or ViaRegion
 	via    int32
+	kind   carrierKind
 }
+
+type carrierKind uint8
+
+const (
+	carrierObject carrierKind = iota
+	carrierGrid
+	carrierRegion
+)
+
+// viaKinds names each carrier kind as answers name it.
+var viaKinds = [...]string{carrierObject: ViaObject, carrierGrid: ViaGrid, carrierRegion: ViaRegion}
 
 // pointCarriers is what carries duties at a point, as one path found it.
 type pointCarriers struct {
@@ -66,31 +78,38 @@ func (p *pointCarriers) reset() {
 	p.grid, p.community, p.subdistrict, p.district = none, none, none, none
 }
 
-// ordered lists the present carriers in the rule's order into cs.
-func (p *pointCarriers) ordered(cs []carrier) []carrier {
-	cs = append(cs[:0], p.objects...)
-	for _, c := range [...]carrier{p.grid, p.community, p.subdistrict, p.district} {
-		if c.via >= 0 {
-			cs = append(cs, c)
+// appendDuties appends the carrier's duties of theme and says whether one
+// of them leads.
+func (c *carrier) appendDuties(out []Owner, theme int16) ([]Owner, bool) {
+	lead := false
+	for _, d := range c.duties {
+		if d.theme == theme {
+			out = append(out, Owner{Theme: theme, Unit: d.unit, Lead: d.lead, ViaKind: viaKinds[c.kind], Via: c.via, ID: d.id})
+			lead = lead || d.lead
 		}
 	}
-	return cs
+	return out, lead
 }
 
-// appendOwners applies the rule for one duty to carriers in the rule's
-// order and appends the owners it gives to out.
-func appendOwners(out []Owner, cs []carrier, theme int16) []Owner {
+// appendOwners applies the rule for one duty to the carriers of a point, in
+// the rule's order (objects, grid, community, subdistrict, district), and
+// appends the owners it gives to out.
+func appendOwners(out []Owner, p *pointCarriers, theme int16) []Owner {
 	start := len(out)
-	for _, c := range cs {
-		lead := false
-		for _, d := range c.duties {
-			if d.theme == theme {
-				out = append(out, Owner{Theme: theme, Unit: d.unit, Lead: d.lead, ViaKind: c.kind, Via: c.via, ID: d.id})
-				lead = lead || d.lead
-			}
-		}
-		if lead {
+	lead := false
+	for i := range p.objects {
+		if out, lead = p.objects[i].appendDuties(out, theme); lead {
 			break
+		}
+	}
+	if !lead {
+		for _, c := range [...]*carrier{&p.grid, &p.community, &p.subdistrict, &p.district} {
+			if c.via < 0 {
+				continue
+			}
+			if out, lead = c.appendDuties(out, theme); lead {
+				break
+			}
 		}
 	}
 	// Leads first, then supporters, each in carrier order (a stable
@@ -105,14 +124,13 @@ func appendOwners(out []Owner, cs []carrier, theme int16) []Owner {
 }
 
 // owners applies the rule for every duty (theme < 0) or one, over themes
-// duties, to the carriers of a point; scratch is reused for the carrier
-// list.
-func owners(out []Owner, p *pointCarriers, scratch *[]carrier, theme int16, themes int) []Owner {
-	*scratch = p.ordered(*scratch)
+// duties, to the carriers of a point.
+func owners(out []Owner, p *pointCarriers, theme int16, themes int) []Owner {
+	if theme >= 0 {
+		return appendOwners(out, p, theme)
+	}
 	for t := int16(0); t < int16(themes); t++ {
-		if theme < 0 || t == theme {
-			out = appendOwners(out, *scratch, t)
-		}
+		out = appendOwners(out, p, t)
 	}
 	return out
 }

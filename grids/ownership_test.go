@@ -53,9 +53,9 @@ func TestOwnersRule(t *testing.T) {
 		{
 			name: "the grid's lead wins over the community's; supporters on the way are kept",
 			pc: pointCarriers{
-				objects:     []carrier{{duties: []duty{d(1, sanitation, 0, false)}, kind: ViaObject, via: 4}},
-				grid:        carrier{duties: []duty{d(2, sanitation, 1, true), d(3, sanitation, 2, false)}, kind: ViaGrid, via: 7},
-				community:   carrier{duties: []duty{d(4, sanitation, 3, true)}, kind: ViaRegion, via: 2},
+				objects:     []carrier{{duties: []duty{d(1, sanitation, 0, false)}, kind: carrierObject, via: 4}},
+				grid:        carrier{duties: []duty{d(2, sanitation, 1, true), d(3, sanitation, 2, false)}, kind: carrierGrid, via: 7},
+				community:   carrier{duties: []duty{d(4, sanitation, 3, true)}, kind: carrierRegion, via: 2},
 				subdistrict: carrier{via: -1}, district: carrier{via: -1},
 			},
 			theme: sanitation,
@@ -64,8 +64,8 @@ func TestOwnersRule(t *testing.T) {
 		{
 			name: "an object's own lead comes first",
 			pc: pointCarriers{
-				objects:     []carrier{{duties: []duty{d(5, roadChief, 0, true)}, kind: ViaObject, via: 1}},
-				grid:        carrier{duties: []duty{d(6, roadChief, 1, true)}, kind: ViaGrid, via: 3},
+				objects:     []carrier{{duties: []duty{d(5, roadChief, 0, true)}, kind: carrierObject, via: 1}},
+				grid:        carrier{duties: []duty{d(6, roadChief, 1, true)}, kind: carrierGrid, via: 3},
 				community:   carrier{via: -1},
 				subdistrict: carrier{via: -1}, district: carrier{via: -1},
 			},
@@ -75,10 +75,10 @@ func TestOwnersRule(t *testing.T) {
 		{
 			name: "nobody below leads: the district answers (属地兜底)",
 			pc: pointCarriers{
-				grid:        carrier{duties: []duty{d(7, sanitation, 0, false)}, kind: ViaGrid, via: 3},
+				grid:        carrier{duties: []duty{d(7, sanitation, 0, false)}, kind: carrierGrid, via: 3},
 				community:   carrier{via: -1},
-				subdistrict: carrier{duties: nil, kind: ViaRegion, via: 5},
-				district:    carrier{duties: []duty{d(8, sanitation, 1, true)}, kind: ViaRegion, via: 9},
+				subdistrict: carrier{duties: nil, kind: carrierRegion, via: 5},
+				district:    carrier{duties: []duty{d(8, sanitation, 1, true)}, kind: carrierRegion, via: 9},
 			},
 			theme: sanitation,
 			want:  "8:L@region9 7:s@grid3 ",
@@ -86,7 +86,7 @@ func TestOwnersRule(t *testing.T) {
 		{
 			name: "no lead anywhere: supporters only",
 			pc: pointCarriers{
-				grid:      carrier{duties: []duty{d(9, sanitation, 0, false)}, kind: ViaGrid, via: 3},
+				grid:      carrier{duties: []duty{d(9, sanitation, 0, false)}, kind: carrierGrid, via: 3},
 				community: carrier{via: -1}, subdistrict: carrier{via: -1}, district: carrier{via: -1},
 			},
 			theme: sanitation,
@@ -95,15 +95,14 @@ func TestOwnersRule(t *testing.T) {
 		{
 			name: "every duty, in theme order",
 			pc: pointCarriers{
-				grid:      carrier{duties: []duty{d(10, roadChief, 0, true), d(11, sanitation, 1, true)}, kind: ViaGrid, via: 3},
+				grid:      carrier{duties: []duty{d(10, roadChief, 0, true), d(11, sanitation, 1, true)}, kind: carrierGrid, via: 3},
 				community: carrier{via: -1}, subdistrict: carrier{via: -1}, district: carrier{via: -1},
 			},
 			theme: -1,
 			want:  "11:L@grid3 10:L@grid3 ",
 		},
 	} {
-		var scratch []carrier
-		if got := show(owners(nil, &c.pc, &scratch, c.theme, 2)); got != c.want {
+		if got := show(owners(nil, &c.pc, c.theme, 2)); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
 		}
 	}

@@ -135,9 +135,8 @@ type Located struct {
 	// them with PostGIS.
 	Borderline bool
 
-	hits     []geo.Hit
-	pc       pointCarriers
-	carriers []carrier
+	hits []geo.Hit
+	pc   pointCarriers
 }
 
 // ObjectHit is an object at the point: a polygon covering it (distance 0) or
@@ -178,7 +177,7 @@ func (s *Snapshot) CategoryTheme(code string) (int16, bool) {
 func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
 	*out = Located{Point: p, Grid: -1, District: -1, Sub: -1, Community: -1, NearestGrid: -1,
 		Adjacent: out.Adjacent[:0], Objects: out.Objects[:0], Owners: out.Owners[:0], hits: out.hits[:0],
-		pc: out.pc, carriers: out.carriers[:0]}
+		pc: out.pc}
 	// Grid: among the grids covering the point, the one with the smallest
 	// code; the others touching it are adjacent. That rule is deterministic
 	// and does not depend on load order.
@@ -284,20 +283,21 @@ func (s *Snapshot) owners(theme int16, out *Located) {
 	pc := &out.pc
 	pc.reset()
 	for _, o := range out.Objects {
-		pc.objects = append(pc.objects, carrier{duties: s.objectDuties.of(o.Object), kind: ViaObject, via: o.Object})
+		pc.objects = append(pc.objects, carrier{duties: s.objectDuties.of(o.Object), kind: carrierObject, via: o.Object})
 	}
 	if out.Grid >= 0 {
-		pc.grid = carrier{duties: s.gridDuties.of(out.Grid), kind: ViaGrid, via: out.Grid}
+		pc.grid = carrier{duties: s.gridDuties.of(out.Grid), kind: carrierGrid, via: out.Grid}
 	}
-	for _, r := range [...]struct {
-		slot *carrier
-		i    int32
-	}{{&pc.community, out.Community}, {&pc.subdistrict, out.Sub}, {&pc.district, out.District}} {
-		if r.i >= 0 {
-			*r.slot = carrier{duties: s.regionDuties.of(r.i), kind: ViaRegion, via: r.i}
-		}
+	if out.Community >= 0 {
+		pc.community = carrier{duties: s.regionDuties.of(out.Community), kind: carrierRegion, via: out.Community}
 	}
-	out.Owners = owners(out.Owners, pc, &out.carriers, theme, len(s.Themes))
+	if out.Sub >= 0 {
+		pc.subdistrict = carrier{duties: s.regionDuties.of(out.Sub), kind: carrierRegion, via: out.Sub}
+	}
+	if out.District >= 0 {
+		pc.district = carrier{duties: s.regionDuties.of(out.District), kind: carrierRegion, via: out.District}
+	}
+	out.Owners = owners(out.Owners, pc, theme, len(s.Themes))
 }
 
 // LoadSnapshot reads everything live from PostGIS and builds the indexes.
