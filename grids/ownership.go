@@ -1,5 +1,7 @@
 package grids
 
+import "math"
+
 // The rule of ownership in Go. The in-memory locate (Snapshot.Locate) and
 // the SQL path (Resolver.LocateDB, ?engine=db) gather the same facts about
 // a point their own way, then both hand them to the functions below, so
@@ -7,7 +9,10 @@ package grids
 // pick other leads. The rule's SQL twin, "what a lead covers" for coverage
 // and the gaps and unassigned tiles, is the views of
 // migrations/00006_ownership.sql; it answers a different question (which
-// areas and objects have any lead) over the same live assignments.
+// areas and objects have any lead) over the same assignments: the views
+// take those without an end (valid_to IS NULL), the snapshot those in force
+// now, which are the same rows as long as nothing writes an assignment
+// with a start or an end in the future, and nothing does.
 //
 // The rule:
 //   - The point's grid is the covering live grid with the smallest code;
@@ -35,13 +40,16 @@ type objectKey struct {
 
 // objectBefore orders the objects at a point: polygons before lines, then
 // nearest first, then by id so that the order never depends on how an
-// index or a query plan happened to return them.
+// index or a query plan happened to return them. Distances are compared to
+// the centimetre, as answers show them: the index and PostGIS measure them
+// apart by fractions of a millimetre, and two streets the same shown
+// distance away must not be ordered by that dust.
 func objectBefore(a, b objectKey) bool {
 	if a.line != b.line {
 		return !a.line
 	}
-	if a.distanceM != b.distanceM {
-		return a.distanceM < b.distanceM
+	if da, db := math.Round(a.distanceM*100), math.Round(b.distanceM*100); da != db {
+		return da < db
 	}
 	return a.id < b.id
 }

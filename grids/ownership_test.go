@@ -17,6 +17,8 @@ func TestObjectBefore(t *testing.T) {
 		{line(5, 1.5), line(2, 3), true}, // nearer line first
 		{line(5, 3), line(2, 3), false},  // then by id
 		{line(2, 3), line(5, 3), true},
+		{line(5, 3.0004), line(2, 3.0031), false}, // the same to the centimetre: by id
+		{line(5, 3.004), line(2, 3.006), true},    // 3.00 m before 3.01 m
 		{poly(2), poly(7), true},
 		{poly(7), poly(7), false},
 	} {

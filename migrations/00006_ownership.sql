@@ -2,7 +2,9 @@
 -- the gaps and unassigned tile layers and analysts (through a direct
 -- QGIS/GDAL connection) read these views, so that "led" has one SQL
 -- definition; the locate path applies the same rule in Go
--- (grids/ownership.go), over the same live assignments.
+-- (grids/ownership.go), over the same assignments ("live" here: without an
+-- end; the locate snapshot takes those in force now, the same rows while
+-- no assignment is written with a future start or end).
 --
 --   live_assignments  the assignments in force, lead or support
 --   live_leads    the lead assignments in force

@@ -130,6 +130,9 @@ func runImport(ctx context.Context, args []string) error {
 		src = fr
 	}
 
+	// A dry run writes nothing, the schema included: it needs a database
+	// already at the current version.
+	cfg.ReadOnlySchema = *dryRun
 	store, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -218,7 +221,14 @@ func openStore(ctx context.Context, cfg config) (*grids.Store, func(), error) {
 		pool.Close()
 		return nil, nil, err
 	}
-	_, err = m.Up(ctx)
+	if cfg.ReadOnlySchema {
+		var cur, latest int64
+		if cur, latest, err = m.Versions(ctx); err == nil && cur < latest {
+			err = fmt.Errorf("the database schema is at version %d of %d: run `citygrid migrate up` first", cur, latest)
+		}
+	} else {
+		_, err = m.Up(ctx)
+	}
 	m.Close()
 	if err != nil {
 		pool.Close()

@@ -38,6 +38,9 @@ type config struct {
 	DataDir     string
 	DBPort      int
 	Migrate     bool
+	// ReadOnlySchema keeps openStore from migrating (a dry run writes
+	// nothing); it refuses a database whose schema is behind instead.
+	ReadOnlySchema bool
 	// Code patterns (regular expressions) replacing the national formats,
 	// for cities whose own data uses other codes; empty keeps the default.
 	CodeDistrict, CodeSubdistrict, CodeCommunity, CodeGrid, CodeUnit string

@@ -16,7 +16,7 @@ const attrsSQL = `(s.props - @code_prop - @name_prop - @parent_prop - 'layer' - 
 func importArgs(opt ImportOptions) pgx.NamedArgs {
 	return pgx.NamedArgs{"code_prop": opt.CodeProp, "name_prop": opt.NameProp, "parent_prop": opt.ParentProp,
 		"level": string(opt.Level), "plevel": string(opt.Level.Parent()), "source": opt.Source,
-		"share": grids.ContainmentShare, "min_m2": grids.ContainmentMinM2}
+		"share": grids.ContainmentShare, "min_m2": grids.ContainmentMinM2, "replace_tags": opt.ReplaceTags}
 }
 
 // resolveParents fills import_stage.parent_id with the region of the given
@@ -168,11 +168,17 @@ func (s *Store) importUnits(ctx context.Context, tx pgx.Tx, opt ImportOptions, r
 			       s.props - @code_prop - @name_prop - @parent_prop - 'kind' - 'parent' - 'region' - 'person' - 'phone' - 'email' - 'address'
 			FROM import_stage s LEFT JOIN regions r ON r.code = s.props->>'region'
 			ORDER BY s.idx
+			-- Contact fields and attributes the file does not give are
+			-- kept, as tags are on objects, unless --replace-tags.
 			ON CONFLICT (code) DO UPDATE SET
 				name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id,
-				contact = EXCLUDED.contact, geom = EXCLUDED.geom, attrs = EXCLUDED.attrs, updated_at = now()
+				contact = CASE WHEN @replace_tags THEN EXCLUDED.contact ELSE u.contact || EXCLUDED.contact END,
+				geom = EXCLUDED.geom,
+				attrs = CASE WHEN @replace_tags THEN EXCLUDED.attrs ELSE u.attrs || EXCLUDED.attrs END, updated_at = now()
 			WHERE (u.name, u.kind, u.region_id, u.contact, u.attrs) IS DISTINCT FROM
-			      (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.region_id, EXCLUDED.contact, EXCLUDED.attrs)
+			      (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.region_id,
+			       CASE WHEN @replace_tags THEN EXCLUDED.contact ELSE u.contact || EXCLUDED.contact END,
+			       CASE WHEN @replace_tags THEN EXCLUDED.attrs ELSE u.attrs || EXCLUDED.attrs END)
 			   OR (u.geom IS NULL) <> (EXCLUDED.geom IS NULL)
 			   OR NOT ST_Equals(u.geom, EXCLUDED.geom)
 			RETURNING u.code, (xmax = 0) AS inserted)

@@ -140,7 +140,11 @@ func keepTags(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs) error {
 		`UPDATE import_stage SET name = COALESCE(NULLIF(props->'osm'->>'name:zh', ''), NULLIF(props->'osm'->>'name', ''), name)
 		WHERE @osm AND target_id IS NOT NULL AND NOT @replace_tags`, `
 		UPDATE import_stage SET name = old_name
-		WHERE target_id IS NOT NULL AND NOT @replace_tags AND COALESCE(name, '') = '' AND COALESCE(old_name, '') <> ''`)
+		WHERE target_id IS NOT NULL AND NOT @replace_tags AND COALESCE(name, '') = '' AND COALESCE(old_name, '') <> ''`,
+		// A category is a column, not a tag, but the same holds: a source
+		// that does not say one (OSM never does) keeps the stored one.
+		`UPDATE import_stage SET category = old_category
+		WHERE target_id IS NOT NULL AND NOT @replace_tags AND category IS NULL AND old_category IS NOT NULL`)
 }
 
 // execEach runs statements in order with the same arguments; pgx sends one

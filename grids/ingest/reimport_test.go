@@ -92,6 +92,74 @@ func TestReimportKeepsTags(t *testing.T) {
 	}
 }
 
+// A category is kept when the new file gives none (OSM never does), and a
+// unit keeps the contact fields and attributes a units file leaves out;
+// ReplaceTags drops both.
+func TestReimportKeepsCategoryAndContacts(t *testing.T) {
+	s := gridstest.NewStore(t)
+	ctx := context.Background()
+	obj := func(cat string) string {
+		c := ""
+		if cat != "" {
+			c = `,"category":"` + cat + `"`
+		}
+		return `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"LAMP1","layer":"component","name":"路灯"` + c + `},
+		  "geometry":{"type":"Point","coordinates":[121.40,31.20]}}]}`
+	}
+	category := func() string {
+		var c *string
+		if err := s.Pool().QueryRow(ctx, `SELECT category_code FROM objects WHERE code = 'LAMP1'`).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		if c == nil {
+			return ""
+		}
+		return *c
+	}
+	for _, step := range []struct {
+		body string
+		opt  ingest.ImportOptions
+		want string
+	}{
+		{obj("C0118"), ingest.ImportOptions{Kind: "objects"}, "C0118"},
+		{obj(""), ingest.ImportOptions{Kind: "objects"}, "C0118"},
+		{obj(""), ingest.ImportOptions{Kind: "objects", ReplaceTags: true}, ""},
+	} {
+		if _, err := gridstest.ImportString(t, s, step.body, step.opt); err != nil {
+			t.Fatal(err)
+		}
+		if got := category(); got != step.want {
+			t.Errorf("after an import with %+v the category is %q, want %q", step.opt, got, step.want)
+		}
+	}
+	unit := func(props string) string {
+		return `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"HW01","name":"环卫一队","kind":"department"` + props + `},"geometry":null}]}`
+	}
+	contact := func() (phone, note string) {
+		if err := s.Pool().QueryRow(ctx, `SELECT COALESCE(contact->>'phone', ''), COALESCE(attrs->>'note', '') FROM units WHERE code = 'HW01'`).Scan(&phone, &note); err != nil {
+			t.Fatal(err)
+		}
+		return phone, note
+	}
+	for _, step := range []struct {
+		props       string
+		opt         ingest.ImportOptions
+		phone, note string
+	}{
+		{`,"phone":"010-62345678","note":"夜班"`, ingest.ImportOptions{Kind: "units"}, "010-62345678", "夜班"},
+		{``, ingest.ImportOptions{Kind: "units"}, "010-62345678", "夜班"},
+		{`,"phone":"010-60000000"`, ingest.ImportOptions{Kind: "units"}, "010-60000000", "夜班"},
+		{``, ingest.ImportOptions{Kind: "units", ReplaceTags: true}, "", ""},
+	} {
+		if _, err := gridstest.ImportString(t, s, unit(step.props), step.opt); err != nil {
+			t.Fatal(err)
+		}
+		if phone, note := contact(); phone != step.phone || note != step.note {
+			t.Errorf("after a units import %q %+v: phone %q note %q, want %q %q", step.props, step.opt, phone, note, step.phone, step.note)
+		}
+	}
+}
+
 // A way shortened by more than 20% keeps its stored geometry with a
 // warning (its other fields still update); AllowShrink replaces it. A line
 // turned self-overlapping is guarded the same way.
