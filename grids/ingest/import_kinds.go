@@ -161,24 +161,26 @@ func (s *Store) importUnits(ctx context.Context, tx pgx.Tx, opt ImportOptions, r
 	rows, err := tx.Query(ctx, `
 		WITH up AS (
 			INSERT INTO units AS u (code, name, kind, region_id, contact, geom, attrs)
-			SELECT s.code, s.name, s.kind, r.id,
-			       jsonb_strip_nulls(jsonb_build_object('person', s.props->>'person', 'phone', s.props->>'phone',
-			                                            'email', s.props->>'email', 'address', s.props->>'address')),
-			       s.geom,
-			       s.props - @code_prop - @name_prop - @parent_prop - 'kind' - 'parent' - 'region' - 'person' - 'phone' - 'email' - 'address'
-			FROM import_stage s LEFT JOIN regions r ON r.code = s.props->>'region'
-			ORDER BY s.idx
 			-- Contact fields and attributes the file does not give are
-			-- kept, as tags are on objects, unless --replace-tags.
+			-- kept from the stored unit, as tags are on objects, unless
+			-- --replace-tags: merged here once, so the update and its
+			-- "anything changed?" test read the same values.
+			SELECT s.code, s.name, s.kind, r.id,
+			       CASE WHEN @replace_tags OR ex.code IS NULL THEN n.contact ELSE ex.contact || n.contact END,
+			       s.geom,
+			       CASE WHEN @replace_tags OR ex.code IS NULL THEN n.attrs ELSE ex.attrs || n.attrs END
+			FROM import_stage s LEFT JOIN regions r ON r.code = s.props->>'region'
+			LEFT JOIN units ex ON ex.code = s.code
+			CROSS JOIN LATERAL (SELECT
+			       jsonb_strip_nulls(jsonb_build_object('person', s.props->>'person', 'phone', s.props->>'phone',
+			                                            'email', s.props->>'email', 'address', s.props->>'address')) AS contact,
+			       s.props - @code_prop - @name_prop - @parent_prop - 'kind' - 'parent' - 'region' - 'person' - 'phone' - 'email' - 'address' AS attrs) n
+			ORDER BY s.idx
 			ON CONFLICT (code) DO UPDATE SET
 				name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id,
-				contact = CASE WHEN @replace_tags THEN EXCLUDED.contact ELSE u.contact || EXCLUDED.contact END,
-				geom = EXCLUDED.geom,
-				attrs = CASE WHEN @replace_tags THEN EXCLUDED.attrs ELSE u.attrs || EXCLUDED.attrs END, updated_at = now()
+				contact = EXCLUDED.contact, geom = EXCLUDED.geom, attrs = EXCLUDED.attrs, updated_at = now()
 			WHERE (u.name, u.kind, u.region_id, u.contact, u.attrs) IS DISTINCT FROM
-			      (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.region_id,
-			       CASE WHEN @replace_tags THEN EXCLUDED.contact ELSE u.contact || EXCLUDED.contact END,
-			       CASE WHEN @replace_tags THEN EXCLUDED.attrs ELSE u.attrs || EXCLUDED.attrs END)
+			      (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.region_id, EXCLUDED.contact, EXCLUDED.attrs)
 			   OR (u.geom IS NULL) <> (EXCLUDED.geom IS NULL)
 			   OR NOT ST_Equals(u.geom, EXCLUDED.geom)
 			RETURNING u.code, (xmax = 0) AS inserted)
