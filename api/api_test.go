@@ -452,7 +452,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(e.store, e.resolver, e.migrator, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Config{})
+	srv, err := api.New(e.store, e.resolver, e.migrator, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,10 @@ func beijingEnv(t *testing.T) *env {
 	if err := derive.NewStore(e.store).BuildRealCity(context.Background(), derive.RealCities()["beijing"], root, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
+	// The index follows the demo's writes in the background; the tests ask it at once.
+	if err := e.resolver.Rebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 

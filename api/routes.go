@@ -72,6 +72,14 @@ func (s *Server) register() {
 
 	v1.GET("/export/:file", s.gis.export)
 
+	reporters := allow(grids.RoleDispatcher, grids.RoleInspector, grids.RoleUnit)
+	v1.POST("/cases", s.cases.createCase, reporters)
+	v1.GET("/cases", s.cases.listCases)
+	v1.GET("/cases.geojson", s.cases.casesGeoJSON)
+	v1.GET("/cases/:code", s.cases.getCase)
+	v1.GET("/cases/:code/events", s.cases.caseEvents)
+	v1.POST("/cases/:code/:action", s.cases.act)
+
 	v1.GET("/themes", s.listThemes)
 	v1.GET("/categories", s.listCategories)
 	v1.GET("/layers", s.listLayers)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
@@ -63,11 +64,12 @@ type Server struct {
 	places      *placesAPI
 	cover       *coverageAPI
 	gis         *gisAPI
+	cases       *casesAPI
 	openapiJSON []byte
 }
 
 // New builds the server and registers every route.
-func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
+func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, cs *cases.Store, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 8 << 20
 	}
@@ -97,6 +99,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, lo
 	cov := coverage.NewStore(store)
 	s.places = &placesAPI{store: store, assignments: grids.NewAssignmentStore(store.Pool()), cov: cov, cfg: cfg}
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
+	s.cases = &casesAPI{cases: cs, cfg: cfg}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err

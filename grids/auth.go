@@ -23,10 +23,13 @@ const (
 	RoleDispatcher Role = "dispatcher" // cases
 	RoleAnalyst    Role = "analyst"    // read and export
 	RoleUnit       Role = "unit"       // a responsible unit: its own cases
+	RoleInspector  Role = "inspector"  // a grid inspector: reports, patrols, verifies
 )
 
 // Roles lists every role.
-func Roles() []Role { return []Role{RoleAdmin, RolePlanner, RoleDispatcher, RoleAnalyst, RoleUnit} }
+func Roles() []Role {
+	return []Role{RoleAdmin, RolePlanner, RoleDispatcher, RoleAnalyst, RoleUnit, RoleInspector}
+}
 
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, bool) {
@@ -102,7 +105,7 @@ func (s *TokenStore) Create(ctx context.Context, in TokenInput) (Token, string, 
 	var p Problems
 	role, ok := ParseRole(in.Role)
 	if !ok {
-		p.Add("role", "%q is not a role (one of admin, planner, dispatcher, analyst, unit)", in.Role)
+		p.Add("role", "%q is not a role (one of %s)", in.Role, roleNames())
 	}
 	if role == RoleUnit && in.Unit == "" {
 		p.Add("unit", "required for the unit role: the code of the unit the token acts for")
@@ -246,4 +249,12 @@ func (s *TokenStore) Revoke(ctx context.Context, id int64) error {
 		}
 	}
 	return nil
+}
+
+func roleNames() string {
+	names := make([]string, 0, len(Roles()))
+	for _, r := range Roles() {
+		names = append(names, string(r))
+	}
+	return strings.Join(names, ", ")
 }

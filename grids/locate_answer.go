@@ -74,7 +74,7 @@ type AnswerOwner struct {
 	Role         string     `json:"role"`
 	Unit         AnswerUnit `json:"unit"`
 	Via          AnswerVia  `json:"via"`
-	AssignmentID int64      `json:"assignment_id"`
+	AssignmentID int64      `json:"assignment_id,omitempty"` // none for a fallback
 }
 
 // AnswerUnit is the unit of an owner.
@@ -130,27 +130,31 @@ func (s *Snapshot) Answer(l *Located) Answer {
 		a.Objects = append(a.Objects, AnswerObject{ID: ref.ID, Code: ref.Code, Name: ref.Name, Layer: ref.Layer, DistanceM: round2(o.DistanceM)})
 	}
 	for _, o := range l.Owners {
-		u := s.Units[o.Unit]
-		t := s.Themes[o.Theme]
-		via := AnswerVia{Kind: o.ViaKind}
-		switch o.ViaKind {
-		case ViaObject:
-			ref := s.Objects[o.Via]
-			via.ID, via.Code, via.Name, via.Layer = ref.ID, ref.Code, ref.Name, ref.Layer
-		case ViaGrid:
-			via.Code, via.Name = s.Grids[o.Via].Code, s.Grids[o.Via].Name
-		case ViaRegion:
-			r := s.Regions[o.Via]
-			via.Code, via.Name, via.Level = r.Code, r.Name, string(r.Level)
-		}
-		a.Owners = append(a.Owners, AnswerOwner{Theme: t.Code, ThemeName: t.NameZh, Role: role(o.Lead),
-			Unit: AnswerUnit(u), Via: via, AssignmentID: o.ID})
+		a.Owners = append(a.Owners, s.AnswerOwner(o))
 	}
 	if l.Grid < 0 && l.NearestGrid >= 0 {
 		g := s.Grids[l.NearestGrid]
 		a.NearestGrid = &AnswerNearest{Code: g.Code, Name: g.Name, DistanceM: round2(l.NearestM)}
 	}
 	return a
+}
+
+// AnswerOwner renders one owner.
+func (s *Snapshot) AnswerOwner(o Owner) AnswerOwner {
+	u := s.Units[o.Unit]
+	t := s.Themes[o.Theme]
+	via := AnswerVia{Kind: o.ViaKind}
+	switch o.ViaKind {
+	case ViaObject:
+		ref := s.Objects[o.Via]
+		via.ID, via.Code, via.Name, via.Layer = ref.ID, ref.Code, ref.Name, ref.Layer
+	case ViaGrid:
+		via.Code, via.Name = s.Grids[o.Via].Code, s.Grids[o.Via].Name
+	case ViaRegion, ViaFallback:
+		r := s.Regions[o.Via]
+		via.Code, via.Name, via.Level = r.Code, r.Name, string(r.Level)
+	}
+	return AnswerOwner{Theme: t.Code, ThemeName: t.NameZh, Role: role(o.Lead), Unit: AnswerUnit(u), Via: via, AssignmentID: o.ID}
 }
 
 func role(lead bool) string {

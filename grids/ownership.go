@@ -142,3 +142,69 @@ func owners(out []Owner, p *pointCarriers, theme int16, themes int) []Owner {
 	}
 	return out
 }
+
+// ViaFallback marks an owner that no assignment named: the territorial
+// authority the rule falls back to where no unit leads the duty.
+const ViaFallback = "fallback"
+
+// territorialUnit is what the fallback rule needs to know of a unit.
+type territorialUnit struct {
+	unit     int32
+	kind     string
+	region   int32 // Regions index, -1 if none
+	fallback bool  // attrs.fallback: the department that takes what nobody leads
+}
+
+// fallbacks finds each region's territorial authority (属地兜底), for
+// routing a case where no unit leads the case's duty: a subdistrict's
+// office (a subdistrict_office unit of that subdistrict), a district's
+// department marked fallback (its city-management department), and the
+// city's (a fallback department of no region). The first by code wins.
+// Coverage never counts these: the gap stays visible.
+func fallbacks(regions []RegionRef, units []territorialUnit) (byRegion []int32, city int32) {
+	byRegion = make([]int32, len(regions))
+	for i := range byRegion {
+		byRegion[i] = -1
+	}
+	city = -1
+	for _, u := range units { // in code order
+		switch {
+		case u.region < 0:
+			if u.fallback && city < 0 {
+				city = u.unit
+			}
+		case byRegion[u.region] >= 0:
+		case regions[u.region].Level == Subdistrict && u.kind == "subdistrict_office",
+			regions[u.region].Level == District && u.fallback:
+			byRegion[u.region] = u.unit
+		}
+	}
+	return byRegion, city
+}
+
+// Fallback is the territorial authority for a located point where no unit
+// leads a duty: the subdistrict's office, else the district's fallback
+// department, else the city's; ok is false when there is none (or the point
+// is in no district). The owner's Via is the region that decided.
+func (s *Snapshot) Fallback(l *Located, theme int16) (Owner, bool) {
+	o := Owner{Theme: theme, Lead: true, ViaKind: ViaFallback, Unit: -1}
+	switch {
+	case l.Sub >= 0 && s.regionFallback[l.Sub] >= 0:
+		o.Unit, o.Via = s.regionFallback[l.Sub], l.Sub
+	case l.District >= 0 && s.regionFallback[l.District] >= 0:
+		o.Unit, o.Via = s.regionFallback[l.District], l.District
+	case l.District >= 0 && s.cityFallback >= 0:
+		o.Unit, o.Via = s.cityFallback, l.District
+	}
+	return o, o.Unit >= 0
+}
+
+// HasLead says whether the owners include a lead of the theme.
+func HasLead(owners []Owner, theme int16) bool {
+	for _, o := range owners {
+		if o.Lead && o.Theme == theme {
+			return true
+		}
+	}
+	return false
+}

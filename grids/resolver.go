@@ -42,9 +42,13 @@ type Snapshot struct {
 	// cache lines it pulls in, not how much it computes.
 	gridCommunity []int32 // grid → community (Regions index)
 	regionParent  []int32 // region → parent
-	gridDuties    dutyTable
-	regionDuties  dutyTable
-	objectDuties  dutyTable
+	// regionFallback is the unit that answers for a region where no unit
+	// leads a duty (属地兜底), -1 if none; see Fallback.
+	regionFallback []int32
+	cityFallback   int32
+	gridDuties     dutyTable
+	regionDuties   dutyTable
+	objectDuties   dutyTable
 }
 
 // dutyTable holds every carrier's duties in one array: carrier c's are
@@ -466,22 +470,34 @@ func LoadSnapshot(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	snap.objLineIdx = geo.NewLineIndex(lines, lineSnap, 0.001)
 
 	unitByID := map[int64]int32{}
-	rows, err = tx.Query(ctx, `SELECT id, code, name, kind FROM units ORDER BY code`)
+	var territorial []territorialUnit
+	rows, err = tx.Query(ctx, `SELECT id, code, name, kind, region_id, COALESCE((attrs->>'fallback')::boolean, false)
+		FROM units ORDER BY code`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var id int64
 		var u UnitRef
-		if err := rows.Scan(&id, &u.Code, &u.Name, &u.Kind); err != nil {
+		var region *int64
+		var fallback bool
+		if err := rows.Scan(&id, &u.Code, &u.Name, &u.Kind, &region, &fallback); err != nil {
 			return nil, err
 		}
+		t := territorialUnit{unit: int32(len(snap.Units)), kind: u.Kind, fallback: fallback, region: -1}
+		if region != nil {
+			if r, ok := regionByID[*region]; ok {
+				t.region = r
+			}
+		}
+		territorial = append(territorial, t)
 		unitByID[id] = int32(len(snap.Units))
 		snap.Units = append(snap.Units, u)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	snap.regionFallback, snap.cityFallback = fallbacks(snap.Regions, territorial)
 
 	gridDuties := make([][]duty, len(snap.Grids))
 	regionDuties := make([][]duty, len(snap.Regions))

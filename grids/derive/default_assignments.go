@@ -19,6 +19,9 @@ type DefaultAssignments struct {
 		Code string `yaml:"code"`
 		Name string `yaml:"name"`
 		Kind string `yaml:"kind"`
+		// Fallback marks the department that takes what no unit leads
+		// (属地兜底), after the subdistrict offices.
+		Fallback bool `yaml:"fallback"`
 	} `yaml:"units"`
 	Assignments []struct {
 		Theme  string `yaml:"theme"`
@@ -74,8 +77,12 @@ func (s *Store) DeriveDefaultAssignments(ctx context.Context, d DefaultAssignmen
 	res := AssignmentsResult{ByTheme: map[string]int{}}
 	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
 		for _, u := range d.Units {
-			tag, err := tx.Exec(ctx, `INSERT INTO units (code, name, kind) VALUES (@code, @name, @kind) ON CONFLICT (code) DO NOTHING`,
-				pgx.NamedArgs{"code": u.Code, "name": u.Name, "kind": u.Kind})
+			attrs := map[string]any{}
+			if u.Fallback {
+				attrs["fallback"] = true
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO units (code, name, kind, attrs) VALUES (@code, @name, @kind, @attrs) ON CONFLICT (code) DO NOTHING`,
+				pgx.NamedArgs{"code": u.Code, "name": u.Name, "kind": u.Kind, "attrs": attrs})
 			if err != nil {
 				return fmt.Errorf("unit %s: %w", u.Code, err)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/internal/db"
 )
 
@@ -20,6 +21,7 @@ import (
 type Config struct {
 	Codes grids.CodeRules
 	API   api.Config
+	Cases cases.Config
 	Log   *slog.Logger
 	// Prepare runs after the core store exists and before the locate index
 	// is built (serve loads the demo city into an empty database here).
@@ -50,7 +52,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	if err != nil {
 		return nil, fmt.Errorf("locate index: %w", err)
 	}
-	srv, err := api.New(store, resolver, migrator, cfg.Log, cfg.API)
+	cs := cases.NewStore(store, resolver, cfg.Cases)
+	srv, err := api.New(store, resolver, migrator, cs, cfg.Log, cfg.API)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,207 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/citygrid/citygrid/grids/cases"
+)
+
+// casesAPI serves the case loop: intake, queues, the workflow and history.
+type casesAPI struct {
+	cases *cases.Store
+	cfg   Config
+}
+
+// createCase answers POST /api/v1/cases. An Idempotency-Key header makes a
+// retry return the first answer's case instead of filing a second one.
+func (s *casesAPI) createCase(c echo.Context) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.BodyLimit))
+	if err != nil {
+		return err
+	}
+	var in cases.CreateInput
+	if err := decodeBytes(body, &in); err != nil {
+		return err
+	}
+	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	if len(key) > 200 {
+		return bad("Idempotency-Key", "at most 200 characters")
+	}
+	sum := sha256.Sum256(canonicalJSON(body))
+	out, replayed, err := s.cases.Create(c.Request().Context(), principalOf(c), in, key, sum[:])
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+		status = http.StatusOK
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/cases/"+out.Code)
+	return c.JSON(status, out)
+}
+
+// canonicalJSON compacts a body so that a retry differing only in spacing
+// is the same request.
+func canonicalJSON(body []byte) []byte {
+	var b bytes.Buffer
+	if json.Compact(&b, body) != nil {
+		return body
+	}
+	return b.Bytes()
+}
+
+// decodeBytes reads a JSON object strictly, as decodeJSON does.
+func decodeBytes(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad("body", "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func (s *casesAPI) getCase(c echo.Context) error {
+	out, err := s.cases.Get(c.Request().Context(), principalOf(c), c.Param("code"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *casesAPI) caseEvents(c echo.Context) error {
+	out, err := s.cases.Events(c.Request().Context(), principalOf(c), c.Param("code"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"code": c.Param("code"), "events": out})
+}
+
+// act answers POST /api/v1/cases/{code}/{action}.
+func (s *casesAPI) act(c echo.Context) error {
+	var in cases.ActionInput
+	if c.Request().ContentLength != 0 {
+		if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
+			return err
+		}
+	}
+	out, err := s.cases.Act(c.Request().Context(), principalOf(c), c.Param("code"), c.Param("action"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// caseFilter reads the filters shared by lists, GeoJSON, hotspots,
+// statistics and exports.
+func caseFilter(c echo.Context) (cases.Filter, error) {
+	var f cases.Filter
+	if v := c.QueryParam("status"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			f.Status = append(f.Status, cases.Status(strings.TrimSpace(s)))
+		}
+	}
+	f.Unit, f.Grid, f.Region = c.QueryParam("unit"), c.QueryParam("grid"), c.QueryParam("region")
+	f.Category, f.Source = c.QueryParam("category"), c.QueryParam("source")
+	for name, dst := range map[string]**bool{"overdue": &f.Overdue, "warning": &f.Warning} {
+		if c.QueryParam(name) != "" {
+			v, err := boolParam(c, name)
+			if err != nil {
+				return f, err
+			}
+			*dst = &v
+		}
+	}
+	crs, err := crsParam(c)
+	if err != nil {
+		return f, err
+	}
+	if f.BBox, err = bboxParam(c, crs); err != nil {
+		return f, err
+	}
+	if f.From, err = timeParam(c, "from"); err != nil {
+		return f, err
+	}
+	if f.To, err = timeParam(c, "to"); err != nil {
+		return f, err
+	}
+	return f, f.Check()
+}
+
+func (s *casesAPI) listCases(c echo.Context) error {
+	f, err := caseFilter(c)
+	if err != nil {
+		return err
+	}
+	q := cases.ListQuery{Filter: f, Sort: c.QueryParam("sort"), Cursor: c.QueryParam("cursor"), Limit: defaultLimit}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return bad("limit", "must be a whole number from 1 to %d", maxLimit)
+		}
+		q.Limit = n
+	}
+	out, err := s.cases.List(c.Request().Context(), principalOf(c), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// casesGeoJSON answers GET /api/v1/cases.geojson: the same filters, as a
+// FeatureCollection of points for the map.
+func (s *casesAPI) casesGeoJSON(c echo.Context) error {
+	f, err := caseFilter(c)
+	if err != nil {
+		return err
+	}
+	q := cases.ListQuery{Filter: f, Sort: c.QueryParam("sort"), Cursor: c.QueryParam("cursor"), Limit: 1000}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return bad("limit", "must be a whole number from 1 to 10000")
+		}
+		q.Limit = n
+	}
+	page, err := s.cases.List(c.Request().Context(), principalOf(c), q)
+	if err != nil {
+		return err
+	}
+	type feature struct {
+		Type       string         `json:"type"`
+		ID         string         `json:"id"`
+		Geometry   geometry       `json:"geometry"`
+		Properties map[string]any `json:"properties"`
+	}
+	fc := struct {
+		Type       string               `json:"type"`
+		Features   []feature            `json:"features"`
+		Counts     map[cases.Status]int `json:"counts"`
+		NextCursor string               `json:"next_cursor,omitempty"`
+	}{Type: "FeatureCollection", Features: make([]feature, 0, len(page.Items)), Counts: page.Counts, NextCursor: page.NextCursor}
+	for _, k := range page.Items {
+		props := map[string]any{"code": k.Code, "status": k.Status, "category": k.Category, "category_name": k.CategoryName,
+			"source": k.Source, "reported_at": k.ReportedAt, "deadline": k.Deadline, "overdue": k.Overdue, "warning": k.Warning,
+			"grid": nil, "unit": nil}
+		if k.Grid != nil {
+			props["grid"] = k.Grid.Code
+		}
+		if k.Unit != nil {
+			props["unit"] = k.Unit.Code
+		}
+		fc.Features = append(fc.Features, feature{Type: "Feature", ID: k.Code,
+			Geometry: geometry{Type: "Point", Coordinates: [2]float64{k.Point.Lon, k.Point.Lat}}, Properties: props})
+	}
+	return c.JSON(http.StatusOK, fc)
+}

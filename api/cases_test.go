@@ -1,0 +1,303 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// caseJSON is the part of a case the tests read.
+type caseJSON struct {
+	Code              string  `json:"code"`
+	Status            string  `json:"status"`
+	Category          string  `json:"category"`
+	LocationQuality   string  `json:"location_quality"`
+	NeedsConfirmation bool    `json:"needs_confirmation"`
+	Grid              *struct {
+		Code    string `json:"code"`
+		Version int    `json:"version"`
+	} `json:"grid"`
+	Regions struct {
+		District, Subdistrict, Community *struct{ Code, Name string }
+	} `json:"regions"`
+	Routing struct {
+		Via   string `json:"via"`
+		Leads []struct {
+			Unit struct{ Code, Kind string } `json:"unit"`
+			Via  struct{ Kind, Code, Level string }
+		} `json:"leads"`
+		Supporters []struct {
+			Unit struct{ Code string } `json:"unit"`
+		} `json:"supporters"`
+	} `json:"routing"`
+	ProposedUnit *struct{ Code string } `json:"proposed_unit"`
+	Unit         *struct{ Code string } `json:"unit"`
+	Manual       bool                   `json:"manual_dispatch"`
+	Reporters    []struct {
+		Name, Phone, Case string
+	} `json:"reporters"`
+	Deadline   *string `json:"deadline"`
+	RemainingS *int64  `json:"remaining_s"`
+	Overdue    bool    `json:"overdue"`
+	Warning    bool    `json:"warning"`
+	Dispatches int     `json:"dispatches"`
+	Returns    int     `json:"returns"`
+	Reworks    int     `json:"reworks"`
+	Reopens    int     `json:"reopens"`
+	MergedInto *string `json:"merged_into"`
+	Duplicates []struct {
+		Code      string  `json:"code"`
+		DistanceM float64 `json:"distance_m"`
+	} `json:"possible_duplicates"`
+	Actions []string `json:"actions"`
+}
+
+func decodeCase(t *testing.T, r response) caseJSON {
+	t.Helper()
+	var c caseJSON
+	if err := json.Unmarshal(r.body, &c); err != nil {
+		t.Fatalf("not a case: %v\n%s", err, r.body)
+	}
+	return c
+}
+
+// file reports a case and fails unless it is created.
+func (e *env) file(token string, body map[string]any) caseJSON {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/cases", token, body)
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("intake: %d %s", r.status, r.body)
+	}
+	return decodeCase(e.t, r)
+}
+
+// act takes an action and fails unless it succeeds.
+func (e *env) act(token, code, action string, body map[string]any) caseJSON {
+	e.t.Helper()
+	var b any
+	if body != nil {
+		b = body
+	}
+	r := e.do("POST", "/api/v1/cases/"+code+"/"+action, token, b)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("%s %s: %d %s", action, code, r.status, r.body)
+	}
+	return decodeCase(e.t, r)
+}
+
+func (e *env) events(code string) []string {
+	e.t.Helper()
+	r := e.do("GET", "/api/v1/cases/"+code+"/events", adminToken, nil)
+	if r.status != 200 {
+		e.t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	var out struct {
+		Events []struct{ Action, From, To string }
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		e.t.Fatal(err)
+	}
+	var s []string
+	for _, ev := range out.Events {
+		s = append(s, ev.Action+":"+ev.To)
+	}
+	return s
+}
+
+// Zhongguancun, in Haidian: a point of the Beijing demo on no street.
+const zgcLon, zgcLat = 116.3075, 39.9845
+
+// The closed loop on the Beijing demo, with a token of each role: intake
+// and routing (a duty's lead, and the territorial fallback where nobody
+// leads), idempotent retries, duplicates and a merge, registration that
+// re-routes, dispatch, return and re-dispatch, handling, failed
+// verification and rework, close, reopen, suspend and resume; each refused
+// action leaves no trace.
+func TestCaseLoopBeijing(t *testing.T) {
+	e := beijingEnv(t)
+	dispatcher := e.token("dispatcher", "")
+	inspector := e.token("inspector", "")
+	analyst := e.token("analyst", "")
+
+	// Illegal parking in the middle of the demo: the traffic police lead.
+	park := e.file(inspector, map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "inspector",
+		"description": "人行道上停了三辆车", "reporter_name": "王五", "reporter_phone": "13800000001"})
+	if park.ProposedUnit == nil || park.ProposedUnit.Code != "JJ" {
+		t.Fatalf("parking proposed to %+v, want JJ; routing %+v", park.ProposedUnit, park.Routing)
+	}
+	if park.Grid == nil || park.Regions.District == nil || park.Regions.District.Code != "110108" {
+		t.Fatalf("grid %+v, district %+v", park.Grid, park.Regions.District)
+	}
+	if !strings.HasPrefix(park.Code, "110108-") || len(park.Code) != len("110108-20261201-00042") {
+		t.Errorf("code %q", park.Code)
+	}
+	if park.Status != "reported" || park.LocationQuality != "gps" {
+		t.Errorf("status %s, quality %s", park.Status, park.LocationQuality)
+	}
+	if len(park.Reporters) != 0 {
+		t.Errorf("an inspector sees the reporter's personal data: %+v", park.Reporters)
+	}
+	if got := decodeCase(t, e.do("GET", "/api/v1/cases/"+park.Code, dispatcher, nil)); len(got.Reporters) != 1 || got.Reporters[0].Phone != "13800000001" {
+		t.Errorf("the dispatcher does not see the reporter: %+v", got.Reporters)
+	}
+	if got := decodeCase(t, e.do("GET", "/api/v1/cases/"+park.Code, analyst, nil)); len(got.Reporters) != 0 {
+		t.Errorf("an analyst sees the reporter: %+v", got.Reporters)
+	}
+
+	// Dog nuisance: no unit leads dog keeping, so the subdistrict office
+	// takes it (属地兜底), and coverage still shows the gap.
+	dog := e.file(inspector, map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0110", "source": "hotline"})
+	if dog.Routing.Via != "fallback" || dog.ProposedUnit == nil || !strings.HasPrefix(dog.ProposedUnit.Code, "JD") {
+		t.Fatalf("dog nuisance routing %+v proposed %+v, want the subdistrict office via fallback", dog.Routing, dog.ProposedUnit)
+	}
+	if dog.Routing.Leads[0].Via.Level != "subdistrict" || dog.Routing.Leads[0].Via.Code != dog.Regions.Subdistrict.Code {
+		t.Errorf("fallback via %+v", dog.Routing.Leads[0].Via)
+	}
+	if cov := e.coverage("dog_keeping", "110108"); cov.Ratio > 0.001 {
+		t.Errorf("the fallback counts as coverage: %v", cov.Ratio)
+	}
+
+	// Retrying with the same key returns the same case; another body is 422.
+	body := map[string]any{"lon": zgcLon + 0.0001, "lat": zgcLat, "category": "E0504", "source": "citizen", "description": "车又来了"}
+	send := func(b map[string]any) response {
+		j, _ := json.Marshal(b)
+		req, _ := http.NewRequest("POST", e.url+"/api/v1/cases", strings.NewReader(string(j)))
+		req.Header.Set("Authorization", "Bearer "+inspector)
+		req.Header.Set("Idempotency-Key", "call-42")
+		return e.send(req)
+	}
+	first, again := send(body), send(body)
+	if first.status != 201 || again.status != 200 || decodeCase(t, first).Code != decodeCase(t, again).Code {
+		t.Fatalf("retry: %d %s / %d %s", first.status, first.body, again.status, again.body)
+	}
+	dup := decodeCase(t, first)
+	if len(dup.Duplicates) != 1 || dup.Duplicates[0].Code != park.Code || dup.Duplicates[0].DistanceM < 5 || dup.Duplicates[0].DistanceM > 15 {
+		t.Errorf("possible duplicates %+v, want %s about 8.5 m away", dup.Duplicates, park.Code)
+	}
+	body["description"] = "别的"
+	if r := send(body); r.status != 422 {
+		t.Errorf("same key, other body: %d %s", r.status, r.body)
+	} else if _, f := r.errField(t); f != "Idempotency-Key" {
+		t.Errorf("error names %q", f)
+	}
+	if n := e.count("cases"); n != 3 {
+		t.Errorf("%d cases, want 3", n)
+	}
+
+	// A duplicate merges into the first report, whose reporters it joins.
+	merged := e.act(dispatcher, dup.Code, "merge", map[string]any{"into": park.Code, "note": "同一处"})
+	if merged.Status != "merged" || merged.MergedInto == nil || *merged.MergedInto != park.Code {
+		t.Errorf("merged: %+v", merged)
+	}
+	if got := decodeCase(t, e.do("GET", "/api/v1/cases/"+park.Code, dispatcher, nil)); len(got.Reporters) != 2 {
+		t.Errorf("survivor reporters %+v", got.Reporters)
+	}
+
+	// Registration corrects the category, which routes the case again:
+	// street lights are the streetlight office's.
+	reg := e.act(dispatcher, park.Code, "register", map[string]any{"category": "C0118", "note": "其实是路灯不亮"})
+	if reg.Status != "registered" || reg.Category != "C0118" || reg.ProposedUnit == nil || reg.ProposedUnit.Code != "LD" {
+		t.Fatalf("registered: %s %s proposed %+v", reg.Status, reg.Category, reg.ProposedUnit)
+	}
+	// Back to parking for the rest of the loop.
+	if _, err := e.store.Pool().Exec(context.Background(), `UPDATE cases SET status = 'reported' WHERE code = $1`, park.Code); err != nil {
+		t.Fatal(err)
+	}
+	reg = e.act(dispatcher, park.Code, "register", map[string]any{"category": "E0504"})
+	if reg.ProposedUnit.Code != "JJ" {
+		t.Fatalf("re-routed to %s", reg.ProposedUnit.Code)
+	}
+
+	jj, cg := e.token("unit", "JJ"), e.token("unit", "CG")
+	// A unit sees nothing before it is dispatched the case.
+	if r := e.do("GET", "/api/v1/cases/"+park.Code, jj, nil); r.status != 404 {
+		t.Errorf("undispatched case to its unit: %d", r.status)
+	}
+	// A dispatch to another unit than proposed is recorded as manual; the
+	// unit returns it, and it is dispatched again to the proposal.
+	d := e.act(dispatcher, park.Code, "dispatch", map[string]any{"unit": "CG"})
+	if d.Status != "dispatched" || d.Unit.Code != "CG" || !d.Manual || d.Deadline == nil || d.RemainingS == nil {
+		t.Fatalf("dispatched: %+v", d)
+	}
+	if r := e.do("GET", "/api/v1/cases/"+park.Code, jj, nil); r.status != 404 {
+		t.Errorf("JJ sees CG's case: %d", r.status)
+	}
+	if r := e.do("POST", "/api/v1/cases/"+park.Code+"/return", cg, map[string]any{}); r.status != 422 {
+		t.Errorf("return without reason: %d %s", r.status, r.body)
+	}
+	ret := e.act(cg, park.Code, "return", map[string]any{"note": "停车归交警"})
+	if ret.Status != "registered" || ret.Returns != 1 || ret.Unit != nil {
+		t.Errorf("returned: %+v", ret)
+	}
+	if r := e.do("GET", "/api/v1/cases/"+park.Code, cg, nil); r.status != 404 {
+		t.Errorf("CG still sees the returned case: %d", r.status)
+	}
+	d = e.act(dispatcher, park.Code, "dispatch", nil)
+	if d.Unit.Code != "JJ" || d.Manual || d.Dispatches != 2 {
+		t.Errorf("re-dispatched: %+v", d)
+	}
+
+	// Refusals: the wrong role (403), the wrong state (409), another
+	// unit's case (404); none writes an event.
+	before := len(e.events(park.Code))
+	for _, c := range []struct {
+		token, action string
+		body          map[string]any
+		status        int
+	}{
+		{jj, "close", nil, 403},
+		{analyst, "register", nil, 403},
+		{dispatcher, "register", nil, 409},
+		{jj, "verify", map[string]any{"passed": true}, 403},
+		{cg, "handle", nil, 404},
+		{dispatcher, "fly", nil, 404},
+		{jj, "handled", map[string]any{"note": strings.Repeat("长", 4001)}, 422},
+	} {
+		r := e.do("POST", "/api/v1/cases/"+park.Code+"/"+c.action, c.token, c.body)
+		if r.status != c.status {
+			t.Errorf("%s by %s: %d, want %d: %s", c.action, c.token[:6], r.status, c.status, r.body)
+		}
+	}
+	if after := len(e.events(park.Code)); after != before {
+		t.Errorf("refused actions wrote %d events", after-before)
+	}
+
+	// Handling, a failed verification (rework), handled again, verified,
+	// closed, reopened.
+	e.act(jj, park.Code, "handle", nil)
+	e.act(jj, park.Code, "handled", map[string]any{"note": "已拖走"})
+	rw := e.act(inspector, park.Code, "verify", map[string]any{"passed": false, "note": "还有一辆"})
+	if rw.Status != "handling" || rw.Reworks != 1 || rw.Deadline == nil {
+		t.Errorf("failed verification: %+v", rw)
+	}
+	e.act(jj, park.Code, "handled", map[string]any{"note": "全部拖走"})
+	e.act(inspector, park.Code, "verify", map[string]any{"passed": true})
+	closed := e.act(dispatcher, park.Code, "close", nil)
+	if closed.Status != "closed" || closed.Overdue {
+		t.Errorf("closed: %+v", closed)
+	}
+	re := e.act(dispatcher, park.Code, "reopen", map[string]any{"note": "市民反映又停车"})
+	if re.Status != "registered" || re.Reopens != 1 {
+		t.Errorf("reopened: %+v", re)
+	}
+
+	// Suspension stops the clock; resuming starts it again.
+	e.act(dispatcher, park.Code, "dispatch", nil)
+	s := e.act(dispatcher, park.Code, "suspend", map[string]any{"note": "等待资金"})
+	if s.Status != "suspended" || s.Deadline != nil || s.RemainingS == nil {
+		t.Errorf("suspended: %+v", s)
+	}
+	r := e.act(dispatcher, park.Code, "resume", nil)
+	if r.Status != "dispatched" || r.Deadline == nil {
+		t.Errorf("resumed: %+v", r)
+	}
+	want := []string{"report:reported", "merged_in:reported", "register:registered", "register:registered", "dispatch:dispatched",
+		"return:registered", "dispatch:dispatched", "handle:handling", "handled:handled", "verify:handling", "handled:handled",
+		"verify:verified", "close:closed", "reopen:registered", "dispatch:dispatched", "suspend:suspended", "resume:dispatched"}
+	if got := e.events(park.Code); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("history\n got %v\nwant %v", got, want)
+	}
+}

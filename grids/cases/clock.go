@@ -1,0 +1,72 @@
+package cases
+
+import "time"
+
+// The handling clock runs from dispatch to handled and stops while a case
+// is suspended. spentS is what it counted before clockFrom; the deadline is
+// where the rest of the limit ends on the limit's clock (natural time for
+// hours, the working calendar for working days), and the warning (黄牌)
+// where 80% of it is gone.
+
+// warnShare is the part of the limit after which a case is flagged.
+const warnShare = 0.8
+
+// clockState fills the deadline flags and the remaining time as of now.
+func (s *Store) clockState(c *Case, now time.Time) {
+	clk, limit, ok := s.clock(c.limitHours, c.limitDays)
+	if !ok {
+		return
+	}
+	switch {
+	case c.clockFrom != nil:
+		spent := time.Duration(c.spentS)*time.Second + clk.Between(*c.clockFrom, now)
+		rem := int64((limit - spent) / time.Second)
+		c.RemainingS = &rem
+		c.Overdue = spent > limit
+		c.Warning = !c.Overdue && float64(spent) >= warnShare*float64(limit)
+	case c.HandledOnTime != nil:
+		c.Overdue = !*c.HandledOnTime
+	case c.Status == Suspended && c.DispatchedAt != nil:
+		rem := int64((limit - time.Duration(c.spentS)*time.Second) / time.Second)
+		c.RemainingS = &rem
+		c.Overdue = rem < 0
+	}
+}
+
+// startClock starts (or resumes) the handling clock at now.
+func (s *Store) startClock(c *Case, now time.Time) {
+	clk, limit, ok := s.clock(c.limitHours, c.limitDays)
+	if !ok {
+		return
+	}
+	spent := time.Duration(c.spentS) * time.Second
+	c.clockFrom = &now
+	due := clk.Add(now, limit-spent)
+	warn := now
+	if w := time.Duration(warnShare*float64(limit)) - spent; w > 0 {
+		warn = clk.Add(now, w)
+	}
+	c.Deadline, c.warnAt = &due, &warn
+}
+
+// stopClock stops the clock at now and counts what it ran; a suspension
+// clears the deadline, which resuming sets again.
+func (s *Store) stopClock(c *Case, now time.Time, suspend bool) {
+	if c.clockFrom == nil {
+		return
+	}
+	clk, _, ok := s.clock(c.limitHours, c.limitDays)
+	if ok {
+		c.spentS += int64(clk.Between(*c.clockFrom, now) / time.Second)
+	}
+	c.clockFrom = nil
+	if suspend {
+		c.Deadline, c.warnAt = nil, nil
+	}
+}
+
+// resetClock forgets the clock: a returned case starts afresh at its next
+// dispatch, with the limit of its (possibly corrected) category.
+func (c *Case) resetClock() {
+	c.spentS, c.clockFrom, c.Deadline, c.warnAt = 0, nil, nil, nil
+}

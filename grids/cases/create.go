@@ -1,0 +1,366 @@
+package cases
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+
+	"github.com/citygrid/citygrid/geo"
+	"github.com/citygrid/citygrid/grids"
+)
+
+// MaxText is the longest description or note, in characters.
+const MaxText = 4000
+
+// CreateInput is a new report.
+type CreateInput struct {
+	Lon           *float64 `json:"lon"`
+	Lat           *float64 `json:"lat"`
+	CRS           string   `json:"crs"`
+	Address       string   `json:"address"`
+	Region        string   `json:"region"` // narrows the address search
+	Category      string   `json:"category"`
+	Source        string   `json:"source"`
+	Description   string   `json:"description"`
+	ReporterName  string   `json:"reporter_name"`
+	ReporterPhone string   `json:"reporter_phone"`
+	ObjectID      *int64   `json:"object_id"`
+	PhotoURLs     []string `json:"photo_urls"`
+	// ReportedAt backdates a report (demo data, imports from another
+	// system); admin only, never in the future.
+	ReportedAt *time.Time `json:"reported_at"`
+}
+
+// check validates the fields that need no database.
+func (in *CreateInput) check(p grids.Principal, now time.Time) (geo.CRS, error) {
+	var pr grids.Problems
+	crs, err := geo.ParseCRS(in.CRS)
+	if err != nil {
+		pr.Add("crs", "%v", err)
+	}
+	switch {
+	case (in.Lon == nil) != (in.Lat == nil):
+		pr.Add("lat", "give both lon and lat, or neither and an address")
+	case in.Lon == nil && strings.TrimSpace(in.Address) == "":
+		pr.Add("lon", "required: a location (lon, lat) or an address")
+	case in.Lon != nil:
+		if *in.Lon < -180 || *in.Lon > 180 {
+			pr.Add("lon", "%g is outside -180..180", *in.Lon)
+		}
+		if *in.Lat < -90 || *in.Lat > 90 {
+			pr.Add("lat", "%g is outside -90..90", *in.Lat)
+		}
+	}
+	if in.Category == "" {
+		pr.Add("category", "required (see /api/v1/categories)")
+	}
+	if !slices.Contains(Sources(), in.Source) {
+		pr.Add("source", "%q is not a source (one of %s)", in.Source, strings.Join(Sources(), ", "))
+	}
+	if n := utf8.RuneCountInString(in.Description); n > MaxText {
+		pr.Add("description", "%d characters; at most %d", n, MaxText)
+	}
+	if utf8.RuneCountInString(in.Address) > 500 {
+		pr.Add("address", "at most 500 characters")
+	}
+	if utf8.RuneCountInString(in.ReporterName) > 100 {
+		pr.Add("reporter_name", "at most 100 characters")
+	}
+	if utf8.RuneCountInString(in.ReporterPhone) > 40 {
+		pr.Add("reporter_phone", "at most 40 characters")
+	}
+	if len(in.PhotoURLs) > 10 {
+		pr.Add("photo_urls", "at most 10 photos")
+	}
+	for i, u := range in.PhotoURLs {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			pr.Add(fmt.Sprintf("photo_urls[%d]", i), "%q is not an http(s) URL", u)
+		}
+	}
+	if in.ReportedAt != nil {
+		if p.Role != grids.RoleAdmin {
+			pr.Add("reported_at", "only an admin may backdate a report")
+		} else if in.ReportedAt.After(now) {
+			pr.Add("reported_at", "is in the future")
+		}
+	}
+	return crs, pr.Err()
+}
+
+// Create files a report: it places and routes it, looks for duplicates,
+// and writes the case, its first event, its photo links and the
+// idempotency key in one transaction. With an idempotency key already
+// used by the same user, it returns that case (replayed true) when the
+// body is the same, and refuses a different body.
+func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, key string, bodyHash []byte) (Case, bool, error) {
+	now := time.Now()
+	crs, err := in.check(p, now)
+	if err != nil {
+		return Case{}, false, err
+	}
+	if key != "" {
+		if c, ok, err := s.replay(ctx, p, key, bodyHash); ok || err != nil {
+			return c, ok, err
+		}
+	}
+	reportedAt := now
+	if in.ReportedAt != nil {
+		reportedAt = *in.ReportedAt
+	}
+	c := Case{Status: Reported, Category: in.Category, Source: in.Source, Description: in.Description,
+		LocationQuality: "gps", ReportedBy: p.User, ReportedAt: reportedAt, ObjectID: in.ObjectID, UpdatedAt: now}
+	if a := strings.TrimSpace(in.Address); a != "" {
+		c.Address = &a
+	}
+	var pt orb.Point
+	field := "lon"
+	if in.Lon != nil {
+		raw := orb.Point{*in.Lon, *in.Lat}
+		pt = crs.ToWGS84()(raw)
+		if crs != geo.WGS84 {
+			c.Input = &grids.InputPoint{Lon: raw[0], Lat: raw[1], CRS: crs.String()}
+		}
+	} else {
+		if s.cfg.Geocode == nil {
+			return Case{}, false, grids.Invalid("address", "placing an address is not available on this server; give lon and lat")
+		}
+		pl, err := s.cfg.Geocode(ctx, *c.Address, in.Region)
+		if err != nil {
+			return Case{}, false, err
+		}
+		pt = orb.Point{pl.Lon, pl.Lat}
+		c.LocationQuality, c.NeedsConfirmation, field = "address", pl.Ambiguous, "address"
+	}
+	c.Point = grids.LonLat{Lon: pt[0], Lat: pt[1]}
+	loc, release, err := s.locate(ctx, pt, in.Category, field)
+	if err != nil {
+		return Case{}, false, err
+	}
+	defer release()
+	s.place(&c, loc)
+	if in.ReporterName != "" || in.ReporterPhone != "" {
+		c.Reporters = []Reporter{{Name: in.ReporterName, Phone: in.ReporterPhone, Source: in.Source}}
+	}
+	cells, err := h3Cells(pt)
+	if err != nil {
+		return Case{}, false, err
+	}
+	err = s.core.Tx(ctx, func(tx pgx.Tx) error {
+		if err := s.limitOf(ctx, tx, &c); err != nil {
+			return err
+		}
+		if c.ObjectID != nil {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1)`, *c.ObjectID).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				return grids.Invalid("object_id", "no object %d", *c.ObjectID)
+			}
+		}
+		if c.PossibleDuplicates, err = duplicates(ctx, tx, c.Category, pt, reportedAt, ""); err != nil {
+			return err
+		}
+		if err := s.newCode(ctx, tx, &c); err != nil {
+			return err
+		}
+		if len(c.Reporters) > 0 {
+			c.Reporters[0].Case = c.Code
+		}
+		if err := s.insert(ctx, tx, &c, cells); err != nil {
+			return err
+		}
+		if err := writeEvent(ctx, tx, &c, p, actReport, nil, "", nil, reportedAt); err != nil {
+			return err
+		}
+		for _, u := range in.PhotoURLs {
+			if _, err := tx.Exec(ctx, `INSERT INTO case_photos (case_id, case_code, stage, url, uploaded_by)
+				VALUES ($1, $2, 'report', $3, $4)`, c.id, c.Code, u, p.User); err != nil {
+				return err
+			}
+		}
+		if key != "" {
+			tag, err := tx.Exec(ctx, `INSERT INTO case_requests (principal, key, body_sha256, case_id, case_code)
+				VALUES (@p, @k, @h, @id, @code) ON CONFLICT DO NOTHING`,
+				pgx.NamedArgs{"p": principalKey(p), "k": key, "h": bodyHash, "id": c.id, "code": c.Code})
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return errReplay // a concurrent retry won: answer with its case
+			}
+		}
+		return announce(ctx, tx, &c, actReport)
+	})
+	if errors.Is(err, errReplay) {
+		c, _, err := s.replay(ctx, p, key, bodyHash)
+		return c, true, err
+	}
+	if err != nil {
+		return Case{}, false, err
+	}
+	s.seeAs(p, &c, now)
+	return c, false, nil
+}
+
+var errReplay = errors.New("idempotency key used concurrently")
+
+// principalKey scopes idempotency keys to the user.
+func principalKey(p grids.Principal) string { return p.User }
+
+// replay answers a retried intake from its idempotency key.
+func (s *Store) replay(ctx context.Context, p grids.Principal, key string, bodyHash []byte) (Case, bool, error) {
+	var hash []byte
+	var code string
+	err := s.pool.QueryRow(ctx, `SELECT body_sha256, case_code FROM case_requests WHERE principal = $1 AND key = $2`,
+		principalKey(p), key).Scan(&hash, &code)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Case{}, false, nil
+	}
+	if err != nil {
+		return Case{}, false, err
+	}
+	if !bytes.Equal(hash, bodyHash) {
+		return Case{}, false, grids.Invalid("Idempotency-Key", "this key was used for case %s with a different body; use a new key for a new report", code)
+	}
+	c, err := s.Get(ctx, p, code)
+	return c, true, err
+}
+
+// place copies where a point is and who should take it into the case.
+func (s *Store) place(c *Case, loc *located) {
+	c.Routing = loc.routing
+	c.Theme = loc.routing.Theme
+	d, sd, cm := loc.regions()
+	c.Regions = grids.AnswerRegions{District: s.regionName(loc, d), Subdistrict: s.regionName(loc, sd), Community: s.regionName(loc, cm)}
+	c.Grid = nil
+	if code, v := loc.grid(); code != nil {
+		g := loc.snap.Grids[loc.l.Grid]
+		c.Grid = &grids.AnswerGrid{Code: *code, Name: g.Name, Version: *v}
+	}
+	c.ProposedUnit = nil
+	if loc.proposed != "" {
+		for _, o := range loc.routing.Leads {
+			if o.Unit.Code == loc.proposed {
+				c.ProposedUnit = &grids.CodeName{Code: o.Unit.Code, Name: o.Unit.Name}
+				break
+			}
+		}
+	} else {
+		c.NeedsConfirmation = true // nobody answers here: the dispatcher chooses
+	}
+}
+
+func (s *Store) regionName(loc *located, code *string) *grids.CodeName {
+	if code == nil {
+		return nil
+	}
+	for _, i := range []int32{loc.l.District, loc.l.Sub, loc.l.Community} {
+		if i >= 0 && loc.snap.Regions[i].Code == *code {
+			return &grids.CodeName{Code: *code, Name: loc.snap.Regions[i].Name}
+		}
+	}
+	return &grids.CodeName{Code: *code}
+}
+
+// limitOf reads the category's name and handling limit into the case.
+func (s *Store) limitOf(ctx context.Context, q grids.Querier, c *Case) error {
+	err := q.QueryRow(ctx, `SELECT name_zh, time_limit_hours, time_limit_days FROM categories WHERE code = $1`, c.Category).
+		Scan(&c.CategoryName, &c.limitHours, &c.limitDays)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return grids.Invalid("category", "unknown category %q", c.Category)
+	}
+	c.Limit = nil
+	switch {
+	case c.limitHours != nil:
+		c.Limit = &Limit{Hours: *c.limitHours}
+	case c.limitDays != nil:
+		c.Limit = &Limit{WorkingDays: *c.limitDays}
+	}
+	return err
+}
+
+// newCode takes the next code of the district and local day: district
+// code, date, and a five-digit sequence (110108-20261201-00042). The
+// counter's row lock is held until commit, so codes never repeat.
+func (s *Store) newCode(ctx context.Context, tx pgx.Tx, c *Case) error {
+	prefix := c.Regions.District.Code + "-" + c.ReportedAt.In(s.cfg.Location).Format("20060102")
+	var n int
+	err := tx.QueryRow(ctx, `INSERT INTO case_sequences (prefix, last) VALUES ($1, 1)
+		ON CONFLICT (prefix) DO UPDATE SET last = case_sequences.last + 1 RETURNING last`, prefix).Scan(&n)
+	c.Code = fmt.Sprintf("%s-%05d", prefix, n)
+	return err
+}
+
+// insert writes the case row.
+func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64) error {
+	routing, err := json.Marshal(c.Routing)
+	if err != nil {
+		return err
+	}
+	reporters, err := json.Marshal(c.reportersOrEmpty())
+	if err != nil {
+		return err
+	}
+	var input []byte
+	if c.Input != nil {
+		if input, err = json.Marshal(c.Input); err != nil {
+			return err
+		}
+	}
+	var grid *string
+	var version *int
+	if c.Grid != nil {
+		grid, version = &c.Grid.Code, &c.Grid.Version
+	}
+	return tx.QueryRow(ctx, `
+		INSERT INTO cases (code, reported_at, status, category_code, theme_code, source, description, address,
+			location_quality, needs_confirmation, geom, input, reporters, reported_by, object_id, grid_code, grid_version,
+			district_code, subdistrict_code, community_code, routing, proposed_unit_id, limit_hours, limit_days,
+			h3_r6, h3_r7, h3_r8, h3_r9, h3_r10, updated_at)
+		VALUES (@code, @at, @status, @category, @theme, @source, @description, @address,
+			@quality, @confirm, ST_SetSRID(ST_Point(@lon, @lat), 4326), @input, @reporters, @by, @object, @grid, @version,
+			@district, @sub, @community, @routing, (SELECT id FROM units WHERE code = @proposed), @hours, @days,
+			@h6, @h7, @h8, @h9, @h10, @now)
+		RETURNING id, proposed_unit_id`,
+		pgx.NamedArgs{"code": c.Code, "at": c.ReportedAt, "status": c.Status, "category": c.Category, "theme": c.Theme,
+			"source": c.Source, "description": c.Description, "address": c.Address, "quality": c.LocationQuality,
+			"confirm": c.NeedsConfirmation, "lon": c.Point.Lon, "lat": c.Point.Lat, "input": input, "reporters": reporters,
+			"by": c.ReportedBy, "object": c.ObjectID, "grid": grid, "version": version,
+			"district": regionCode(c.Regions.District), "sub": regionCode(c.Regions.Subdistrict),
+			"community": regionCode(c.Regions.Community), "routing": routing, "proposed": unitCode(c.ProposedUnit),
+			"hours": c.limitHours, "days": c.limitDays,
+			"h6": cells[0], "h7": cells[1], "h8": cells[2], "h9": cells[3], "h10": cells[4], "now": c.UpdatedAt}).
+		Scan(&c.id, &c.proposedID)
+}
+
+func (c *Case) reportersOrEmpty() []Reporter {
+	if c.Reporters == nil {
+		return []Reporter{}
+	}
+	return c.Reporters
+}
+
+func regionCode(cn *grids.CodeName) *string {
+	if cn == nil {
+		return nil
+	}
+	return &cn.Code
+}
+
+func unitCode(cn *grids.CodeName) *string {
+	if cn == nil {
+		return nil
+	}
+	return &cn.Code
+}

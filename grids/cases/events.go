@@ -1,0 +1,161 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+// EventChannel is the NOTIFY channel on which every committed case change
+// is announced as JSON {code, status, unit, action, at}: the server's event
+// stream (GET /api/v1/events) follows it.
+const EventChannel = "citygrid_cases"
+
+// writeEvent records a transition in the transaction that makes it.
+func writeEvent(ctx context.Context, tx pgx.Tx, c *Case, p grids.Principal, action string, from *Status, note string,
+	data map[string]any, at time.Time) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	var unit *string
+	if p.Unit != "" {
+		unit = &p.Unit
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO case_events (case_id, at, actor, actor_role, actor_unit, action, from_status, to_status, note, data)
+		VALUES (@id, @at, @actor, @role, @unit, @action, @from, @to, @note, @data)`,
+		pgx.NamedArgs{"id": c.id, "at": at, "actor": p.User, "role": p.Role, "unit": unit, "action": action,
+			"from": from, "to": c.Status, "note": note, "data": raw})
+	return err
+}
+
+// announce queues the change for the event stream; NOTIFY is delivered at
+// commit, so listeners never hear of a change that was rolled back.
+func announce(ctx context.Context, tx pgx.Tx, c *Case, action string) error {
+	unit := ""
+	if c.Unit != nil {
+		unit = c.Unit.Code
+	}
+	msg, err := json.Marshal(map[string]any{"code": c.Code, "status": c.Status, "unit": unit, "action": action,
+		"category": c.Category, "at": c.UpdatedAt.UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EventChannel, string(msg))
+	return err
+}
+
+// duplicates finds open cases of the same category within the category's
+// radius and time window of a report. The degree box only lets the GiST
+// index skip far cases; it is wider than the radius everywhere in range,
+// and the test is ST_DWithin on the spheroid.
+func duplicates(ctx context.Context, q grids.Querier, category string, p orb.Point, at time.Time, self string) ([]Duplicate, error) {
+	rows, err := q.Query(ctx, `
+		WITH k AS (SELECT duplicate_radius_m AS r, duplicate_window_hours * interval '1 hour' AS w
+		           FROM categories WHERE code = @cat),
+		     pt AS (SELECT ST_SetSRID(ST_Point(@lon, @lat), 4326) AS g)
+		SELECT c.code, c.status, ST_Distance(c.geom::geography, pt.g::geography), c.reported_at, left(c.description, 80)
+		FROM cases c, k, pt
+		WHERE c.category_code = @cat AND c.status NOT IN ('closed', 'cancelled', 'merged') AND c.code <> @self
+		  AND c.reported_at >= @at::timestamptz - k.w AND c.reported_at <= @at::timestamptz + k.w
+		  AND c.geom && ST_Expand(pt.g, k.r / 110000.0 / greatest(cos(radians(@lat)), 0.01))
+		  AND ST_DWithin(c.geom::geography, pt.g::geography, k.r)
+		ORDER BY 3, c.reported_at DESC LIMIT 10`,
+		pgx.NamedArgs{"cat": category, "lon": p[0], "lat": p[1], "at": at, "self": self})
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Duplicate, error) {
+		var d Duplicate
+		err := r.Scan(&d.Code, &d.Status, &d.DistanceM, &d.ReportedAt, &d.Summary)
+		d.DistanceM = float64(int64(d.DistanceM*10+0.5)) / 10
+		return d, err
+	})
+}
+
+// codeDay bounds the report time of a code's case by the local date in
+// the code, so that a lookup reads one or two monthly partitions.
+func (s *Store) codeDay(code string) (from, to time.Time, ok bool) {
+	if len(code) < 15 || code[6] != '-' {
+		return from, to, false
+	}
+	d, err := time.ParseInLocation("20060102", code[7:15], s.cfg.Location)
+	if err != nil {
+		return from, to, false
+	}
+	return d, d.AddDate(0, 0, 1), true
+}
+
+// Get returns a case the principal may see.
+func (s *Store) Get(ctx context.Context, p grids.Principal, code string) (Case, error) {
+	c, err := s.get(ctx, s.pool, p, code, false)
+	if err != nil {
+		return c, err
+	}
+	s.seeAs(p, &c, time.Now())
+	return c, nil
+}
+
+// get reads a case, locked for update when lock is set; a unit-role
+// principal sees only the cases dispatched to its unit.
+func (s *Store) get(ctx context.Context, q grids.Querier, p grids.Principal, code string, lock bool) (Case, error) {
+	var c Case
+	from, to, ok := s.codeDay(code)
+	if !ok {
+		return c, &grids.NotFoundError{What: "case", Key: code}
+	}
+	sql := `SELECT ` + caseColumns + ` FROM cases c` + caseJoins +
+		` WHERE c.code = @code AND c.reported_at >= @from AND c.reported_at < @to`
+	if lock {
+		sql += ` FOR UPDATE OF c`
+	}
+	err := scanCase(q.QueryRow(ctx, sql, pgx.NamedArgs{"code": code, "from": from, "to": to}), &c)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !visible(p, &c)) {
+		return c, &grids.NotFoundError{What: "case", Key: code}
+	}
+	return c, err
+}
+
+// visible says whether a principal may see a case at all: a unit sees only
+// what is dispatched to it.
+func visible(p grids.Principal, c *Case) bool {
+	if p.Role != grids.RoleUnit {
+		return true
+	}
+	return c.Unit != nil && c.Unit.Code == p.Unit
+}
+
+// Events is a case's history, oldest first.
+func (s *Store) Events(ctx context.Context, p grids.Principal, code string) ([]Event, error) {
+	c, err := s.get(ctx, s.pool, p, code, false)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT at, actor, actor_role, actor_unit, action, from_status, to_status, note, data
+		FROM case_events WHERE case_id = $1 AND at >= $2 ORDER BY at, id`, c.id, c.ReportedAt)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		var data []byte
+		if err := r.Scan(&e.At, &e.Actor, &e.ActorRole, &e.ActorUnit, &e.Action, &e.From, &e.To, &e.Note, &data); err != nil {
+			return e, err
+		}
+		if len(data) > 2 {
+			if err := json.Unmarshal(data, &e.Data); err != nil {
+				return e, err
+			}
+		}
+		return e, nil
+	})
+}

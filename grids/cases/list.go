@@ -1,0 +1,256 @@
+package cases
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+// Filter selects cases for queues, maps, exports and statistics.
+type Filter struct {
+	Status   []Status
+	Unit     string // unit code
+	Grid     string
+	Region   string // a district, subdistrict or community code
+	Category string // a minor class, or a major class and all its minors
+	Source   string
+	Overdue  *bool
+	Warning  *bool
+	BBox     *orb.Bound
+	From, To *time.Time // report time, [From, To)
+}
+
+// Sorts of a case list.
+const (
+	SortNewest   = "-reported_at"
+	SortOldest   = "reported_at"
+	SortDeadline = "deadline"
+)
+
+// ListQuery is a page of a filtered, sorted list.
+type ListQuery struct {
+	Filter
+	Sort   string
+	Cursor string
+	Limit  int
+}
+
+// ListPage is one page of cases with the counts per status of the whole
+// filtered set (the status filter aside), for the queue's tabs.
+type ListPage struct {
+	Items      []Case         `json:"items"`
+	Counts     map[Status]int `json:"counts"`
+	Total      int            `json:"total"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+	Limit      int            `json:"limit"`
+}
+
+// Check validates the filter's values.
+func (f *Filter) Check() error {
+	var p grids.Problems
+	for _, st := range f.Status {
+		if !slices.Contains(Statuses(), st) {
+			p.Add("status", "%q is not a status (one of %s)", st, statusList(Statuses()))
+		}
+	}
+	if f.Source != "" && !slices.Contains(Sources(), f.Source) {
+		p.Add("source", "%q is not a source (one of %s)", f.Source, strings.Join(Sources(), ", "))
+	}
+	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
+		p.Add("to", "must be after from")
+	}
+	return p.Err()
+}
+
+// where builds the filter's SQL over cases c; withStatus false leaves the
+// status filter out (for the counts).
+func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) string {
+	var w []string
+	add := func(cond, name string, v any) {
+		w = append(w, cond)
+		if name != "" {
+			args[name] = v
+		}
+	}
+	if p.Role == grids.RoleUnit {
+		add(`c.unit_id = (SELECT id FROM units WHERE code = @principal_unit)`, "principal_unit", p.Unit)
+	}
+	if withStatus && len(f.Status) > 0 {
+		add(`c.status = ANY(@status)`, "status", f.Status)
+	}
+	if f.Unit != "" {
+		add(`c.unit_id = (SELECT id FROM units WHERE code = @unit)`, "unit", f.Unit)
+	}
+	if f.Grid != "" {
+		add(`c.grid_code = @grid`, "grid", f.Grid)
+	}
+	if f.Region != "" {
+		add(`(c.district_code = @region OR c.subdistrict_code = @region OR c.community_code = @region)`, "region", f.Region)
+	}
+	if f.Category != "" {
+		if len(f.Category) == 3 {
+			add(`c.category_code LIKE @category || '%'`, "category", f.Category)
+		} else {
+			add(`c.category_code = @category`, "category", f.Category)
+		}
+	}
+	if f.Source != "" {
+		add(`c.source = @source`, "source", f.Source)
+	}
+	const overdue = `((c.clock_from IS NOT NULL AND c.due_at < now()) OR (c.handled_on_time = false AND c.status NOT IN ('closed', 'cancelled', 'merged')))`
+	const warning = `(c.clock_from IS NOT NULL AND c.warn_at <= now() AND c.due_at >= now())`
+	if f.Overdue != nil {
+		if *f.Overdue {
+			add(overdue, "", nil)
+		} else {
+			add(`NOT `+overdue, "", nil)
+		}
+	}
+	if f.Warning != nil {
+		if *f.Warning {
+			add(warning, "", nil)
+		} else {
+			add(`NOT `+warning, "", nil)
+		}
+	}
+	if f.BBox != nil {
+		add(`c.geom && ST_MakeEnvelope(@minx, @miny, @maxx, @maxy, 4326)`, "", nil)
+		args["minx"], args["miny"], args["maxx"], args["maxy"] = f.BBox.Min[0], f.BBox.Min[1], f.BBox.Max[0], f.BBox.Max[1]
+	}
+	if f.From != nil {
+		add(`c.reported_at >= @from`, "from", *f.From)
+	}
+	if f.To != nil {
+		add(`c.reported_at < @to`, "to", *f.To)
+	}
+	if len(w) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w, " AND ")
+}
+
+// sortKey is the keyset of a sort: the SQL expression, its direction and
+// the case's value of it.
+func sortKey(sort string) (expr, dir string, ok bool) {
+	switch sort {
+	case "", SortNewest:
+		return "c.reported_at", "DESC", true
+	case SortOldest:
+		return "c.reported_at", "ASC", true
+	case SortDeadline:
+		return "coalesce(c.due_at, '9999-12-31T00:00:00Z'::timestamptz)", "ASC", true
+	}
+	return "", "", false
+}
+
+// List answers a page of cases the principal may see.
+func (s *Store) List(ctx context.Context, p grids.Principal, q ListQuery) (ListPage, error) {
+	out := ListPage{Items: []Case{}, Counts: map[Status]int{}, Limit: q.Limit}
+	if err := q.Check(); err != nil {
+		return out, err
+	}
+	expr, dir, ok := sortKey(q.Sort)
+	if !ok {
+		return out, grids.Malformed("sort", "%q is not a sort (-reported_at, reported_at or deadline)", q.Sort)
+	}
+	args := pgx.NamedArgs{"limit": q.Limit + 1}
+	where := q.where(p, args, true)
+	if q.Cursor != "" {
+		t, id, err := parseCursor(q.Cursor)
+		if err != nil {
+			return out, err
+		}
+		cmp := "<"
+		if dir == "ASC" {
+			cmp = ">"
+		}
+		cond := fmt.Sprintf("(%s, c.id) %s (@cur_t, @cur_id)", expr, cmp)
+		if where == "" {
+			where = " WHERE " + cond
+		} else {
+			where += " AND " + cond
+		}
+		args["cur_t"], args["cur_id"] = t, id
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+caseColumns+`, `+expr+` FROM cases c`+caseJoins+where+
+		fmt.Sprintf(` ORDER BY %s %s, c.id %s LIMIT @limit`, expr, dir, dir), args)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	now := time.Now()
+	var keys []time.Time
+	for rows.Next() {
+		var c Case
+		var key time.Time
+		if err := scanCase(withExtra(rows, &key), &c); err != nil {
+			return out, err
+		}
+		s.seeAs(p, &c, now)
+		out.Items = append(out.Items, c)
+		keys = append(keys, key)
+	}
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	if len(out.Items) > q.Limit {
+		out.Items = out.Items[:q.Limit]
+		last := out.Items[q.Limit-1]
+		out.NextCursor = cursorOf(keys[q.Limit-1], last.id)
+	}
+	cargs := pgx.NamedArgs{}
+	crow, err := s.pool.Query(ctx, `SELECT c.status, count(*) FROM cases c`+q.where(p, cargs, false)+` GROUP BY c.status`, cargs)
+	if err != nil {
+		return out, err
+	}
+	defer crow.Close()
+	for crow.Next() {
+		var st Status
+		var n int
+		if err := crow.Scan(&st, &n); err != nil {
+			return out, err
+		}
+		out.Counts[st] = n
+		if len(q.Status) == 0 || slices.Contains(q.Status, st) {
+			out.Total += n
+		}
+	}
+	return out, crow.Err()
+}
+
+// extraRow appends one more scan target to a row's columns.
+type extraRow struct {
+	pgx.Rows
+	extra any
+}
+
+func withExtra(r pgx.Rows, v any) pgx.Row { return extraRow{r, v} }
+
+func (r extraRow) Scan(dest ...any) error { return r.Rows.Scan(append(dest, r.extra)...) }
+
+func cursorOf(t time.Time, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + "." + strconv.FormatInt(id, 10)))
+}
+
+func parseCursor(s string) (time.Time, int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		if a, b, ok := strings.Cut(string(raw), "."); ok {
+			us, err1 := strconv.ParseInt(a, 10, 64)
+			id, err2 := strconv.ParseInt(b, 10, 64)
+			if err1 == nil && err2 == nil {
+				return time.UnixMicro(us), id, nil
+			}
+		}
+	}
+	return time.Time{}, 0, grids.Malformed("cursor", "not a cursor this server gave; start again without it")
+}
