@@ -11,11 +11,11 @@ import (
 
 // caseJSON is the part of a case the tests read.
 type caseJSON struct {
-	Code              string  `json:"code"`
-	Status            string  `json:"status"`
-	Category          string  `json:"category"`
-	LocationQuality   string  `json:"location_quality"`
-	NeedsConfirmation bool    `json:"needs_confirmation"`
+	Code              string `json:"code"`
+	Status            string `json:"status"`
+	Category          string `json:"category"`
+	LocationQuality   string `json:"location_quality"`
+	NeedsConfirmation bool   `json:"needs_confirmation"`
 	Grid              *struct {
 		Code    string `json:"code"`
 		Version int    `json:"version"`
