@@ -300,4 +300,42 @@ func TestCaseLoopBeijing(t *testing.T) {
 	if got := e.events(park.Code); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("history\n got %v\nwant %v", got, want)
 	}
+
+	// Bad input: each a clear error naming the field, and no case.
+	n := e.count("cases")
+	for _, c := range []struct {
+		body   map[string]any
+		status int
+		field  string
+	}{
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E9999", "source": "hotline"}, 422, "category"},
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E05", "source": "hotline"}, 422, "category"},
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "pigeon"}, 422, "source"},
+		{map[string]any{"lon": 121.47, "lat": 31.23, "category": "E0504", "source": "hotline"}, 422, "lon"},
+		{map[string]any{"lat": zgcLat, "category": "E0504", "source": "hotline"}, 422, "lat"},
+		{map[string]any{"category": "E0504", "source": "hotline"}, 422, "lon"},
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "description": strings.Repeat("字", 4001)}, 422, "description"},
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "photo_urls": []string{"file:///etc/passwd"}}, 422, "photo_urls[0]"},
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "colour": "red"}, 400, "colour"},
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "reported_at": "2026-01-01T00:00:00Z"}, 422, "reported_at"},
+	} {
+		r := e.do("POST", "/api/v1/cases", inspector, c.body)
+		if r.status != c.status {
+			t.Errorf("%v: %d, want %d: %s", c.body, r.status, c.status, r.body)
+			continue
+		}
+		if _, f := r.errField(t); f != c.field {
+			t.Errorf("%v: error names %q, want %q: %s", c.body, f, c.field, r.body)
+		}
+		if c.field == "lon" && c.body["lon"] != nil && !strings.Contains(string(r.body), "nearest grid") {
+			t.Errorf("outside every district, no nearest grid: %s", r.body)
+		}
+	}
+	if r := e.do("POST", "/api/v1/cases", analyst, map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline"}); r.status != 403 {
+		t.Errorf("an analyst files a case: %d", r.status)
+	}
+	if got := e.count("cases"); got != n {
+		t.Errorf("refused reports wrote %d cases", got-n)
+	}
 }
+
