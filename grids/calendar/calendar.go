@@ -55,7 +55,9 @@ func ParseDate(s string) (Date, error) {
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
 
 // In is the start of the day in loc.
-func (d Date) In(loc *time.Location) time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc) }
+func (d Date) In(loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+}
 
 // Weekday is the day of the week of d.
 func (d Date) Weekday() time.Weekday { return weekday(d.number()) }
