@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
@@ -63,11 +64,13 @@ type Server struct {
 	places      *placesAPI
 	cover       *coverageAPI
 	gis         *gisAPI
+	calendar    *calendarAPI
 	openapiJSON []byte
 }
 
-// New builds the server and registers every route.
-func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
+// New builds the server and registers every route. cal is the working
+// calendar, kept fresh by its holder's owner (internal/app).
+func New(store *grids.Store, resolver *grids.Resolver, cal *calendar.Holder, migrator *db.Migrator, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 8 << 20
 	}
@@ -97,6 +100,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, lo
 	cov := coverage.NewStore(store)
 	s.places = &placesAPI{store: store, assignments: grids.NewAssignmentStore(store.Pool()), cov: cov, cfg: cfg}
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
+	s.calendar = &calendarAPI{holder: cal, log: log, cfg: cfg}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err
@@ -135,6 +139,7 @@ func (s *Server) Changed(table string) {
 	s.resolver.Changed(table)
 	s.gis.tiles.cache.changed(table)
 	s.gis.extents.changed(table)
+	s.calendar.holder.Changed(table)
 	switch table {
 	case "api_tokens", "users", "units", grids.AnyChange:
 		s.tokens.clear()

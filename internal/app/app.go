@@ -8,11 +8,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/internal/db"
 )
 
@@ -24,6 +26,9 @@ type Config struct {
 	// Prepare runs after the core store exists and before the locate index
 	// is built (serve loads the demo city into an empty database here).
 	Prepare func(context.Context, *grids.Store) error
+	// CalendarZone is the zone whose local days the working calendar
+	// counts (nil: Asia/Shanghai).
+	CalendarZone *time.Location
 }
 
 // App is a wired service.
@@ -33,10 +38,12 @@ type App struct {
 	Resolver *grids.Resolver
 	Migrator *db.Migrator
 	Server   *api.Server
+	Calendar *calendar.Holder
 	log      *slog.Logger
 }
 
-// New builds the stores, the locate index and the server over pool. The
+// New builds the stores, the locate index, the working calendar and the
+// server over pool. The
 // migrator is the caller's (serve migrates before New; tests use a
 // migrated template).
 func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Config) (*App, error) {
@@ -50,11 +57,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	if err != nil {
 		return nil, fmt.Errorf("locate index: %w", err)
 	}
-	srv, err := api.New(store, resolver, migrator, cfg.Log, cfg.API)
+	cal, err := calendar.NewHolder(ctx, calendar.NewStore(pool).WithZone(cfg.CalendarZone), cfg.Log)
 	if err != nil {
 		return nil, err
 	}
-	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv, log: cfg.Log}, nil
+	srv, err := api.New(store, resolver, cal, migrator, cfg.Log, cfg.API)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv, Calendar: cal, log: cfg.Log}, nil
 }
 
 // Run keeps the service fresh until ctx ends: it listens for change
