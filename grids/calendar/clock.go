@@ -13,7 +13,9 @@ import (
 //
 // Between is antisymmetric: for b before a it is −Between(b, a), so the
 // time left before a deadline is negative once the deadline has passed.
-// Add with d ≤ 0 is t: a limit never runs backwards.
+// Add with a negative d goes back: the latest time from which −d of the
+// clock's time runs up to t (a limit overrun before a suspension gives a
+// deadline in the past on resuming).
 type Clock interface {
 	Add(t time.Time, d time.Duration) time.Time
 	Between(a, b time.Time) time.Duration
@@ -22,12 +24,7 @@ type Clock interface {
 // Natural is the clock of hours: every hour counts.
 type Natural struct{}
 
-func (Natural) Add(t time.Time, d time.Duration) time.Time {
-	if d <= 0 {
-		return t
-	}
-	return t.Add(d)
-}
+func (Natural) Add(t time.Time, d time.Duration) time.Time { return t.Add(d) }
 
 func (Natural) Between(a, b time.Time) time.Duration { return b.Sub(a) }
 
@@ -44,8 +41,11 @@ type WorkingClock struct{ c *Calendar }
 func (c *Calendar) Working() WorkingClock { return WorkingClock{c} }
 
 func (w WorkingClock) Add(t time.Time, d time.Duration) time.Time {
-	if d <= 0 {
+	switch {
+	case d == 0:
 		return t
+	case d < 0:
+		return w.back(t, -d)
 	}
 	c := w.c
 	day, ns := c.wall(t)
@@ -66,6 +66,27 @@ func (w WorkingClock) Add(t time.Time, d time.Duration) time.Time {
 	}
 	last := from + int64(sort.Search(int(span), func(i int) bool { return c.workingDays(from, from+int64(i)+1) >= k }))
 	return c.instant(last, rem-(k-1)*nsPerDay).In(t.Location())
+}
+
+// back is the latest time from which d of working time runs up to t.
+func (w WorkingClock) back(t time.Time, d time.Duration) time.Time {
+	c := w.c
+	day, ns := c.wall(t)
+	rem := int64(d)
+	if c.isWorkday(day) {
+		if rem <= ns {
+			return c.instant(day, ns-rem).In(t.Location())
+		}
+		rem -= ns
+	}
+	// rem runs out within the k-th working day before t's day.
+	k := (rem + nsPerDay - 1) / nsPerDay
+	span := k + k/2 + 16
+	for c.workingDays(day-span, day) < k {
+		span *= 2 // before the first exception every week has five working days
+	}
+	first := day - 1 - int64(sort.Search(int(span), func(i int) bool { return c.workingDays(day-1-int64(i), day) >= k }))
+	return c.instant(first, nsPerDay-(rem-(k-1)*nsPerDay)).In(t.Location())
 }
 
 func (w WorkingClock) Between(a, b time.Time) time.Duration {

@@ -2,6 +2,7 @@ package calendar_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -72,19 +73,50 @@ func TestWorkingAdd(t *testing.T) {
 		{"New Year: the make-up Sunday 4 Jan", c, "2025-12-31 18:00", day, "2026-01-04 18:00"},
 		{"a whole year", c, "2026-01-01 00:00", time.Duration(c.WorkingDays(2026)) * day, "2027-01-01 00:00"},
 		{"zero is the start, even on a holiday", c, "2026-10-03 10:00", 0, "2026-10-03 10:00"},
-		{"a negative duration is the start", c, "2026-03-09 10:00", -time.Hour, "2026-03-09 10:00"},
+		{"back within the day", plain, "2026-03-09 10:00", -time.Hour, "2026-03-09 09:00"},
+		{"back to midnight", plain, "2026-03-09 10:00", -10 * time.Hour, "2026-03-09 00:00"},
+		{"back over a weekend", plain, "2026-03-09 10:00", -11 * time.Hour, "2026-03-06 23:00"},
+		{"back from a Sunday", plain, "2026-03-08 10:00", -day, "2026-03-06 00:00"},
+		{"back over the Spring Festival and the make-up Saturday", c, "2026-02-24 06:00", -2 * day, "2026-02-13 06:00"},
+		{"back into the make-up Saturday", c, "2026-02-24 06:00", -day, "2026-02-14 06:00"},
+		// The year's first working day is the make-up Sunday 4 January.
+		{"back over a whole year", c, "2027-01-01 00:00", -time.Duration(c.WorkingDays(2026)) * day, "2026-01-04 00:00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.cal.Working().Add(at(tc.start), tc.d)
 			if !got.Equal(at(tc.want)) {
 				t.Errorf("Add(%s, %v) = %s, want %s", tc.start, tc.d, got.Format("2006-01-02 15:04 Mon"), tc.want)
 			}
-			if tc.d > 0 {
-				if back := tc.cal.Working().Between(at(tc.start), got); back != tc.d {
-					t.Errorf("Between(start, Add(start, d)) = %v, want %v", back, tc.d)
-				}
+			if back := tc.cal.Working().Between(at(tc.start), got); back != tc.d {
+				t.Errorf("Between(start, Add(start, d)) = %v, want %v", back, tc.d)
 			}
 		})
+	}
+}
+
+// Add and Between agree everywhere: from 20,000 random starts over three
+// years, forwards and backwards, to the second.
+func TestWorkingAddBetweenAgree(t *testing.T) {
+	c := cal2026()
+	w := c.Working()
+	rng := rand.New(rand.NewPCG(13, 2026))
+	base := at("2025-01-01 00:00")
+	for range 20000 {
+		start := base.Add(time.Duration(rng.Int64N(int64(3*365*day/time.Second))) * time.Second)
+		d := time.Duration(rng.Int64N(int64(30*day/time.Second))) * time.Second
+		if rng.IntN(2) == 0 {
+			d = -d
+		}
+		end := w.Add(start, d)
+		if got := w.Between(start, end); got != d {
+			t.Fatalf("Between(%s, Add(%s, %v) = %s) = %v", start, start, d, end, got)
+		}
+		if d > 0 && end.Before(start) || d < 0 && end.After(start) {
+			t.Fatalf("Add(%s, %v) = %s runs the wrong way", start, d, end)
+		}
+		if later := w.Add(start, d+time.Second); later.Before(end) {
+			t.Fatalf("Add is not monotonic at %s, %v", start, d)
+		}
 	}
 }
 
