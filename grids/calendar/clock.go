@@ -148,7 +148,8 @@ func (l Limit) String() string {
 }
 
 // Clock is the clock that measures l and the limit on it: hours on the
-// natural clock, working days on the working clock at 24 h each.
+// natural clock, working days on the working clock at 24 h each. l is one
+// that passed Check (a zero Limit is zero hours of natural time).
 func (c *Calendar) Clock(l Limit) (Clock, time.Duration) {
 	if l.WorkingDays != 0 {
 		return c.Working(), time.Duration(l.WorkingDays) * 24 * time.Hour
