@@ -20,6 +20,7 @@ import (
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
 
@@ -32,6 +33,7 @@ type env struct {
 	store    *grids.Store
 	migrator *db.Migrator
 	resolver *grids.Resolver
+	calendar *calendar.Holder
 }
 
 func newEnv(t *testing.T) *env {
@@ -77,7 +79,7 @@ func serverWith(t *testing.T, pool *pgxpool.Pool, configure func(*api.Config)) *
 	store, res, srv := a.Store, a.Resolver, a.Server
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, store: store, migrator: m, resolver: res}
+	return &env{t: t, url: hs.URL, store: store, migrator: m, resolver: res, calendar: a.Calendar}
 }
 
 type response struct {
@@ -452,7 +454,11 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(e.store, e.resolver, e.migrator, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Config{})
+	cal, err := calendar.NewHolder(t.Context(), calendar.NewStore(e.store.Pool()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(e.store, e.resolver, e.migrator, api.Deps{Calendar: cal}, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

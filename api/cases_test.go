@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // caseJSON is the part of a case the tests read.
@@ -336,6 +337,112 @@ func TestCaseLoopBeijing(t *testing.T) {
 	}
 	if got := e.count("cases"); got != n {
 		t.Errorf("refused reports wrote %d cases", got-n)
+	}
+
+	timeLimits(t, e, dispatcher)
+}
+
+// timeLimits checks deadlines on the working calendar, with a make-up
+// working day, and the warning (黄牌) and overdue (红牌) flags and queue.
+func timeLimits(t *testing.T, e *env, dispatcher string) {
+	// From today to the next Saturday every weekday is made a holiday and
+	// that Saturday a make-up working day: a 2-working-day limit
+	// dispatched now runs through the Saturday and the Monday after it,
+	// and ends at the Tuesday's midnight, local time. Without the make-up
+	// day it would end a day later.
+	cst := time.FixedZone("CST", 8*3600)
+	now := time.Now().In(cst)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, cst)
+	sat := today.AddDate(0, 0, 1)
+	for sat.Weekday() != time.Saturday {
+		sat = sat.AddDate(0, 0, 1)
+	}
+	byYear := map[int][]map[string]string{}
+	for d := today; d.Before(sat); d = d.AddDate(0, 0, 1) {
+		if d.Weekday() != time.Saturday && d.Weekday() != time.Sunday {
+			byYear[d.Year()] = append(byYear[d.Year()], map[string]string{"date": d.Format("2006-01-02"), "kind": "holiday", "name": "测试假日"})
+		}
+	}
+	byYear[sat.Year()] = append(byYear[sat.Year()], map[string]string{"date": sat.Format("2006-01-02"), "kind": "workday", "name": "调休上班"})
+	for y, days := range byYear {
+		b, _ := json.Marshal(map[string]any{"days": days})
+		if r := e.putCalendar(adminToken, fmt.Sprint(y), "application/json", string(b)); r.status != 200 {
+			t.Fatalf("calendar %d: %d %s", y, r.status, r.body)
+		}
+	}
+	// The other servers' calendars follow a change notification; wait for this one's.
+	want := sat.AddDate(0, 0, 3)
+	var cab caseJSON
+	for try := 0; ; try++ {
+		c := e.file(dispatcher, map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "C0110", "source": "patrol"})
+		e.act(dispatcher, c.Code, "register", nil)
+		cab = e.act(dispatcher, c.Code, "dispatch", nil)
+		if cab.Deadline == nil {
+			t.Fatalf("no deadline: %+v", cab)
+		}
+		got, _ := time.Parse(time.RFC3339Nano, *cab.Deadline)
+		if got.Equal(want) {
+			break
+		}
+		if try == 20 {
+			t.Fatalf("2 working days from %s end %s, want %s (the make-up Saturday %s counts)", now, got.In(cst), want, sat.Format("2006-01-02"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if cab.Overdue || cab.Warning || cab.RemainingS == nil || *cab.RemainingS <= 0 {
+		t.Errorf("fresh dispatch: overdue %v warning %v remaining %v", cab.Overdue, cab.Warning, cab.RemainingS)
+	}
+
+	// A 2-hour parking case whose clock started 100 minutes ago is in its
+	// last fifth (warning); one that started 3 hours ago is overdue.
+	clockBack := func(code string, minutes int) {
+		if _, err := e.store.Pool().Exec(context.Background(), `UPDATE cases SET clock_from = clock_from - make_interval(mins => $2),
+			due_at = due_at - make_interval(mins => $2), warn_at = warn_at - make_interval(mins => $2) WHERE code = $1`, code, minutes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var codes []string
+	for _, minutes := range []int{100, 180} {
+		c := e.file(dispatcher, map[string]any{"lon": zgcLon + float64(minutes)*1e-5, "lat": zgcLat, "category": "E0504", "source": "patrol"})
+		e.act(dispatcher, c.Code, "register", nil)
+		e.act(dispatcher, c.Code, "dispatch", nil)
+		clockBack(c.Code, minutes)
+		codes = append(codes, c.Code)
+	}
+	warn := decodeCase(t, e.do("GET", "/api/v1/cases/"+codes[0], dispatcher, nil))
+	late := decodeCase(t, e.do("GET", "/api/v1/cases/"+codes[1], dispatcher, nil))
+	if !warn.Warning || warn.Overdue || *warn.RemainingS > 20*60 || *warn.RemainingS < 19*60 {
+		t.Errorf("100 of 120 minutes gone: warning %v overdue %v remaining %v s", warn.Warning, warn.Overdue, *warn.RemainingS)
+	}
+	if !late.Overdue || late.Warning || *late.RemainingS > -59*60 {
+		t.Errorf("180 of 120 minutes gone: warning %v overdue %v remaining %v s", late.Warning, late.Overdue, *late.RemainingS)
+	}
+	list := func(q string) map[string]bool {
+		r := e.do("GET", "/api/v1/cases?"+q, dispatcher, nil)
+		if r.status != 200 {
+			t.Fatalf("list %s: %d %s", q, r.status, r.body)
+		}
+		var page struct{ Items []caseJSON }
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, c := range page.Items {
+			got[c.Code] = true
+		}
+		return got
+	}
+	if got := list("overdue=true"); !got[codes[1]] || got[codes[0]] || got[cab.Code] {
+		t.Errorf("overdue queue %v", got)
+	}
+	if got := list("warning=true"); !got[codes[0]] || got[codes[1]] {
+		t.Errorf("warning queue %v", got)
+	}
+	// Handled late stays late: the closing ledger counts it.
+	jj := e.token("unit", "JJ")
+	h := e.act(jj, codes[1], "handled", map[string]any{"note": "已处理"})
+	if !h.Overdue {
+		t.Errorf("handled after its deadline, not overdue: %+v", h)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
@@ -38,4 +39,12 @@ type gisAPI struct {
 	exports  chan struct{} // a slot per running export
 	extents  extentCache
 	tiles    *tileService
+}
+
+// calendarAPI serves the working calendar: holidays and make-up working
+// days per year.
+type calendarAPI struct {
+	holder *calendar.Holder
+	log    *slog.Logger
+	cfg    Config
 }

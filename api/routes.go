@@ -84,6 +84,9 @@ func (s *Server) register() {
 	v1.GET("/categories", s.listCategories)
 	v1.GET("/layers", s.listLayers)
 
+	v1.GET("/calendar/:year", s.calendar.getCalendar)
+	v1.PUT("/calendar/:year", s.calendar.putCalendar, admins)
+
 	v1.GET("/tokens", s.listTokens, admins)
 	v1.POST("/tokens", s.createToken, admins)
 	v1.DELETE("/tokens/:id", s.revokeToken, admins)

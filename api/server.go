@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
@@ -65,11 +66,20 @@ type Server struct {
 	cover       *coverageAPI
 	gis         *gisAPI
 	cases       *casesAPI
+	calendar    *calendarAPI
 	openapiJSON []byte
 }
 
+// Deps are the job packages' stores the handlers serve, built by the
+// wiring (internal/app).
+type Deps struct {
+	Cases *cases.Store
+	// Calendar is the working calendar, kept fresh by its holder's owner.
+	Calendar *calendar.Holder
+}
+
 // New builds the server and registers every route.
-func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, cs *cases.Store, log *slog.Logger, cfg Config) (*Server, error) {
+func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, deps Deps, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 8 << 20
 	}
@@ -99,7 +109,8 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, cs
 	cov := coverage.NewStore(store)
 	s.places = &placesAPI{store: store, assignments: grids.NewAssignmentStore(store.Pool()), cov: cov, cfg: cfg}
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
-	s.cases = &casesAPI{cases: cs, cfg: cfg}
+	s.cases = &casesAPI{cases: deps.Cases, cfg: cfg}
+	s.calendar = &calendarAPI{holder: deps.Calendar, log: log, cfg: cfg}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err
@@ -138,6 +149,7 @@ func (s *Server) Changed(table string) {
 	s.resolver.Changed(table)
 	s.gis.tiles.cache.changed(table)
 	s.gis.extents.changed(table)
+	s.calendar.holder.Changed(table)
 	switch table {
 	case "api_tokens", "users", "units", grids.AnyChange:
 		s.tokens.clear()

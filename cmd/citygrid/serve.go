@@ -18,6 +18,7 @@ import (
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/citygen"
 	"github.com/citygrid/citygrid/internal/pgrun"
 	"github.com/citygrid/citygrid/web"
@@ -37,6 +38,7 @@ func runServe(ctx context.Context, args []string) error {
 	demo := fs.String("demo", "auto", "load a generated demo city into an empty database: auto (only for the local cluster), generated or none")
 	demoGrids := fs.Int("demo-grids", 2000, "size of the generated demo city, in grids")
 	maxExports := fs.Int("max-exports", envInt("CITYGRID_MAX_EXPORTS", 6), "exports streaming at once; each holds a database connection (env CITYGRID_MAX_EXPORTS)")
+	calendarZone := fs.String("calendar-zone", envOr("CITYGRID_CALENDAR_ZONE", calendar.DefaultZone), "time zone whose local days the working calendar counts (env CITYGRID_CALENDAR_ZONE)")
 	tileCacheMB := fs.Int("tile-cache-mb", envInt("CITYGRID_TILE_CACHE_MB", 64), "memory for cached vector tiles, in MiB (env CITYGRID_TILE_CACHE_MB)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,6 +47,10 @@ func runServe(ctx context.Context, args []string) error {
 		cfg.AdminToken = os.Getenv("CITYGRID_ADMIN_TOKEN")
 	}
 	log, err := newLogger(cfg.LogLevel, os.Stderr)
+	if err != nil {
+		return err
+	}
+	zone, err := calendar.LoadZone(*calendarZone)
 	if err != nil {
 		return err
 	}
@@ -81,6 +87,7 @@ func runServe(ctx context.Context, args []string) error {
 			}
 			return nil
 		},
+		CalendarZone: zone,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 )
 
 // Clock measures a time limit: natural time for limits in hours, the
@@ -48,7 +49,7 @@ type Config struct {
 	// RegisterWithin is the limit of on-time registration (按时立案).
 	RegisterWithin time.Duration
 	// Clock gives the clock and the duration of a limit in hours or in
-	// working days; nil counts natural time (a working day as 24 h).
+	// working days; nil uses a calendar of weekends only.
 	Clock func(hours, days int) (Clock, time.Duration)
 	// Notify commits a notice in the transition's transaction; nil drops
 	// notices.
@@ -91,6 +92,12 @@ func NewStore(core *grids.Store, resolver *grids.Resolver, cfg Config) *Store {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Clock == nil {
+		weekends := calendar.New(cfg.Location, nil)
+		cfg.Clock = func(hours, days int) (Clock, time.Duration) {
+			return weekends.Clock(calendar.Limit{Hours: hours, WorkingDays: days})
+		}
+	}
 	return &Store{pool: core.Pool(), core: core, resolver: resolver, cfg: cfg}
 }
 
@@ -103,23 +110,14 @@ func shanghai() *time.Location {
 	return time.FixedZone("CST", 8*3600)
 }
 
-// naturalClock counts every hour.
-type naturalClock struct{}
-
-func (naturalClock) Add(t time.Time, d time.Duration) time.Time { return t.Add(d) }
-func (naturalClock) Between(a, b time.Time) time.Duration       { return b.Sub(a) }
-
 // clock is the clock and duration of a case's limit.
 func (s *Store) clock(hours, days *int) (Clock, time.Duration, bool) {
 	h, d := deref(hours), deref(days)
 	if h == 0 && d == 0 {
 		return nil, 0, false
 	}
-	if s.cfg.Clock != nil {
-		c, dur := s.cfg.Clock(h, d)
-		return c, dur, true
-	}
-	return naturalClock{}, time.Duration(h)*time.Hour + time.Duration(d)*24*time.Hour, true
+	c, dur := s.cfg.Clock(h, d)
+	return c, dur, true
 }
 
 func deref(p *int) int {

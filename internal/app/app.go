@@ -8,11 +8,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/internal/db"
 )
@@ -26,6 +28,9 @@ type Config struct {
 	// Prepare runs after the core store exists and before the locate index
 	// is built (serve loads the demo city into an empty database here).
 	Prepare func(context.Context, *grids.Store) error
+	// CalendarZone is the zone whose local days the working calendar
+	// counts (nil: Asia/Shanghai).
+	CalendarZone *time.Location
 }
 
 // App is a wired service.
@@ -35,10 +40,13 @@ type App struct {
 	Resolver *grids.Resolver
 	Migrator *db.Migrator
 	Server   *api.Server
+	Calendar *calendar.Holder
+	Cases    *cases.Store
 	log      *slog.Logger
 }
 
-// New builds the stores, the locate index and the server over pool. The
+// New builds the stores, the locate index, the working calendar and the
+// server over pool. The
 // migrator is the caller's (serve migrates before New; tests use a
 // migrated template).
 func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Config) (*App, error) {
@@ -52,12 +60,20 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	if err != nil {
 		return nil, fmt.Errorf("locate index: %w", err)
 	}
-	cs := cases.NewStore(store, resolver, cfg.Cases)
-	srv, err := api.New(store, resolver, migrator, cs, cfg.Log, cfg.API)
+	cal, err := calendar.NewHolder(ctx, calendar.NewStore(pool).WithZone(cfg.CalendarZone), cfg.Log)
 	if err != nil {
 		return nil, err
 	}
-	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv, log: cfg.Log}, nil
+	cc := cfg.Cases
+	cc.Clock = func(hours, days int) (cases.Clock, time.Duration) {
+		return cal.Current().Clock(calendar.Limit{Hours: hours, WorkingDays: days})
+	}
+	cs := cases.NewStore(store, resolver, cc)
+	srv, err := api.New(store, resolver, migrator, api.Deps{Cases: cs, Calendar: cal}, cfg.Log, cfg.API)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv, Calendar: cal, Cases: cs, log: cfg.Log}, nil
 }
 
 // Run keeps the service fresh until ctx ends: it listens for change
