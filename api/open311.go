@@ -424,7 +424,9 @@ func statusesOf(open bool) []cases.Status {
 	return out
 }
 
-func open311Time(t time.Time) string { return t.Format(time.RFC3339) }
+// open311Time is a W3C date-time in the city's time, as the case codes'
+// dates are.
+func (o *open311API) time(t time.Time) string { return t.In(o.cases.Location()).Format(time.RFC3339) }
 
 func optional(s string) *string {
 	if s == "" {
@@ -434,17 +436,17 @@ func optional(s string) *string {
 }
 
 // toRequest is a case as Open311 shows it; personal data never appear.
-func toRequest(k cases.Case, x cases.Extra) open311Request {
+func (o *open311API) toRequest(k cases.Case, x cases.Extra) open311Request {
 	r := open311Request{ID: k.Code, Status: open311Status(k.Status), StatusNotes: optional(x.LastNote),
 		ServiceName: k.CategoryName, ServiceCode: k.Category, Description: optional(k.Description),
-		RequestedAt: open311Time(k.ReportedAt), UpdatedAt: open311Time(k.UpdatedAt),
+		RequestedAt: o.time(k.ReportedAt), UpdatedAt: o.time(k.UpdatedAt),
 		Lat: k.Point.Lat, Long: k.Point.Lon, MediaURL: optional(x.PhotoURL)}
 	if k.Unit != nil {
 		r.Agency = optional(k.Unit.Name)
 	}
 	r.ServiceNotice = optional(caseNotice(k))
 	if k.Deadline != nil && k.Status.Open() {
-		r.ExpectedAt = optional(open311Time(*k.Deadline))
+		r.ExpectedAt = optional(o.time(*k.Deadline))
 	}
 	if k.Address != nil {
 		r.Address = optional(*k.Address)
@@ -492,7 +494,7 @@ func (o *open311API) answerRequests(c echo.Context, list []cases.Case) error {
 	}
 	out := make([]open311Request, 0, len(list))
 	for _, k := range list {
-		out = append(out, toRequest(k, extras[k.Code]))
+		out = append(out, o.toRequest(k, extras[k.Code]))
 	}
 	return o.write(c, http.StatusOK, out, open311Requests{Requests: out})
 }
