@@ -80,6 +80,9 @@ func (s *Server) register() {
 	v1.GET("/cases/:code/events", s.cases.caseEvents)
 	v1.POST("/cases/:code/:action", s.cases.act)
 
+	// Open311 GeoReport v2 for citizens' apps and city systems (open311.go).
+	s.open311Routes(reporters)
+
 	v1.GET("/themes", s.listThemes)
 	v1.GET("/categories", s.listCategories)
 	v1.GET("/layers", s.listLayers)
