@@ -116,7 +116,17 @@ func LoadCases(ctx context.Context, s *grids.Store, cs *cases.Store, cfg CasesCo
 			}
 		})
 	}
-	return sum, g.Wait()
+	if err := g.Wait(); err != nil {
+		return sum, err
+	}
+	// COPY leaves the visibility map unset and the statistics stale: the
+	// queues' index-only counts and the planner's estimates need both.
+	for _, t := range []string{"cases", "case_events", "case_sequences"} {
+		if _, err := s.Pool().Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{t}.Sanitize()); err != nil {
+			return sum, fmt.Errorf("vacuum %s: %w", t, err)
+		}
+	}
+	return sum, nil
 }
 
 // anchor is a place reports gather around.
