@@ -294,11 +294,11 @@ func (s *Store) limitOf(ctx context.Context, q grids.Querier, c *Case) error {
 // code, date, and a five-digit sequence (110108-20261201-00042). The
 // counter's row lock is held until commit, so codes never repeat.
 func (s *Store) newCode(ctx context.Context, tx pgx.Tx, c *Case) error {
-	prefix := c.Regions.District.Code + "-" + c.ReportedAt.In(s.cfg.Location).Format("20060102")
+	prefix := s.CodePrefix(c.Regions.District.Code, c.ReportedAt)
 	var n int
 	err := tx.QueryRow(ctx, `INSERT INTO case_sequences (prefix, last) VALUES ($1, 1)
 		ON CONFLICT (prefix) DO UPDATE SET last = case_sequences.last + 1 RETURNING last`, prefix).Scan(&n)
-	c.Code = fmt.Sprintf("%s-%05d", prefix, n)
+	c.Code = CaseCode(prefix, n)
 	return err
 }
 
