@@ -104,6 +104,12 @@ CREATE INDEX cases_geom_gist ON cases USING gist (geom);
 CREATE INDEX cases_due ON cases (due_at) WHERE clock_from IS NOT NULL;
 CREATE INDEX cases_grid ON cases (grid_code, reported_at);
 CREATE INDEX cases_community ON cases (community_code, reported_at);
+CREATE INDEX cases_subdistrict ON cases (subdistrict_code, reported_at);
+CREATE INDEX cases_district ON cases (district_code, reported_at);
+-- The clock's queues (overdue, warning) per district and subdistrict: only
+-- cases whose clock runs, a small share of all.
+CREATE INDEX cases_running_district ON cases (district_code, due_at) WHERE clock_from IS NOT NULL;
+CREATE INDEX cases_running_subdistrict ON cases (subdistrict_code, due_at) WHERE clock_from IS NOT NULL;
 CREATE INDEX cases_open_category ON cases (category_code, reported_at)
     WHERE status NOT IN ('closed', 'cancelled', 'merged');
 
@@ -183,7 +189,11 @@ END $$;
 -- +goose StatementEnd
 CREATE TABLE cases_default PARTITION OF cases DEFAULT;
 CREATE TABLE case_events_default PARTITION OF case_events DEFAULT;
-SELECT citygrid_case_partitions(date '2025-01-01', date '2028-01-01');
+-- A year back (for imported history) and three months ahead; servers make
+-- the next months as time goes on (cases.Store.EnsurePartitions), and a
+-- city with older history makes its months before loading it.
+SELECT citygrid_case_partitions((date_trunc('month', now()) - interval '12 months')::date,
+                                (date_trunc('month', now()) + interval '4 months')::date);
 
 CREATE TRIGGER cases_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON cases
     FOR EACH STATEMENT EXECUTE FUNCTION citygrid_notify_changed();

@@ -121,10 +121,10 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 			return nil, "", err
 		}
 		c.Status, c.RegisteredAt = Registered, &now
-		onTime := now.Sub(c.ReportedAt) <= s.cfg.RegisterWithin
+		onTime := s.RegisteredOnTime(c.ReportedAt, now)
 		c.registeredOnTime = &onTime
 		if changed {
-			if c.PossibleDuplicates, err = duplicates(ctx, tx, c.Category, orb.Point{c.Point.Lon, c.Point.Lat}, c.ReportedAt, c.Code); err != nil {
+			if c.PossibleDuplicates, err = duplicates(ctx, tx, c, orb.Point{c.Point.Lon, c.Point.Lat}, c.ReportedAt); err != nil {
 				return nil, "", err
 			}
 		}

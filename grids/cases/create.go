@@ -168,7 +168,7 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 				return grids.Invalid("object_id", "no object %d", *c.ObjectID)
 			}
 		}
-		if c.PossibleDuplicates, err = duplicates(ctx, tx, c.Category, pt, reportedAt, ""); err != nil {
+		if c.PossibleDuplicates, err = duplicates(ctx, tx, &c, pt, reportedAt); err != nil {
 			return err
 		}
 		if err := s.newCode(ctx, tx, &c); err != nil {
@@ -275,8 +275,9 @@ func (s *Store) regionName(loc *located, code *string) *grids.CodeName {
 
 // limitOf reads the category's name and handling limit into the case.
 func (s *Store) limitOf(ctx context.Context, q grids.Querier, c *Case) error {
-	err := q.QueryRow(ctx, `SELECT name_zh, time_limit_hours, time_limit_days FROM categories WHERE code = $1`, c.Category).
-		Scan(&c.CategoryName, &c.limitHours, &c.limitDays)
+	err := q.QueryRow(ctx, `SELECT name_zh, time_limit_hours, time_limit_days, duplicate_radius_m, duplicate_window_hours
+		FROM categories WHERE code = $1`, c.Category).
+		Scan(&c.CategoryName, &c.limitHours, &c.limitDays, &c.dupRadiusM, &c.dupWindowH)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return grids.Invalid("category", "unknown category %q", c.Category)
 	}

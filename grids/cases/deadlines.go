@@ -76,3 +76,12 @@ func (s *Store) scanBatch(ctx context.Context, limit int) (int, error) {
 	})
 	return sent, err
 }
+
+// EnsurePartitions makes the monthly partitions of cases and their events
+// from this month to three months ahead, so that reports never land in the
+// default partition. Servers call it at start and daily.
+func (s *Store) EnsurePartitions(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `SELECT citygrid_case_partitions(date_trunc('month', now())::date,
+		(date_trunc('month', now()) + interval '4 months')::date)`)
+	return err
+}

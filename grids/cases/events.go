@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,29 +56,32 @@ func announce(ctx context.Context, tx pgx.Tx, c *Case, action string) error {
 }
 
 // duplicates finds open cases of the same category within the category's
-// radius and time window of a report. The degree box only lets the GiST
-// index skip far cases; it is wider than the radius everywhere in range,
-// and the test is ST_DWithin on the spheroid.
-func duplicates(ctx context.Context, q grids.Querier, category string, p orb.Point, at time.Time, self string) ([]Duplicate, error) {
+// radius and time window of a report. The window and the degree box are
+// computed here, not in SQL, so that the planner prunes the monthly
+// partitions and the GiST index skips far cases; the box is wider than the
+// radius everywhere in range, and the test is ST_DWithin on the spheroid.
+func duplicates(ctx context.Context, q grids.Querier, c *Case, p orb.Point, at time.Time) ([]Duplicate, error) {
+	w := time.Duration(c.dupWindowH) * time.Hour
+	dLat := c.dupRadiusM / 110000
+	dLon := dLat / max(math.Cos(p[1]*math.Pi/180), 0.01)
 	rows, err := q.Query(ctx, `
-		WITH k AS (SELECT duplicate_radius_m AS r, duplicate_window_hours * interval '1 hour' AS w
-		           FROM categories WHERE code = @cat),
-		     pt AS (SELECT ST_SetSRID(ST_Point(@lon, @lat), 4326) AS g)
-		SELECT c.code, c.status, ST_Distance(c.geom::geography, pt.g::geography), c.reported_at, left(c.description, 80)
-		FROM cases c, k, pt
+		SELECT c.code, c.status, ST_Distance(c.geom::geography, ST_SetSRID(ST_Point(@lon, @lat), 4326)::geography),
+		       c.reported_at, left(c.description, 80)
+		FROM cases c
 		WHERE c.category_code = @cat AND c.status NOT IN ('closed', 'cancelled', 'merged') AND c.code <> @self
-		  AND c.reported_at >= @at::timestamptz - k.w AND c.reported_at <= @at::timestamptz + k.w
-		  AND c.geom && ST_Expand(pt.g, k.r / 110000.0 / greatest(cos(radians(@lat)), 0.01))
-		  AND ST_DWithin(c.geom::geography, pt.g::geography, k.r)
+		  AND c.reported_at >= @from AND c.reported_at <= @to
+		  AND c.geom && ST_MakeEnvelope(@lon - @dlon, @lat - @dlat, @lon + @dlon, @lat + @dlat, 4326)
+		  AND ST_DWithin(c.geom::geography, ST_SetSRID(ST_Point(@lon, @lat), 4326)::geography, @r)
 		ORDER BY 3, c.reported_at DESC LIMIT 10`,
-		pgx.NamedArgs{"cat": category, "lon": p[0], "lat": p[1], "at": at, "self": self})
+		pgx.NamedArgs{"cat": c.Category, "lon": p[0], "lat": p[1], "from": at.Add(-w), "to": at.Add(w), "self": c.Code,
+			"r": c.dupRadiusM, "dlat": dLat, "dlon": dLon})
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Duplicate, error) {
 		var d Duplicate
 		err := r.Scan(&d.Code, &d.Status, &d.DistanceM, &d.ReportedAt, &d.Summary)
-		d.DistanceM = float64(int64(d.DistanceM*10+0.5)) / 10
+		d.DistanceM = math.Round(d.DistanceM*10) / 10
 		return d, err
 	})
 }

@@ -3,6 +3,7 @@ package cases
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -27,6 +28,21 @@ type Filter struct {
 	Warning  *bool
 	BBox     *orb.Bound
 	From, To *time.Time // report time, [From, To)
+
+	regionLevel grids.Level // set by Resolve
+}
+
+// Resolve looks up what the filter names: the level of its region (an
+// unknown region is refused, naming it).
+func (f *Filter) Resolve(ctx context.Context, q grids.Querier) error {
+	if f.Region == "" {
+		return nil
+	}
+	err := q.QueryRow(ctx, `SELECT level FROM regions WHERE code = $1`, f.Region).Scan(&f.regionLevel)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return grids.Invalid("region", "no region %q", f.Region)
+	}
+	return err
 }
 
 // Sorts of a case list.
@@ -45,7 +61,9 @@ type ListQuery struct {
 }
 
 // ListPage is one page of cases with the counts per status of the whole
-// filtered set (the status filter aside), for the queue's tabs.
+// filtered set (the status filter aside), for the queue's tabs: every open
+// status, and the final ones (closed, cancelled, merged) only when the list
+// has a time window, since a city's closed cases grow without end.
 type ListPage struct {
 	Items      []Case         `json:"items"`
 	Counts     map[Status]int `json:"counts"`
@@ -94,7 +112,15 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 		add(`c.grid_code = @grid`, "grid", f.Grid)
 	}
 	if f.Region != "" {
-		add(`(c.district_code = @region OR c.subdistrict_code = @region OR c.community_code = @region)`, "region", f.Region)
+		// The region's level names the one column to read (and its index).
+		switch f.regionLevel {
+		case grids.District:
+			add(`c.district_code = @region`, "region", f.Region)
+		case grids.Subdistrict:
+			add(`c.subdistrict_code = @region`, "region", f.Region)
+		default:
+			add(`c.community_code = @region`, "region", f.Region)
+		}
 	}
 	if f.Category != "" {
 		if len(f.Category) == 3 {
@@ -158,6 +184,9 @@ func (s *Store) List(ctx context.Context, p grids.Principal, q ListQuery) (ListP
 	if err := q.Check(); err != nil {
 		return out, err
 	}
+	if err := q.Resolve(ctx, s.pool); err != nil {
+		return out, err
+	}
 	expr, dir, ok := sortKey(q.Sort)
 	if !ok {
 		return out, grids.Malformed("sort", "%q is not a sort (-reported_at, reported_at or deadline)", q.Sort)
@@ -208,7 +237,16 @@ func (s *Store) List(ctx context.Context, p grids.Principal, q ListQuery) (ListP
 		out.NextCursor = cursorOf(keys[q.Limit-1], last.id)
 	}
 	cargs := pgx.NamedArgs{}
-	crow, err := s.pool.Query(ctx, `SELECT c.status, count(*) FROM cases c`+q.where(p, cargs, false)+` GROUP BY c.status`, cargs)
+	cwhere := q.where(p, cargs, false)
+	if q.From == nil {
+		if cwhere == "" {
+			cwhere = " WHERE "
+		} else {
+			cwhere += " AND "
+		}
+		cwhere += `c.status NOT IN ('closed', 'cancelled', 'merged')`
+	}
+	crow, err := s.pool.Query(ctx, `SELECT c.status, count(*) FROM cases c`+cwhere+` GROUP BY c.status`, cargs)
 	if err != nil {
 		return out, err
 	}

@@ -72,6 +72,8 @@ type Case struct {
 	overdueSent      bool
 	cells            *[5]int64 // new H3 cells after a move
 	lastUnit         string    // the unit that just returned the case
+	dupRadiusM       float64   // the category's duplicate radius and window
+	dupWindowH       int
 }
 
 // Limit is a case's handling limit.

@@ -146,6 +146,3 @@ func (s *Store) ObjectPoint(ctx context.Context, id int64) (lon, lat float64, er
 	}
 	return lon, lat, err
 }
-
-// Location is the city's time zone, in which answers give local times.
-func (s *Store) Location() *time.Location { return s.cfg.Location }
