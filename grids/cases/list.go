@@ -106,8 +106,7 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 	if f.Source != "" {
 		add(`c.source = @source`, "source", f.Source)
 	}
-	const overdue = `((c.clock_from IS NOT NULL AND c.due_at < now()) OR (c.handled_on_time = false AND c.status NOT IN ('closed', 'cancelled', 'merged')))`
-	const warning = `(c.clock_from IS NOT NULL AND c.warn_at <= now() AND c.due_at >= now())`
+	const overdue, warning = OverdueSQL, WarningSQL
 	if f.Overdue != nil {
 		if *f.Overdue {
 			add(overdue, "", nil)

@@ -82,7 +82,7 @@ func BenchmarkTile(b *testing.B) {
 			i, size := 0, 0
 			for b.Loop() {
 				t := tiles[i%len(tiles)]
-				mvt, err := s.Tile(ctx, l, int(t.Z), int(t.X), int(t.Y), bc.theme)
+				mvt, err := s.Tile(ctx, l, int(t.Z), int(t.X), int(t.Y), bc.theme, "")
 				if err != nil {
 					b.Fatal(err)
 				}
