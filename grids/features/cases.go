@@ -177,8 +177,10 @@ func caseScoped(unit string, args pgx.NamedArgs) string {
 func caseClusters(z int, from string) string {
 	cell := "c." + caseCellColumn(z)
 	return `
-			SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(p.x), avg(p.y)), 3857), env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom,
-			       p.cell AS fid, count(*) AS count, count(*) FILTER (WHERE p.overdue) AS overdue,
+			SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(k.x, k.y), 3857), env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom,
+			       k.fid, k.count, k.overdue, k.status
+			FROM env, (
+			SELECT p.cell AS fid, avg(p.x) AS x, avg(p.y) AS y, count(*) AS count, count(*) FILTER (WHERE p.overdue) AS overdue,
 			       mode() WITHIN GROUP (ORDER BY p.status) AS status
 			FROM env CROSS JOIN LATERAL (
 				SELECT ` + cell + ` AS cell, ST_X(m.g) AS x, ST_Y(m.g) AS y, c.status, ` + cases.OverdueSQL + ` AS overdue
@@ -186,5 +188,5 @@ func caseClusters(z int, from string) string {
 				WHERE c.geom && env.t
 				  AND ST_X(m.g) >= ST_XMin(env.m) AND ST_X(m.g) < ST_XMax(env.m)
 				  AND ST_Y(m.g) > ST_YMin(env.m) AND ST_Y(m.g) <= ST_YMax(env.m)) p
-			GROUP BY p.cell`
+			GROUP BY p.cell) k`
 }
