@@ -61,7 +61,7 @@ func exportCodes(t *testing.T, e *env, token, file, query string) map[string]map
 	case strings.HasSuffix(file, ".geojson"):
 		var fc struct {
 			Features []struct {
-				ID         string         `json:"id"`
+				ID         string `json:"id"`
 				Geometry   struct{ Type string }
 				Properties map[string]any `json:"properties"`
 			} `json:"features"`
