@@ -222,3 +222,46 @@ func TestGDALTypesFromSchema(t *testing.T) {
 		t.Errorf("want %d grid assignments, all polygons:\n%s", grids, kinds)
 	}
 }
+
+// TestGDALReadsCases: GDAL reads the OGC collection cases with its fields
+// typed from the schema, filters it by time and place, and copies it into
+// a GeoPackage with every case.
+func TestGDALReadsCases(t *testing.T) {
+	gdal(t)
+	e, filed := caseCity(t)
+	token := e.token("analyst", "")
+	out := ogr(t, token, "ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=5", "OAPIF:"+e.url+"/ogc", "cases")
+	for _, f := range []string{"Geometry: Point", "Feature Count: 12", "code: String", "status: String", "category_name: String",
+		"reported_at: DateTime", "deadline: DateTime", "overdue: Integer(Boolean)", "dispatches: Integer", "closed_at: DateTime"} {
+		if !strings.Contains(out, f) {
+			t.Errorf("ogrinfo cases: no %q:\n%s", f, out)
+		}
+	}
+	if strings.Contains(out, "reporter") {
+		t.Errorf("GDAL sees reporters:\n%s", out)
+	}
+	// A box around the lattice's first column (GDAL sends it as bbox).
+	spat := []string{strconv.FormatFloat(zgcLon-0.0001, 'f', 6, 64), strconv.FormatFloat(zgcLat-0.0001, 'f', 6, 64),
+		strconv.FormatFloat(zgcLon+0.0001, 'f', 6, 64), strconv.FormatFloat(zgcLat+0.0030, 'f', 6, 64)}
+	out = ogr(t, token, "ogrinfo", append([]string{"-ro", "-al", "-q", "OAPIF:" + e.url + "/ogc/collections/cases?datetime=2000-01-01T00:00:00Z/..", "-spat"}, spat...)...)
+	for _, i := range []int{0, 4, 8} {
+		if !strings.Contains(out, "code (String) = "+filed[i].Code) {
+			t.Errorf("no %s in the box:\n%s", filed[i].Code, out)
+		}
+	}
+	if n := strings.Count(out, "code (String) = "); n != 3 {
+		t.Errorf("the box holds %d cases, want 3:\n%s", n, out)
+	}
+	if !strings.Contains(out, "overdue (Integer(Boolean)) = 1") {
+		t.Errorf("the overdue case is not overdue through GDAL:\n%s", out)
+	}
+
+	gpkg := filepath.Join(t.TempDir(), "cases.gpkg")
+	_, warn := ogrWarn(t, token, "ogr2ogr", "-f", "GPKG", gpkg, "OAPIF:"+e.url+"/ogc", "cases", "-oo", "PAGE_SIZE=5")
+	if strings.Contains(warn, "Warning") || strings.Contains(warn, "ERROR") {
+		t.Errorf("ogr2ogr cases:\n%s", warn)
+	}
+	if n := countOf(t, ogr(t, token, "ogrinfo", "-ro", "-so", gpkg, "cases")); n != 12 {
+		t.Errorf("GeoPackage holds %d cases, want 12", n)
+	}
+}

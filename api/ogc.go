@@ -170,15 +170,32 @@ func describe(c echo.Context, col *features.Collection, ext map[string]features.
 // extentCache keeps the collections' extents, which take a scan of every
 // table, and the counts of items queries (numberMatched), which a client
 // walking next links asks for again on every page, until a change
-// notification names one of the tables they are read from.
+// notification names one of the tables they are read from. Cases have a
+// generation of their own: they change all day, and a new case must not
+// make the other layers' extents be measured again.
 type extentCache struct {
 	mu     sync.Mutex
 	gen    uint64 // bumped by changes
 	have   uint64 // the generation ext was measured at, plus one
 	ext    map[string]features.Extent
-	counts map[string]int64 // by query, made at generation countGen
-	// countGen is the generation the counts were made at.
-	countGen uint64
+	counts map[string]cachedCount // by query
+	// caseGen is bumped by changes of cases; caseExt, measured at
+	// caseHave−1, is the cases' extent (nil: none yet).
+	caseGen, caseHave uint64
+	caseExt           *features.Extent
+}
+
+// cachedCount is a count with the generation it was made at.
+type cachedCount struct {
+	n, gen uint64
+}
+
+// countGeneration is the generation a collection's counts follow.
+func (e *extentCache) countGeneration(id string) uint64 {
+	if id == "cases" {
+		return e.caseGen
+	}
+	return e.gen
 }
 
 // maxCachedCounts bounds the count cache; past it the cache starts over.
@@ -186,9 +203,18 @@ const maxCachedCounts = 4096
 
 func (e *extentCache) changed(table string) {
 	switch table {
-	case "regions", "grids", "units", "objects", "assignments", grids.AnyChange:
+	case "regions", "grids", "units", "objects", "assignments":
 		e.mu.Lock()
 		e.gen++
+		e.mu.Unlock()
+	case "cases":
+		e.mu.Lock()
+		e.caseGen++
+		e.mu.Unlock()
+	case grids.AnyChange:
+		e.mu.Lock()
+		e.gen++
+		e.caseGen++
 		e.mu.Unlock()
 	}
 }
@@ -205,12 +231,10 @@ func (s *gisAPI) countMatched(ctx context.Context, col *features.Collection, q f
 	k := col.ID + "?" + key.Encode() + "#" + q.OnlyUnit
 	e := &s.extents
 	e.mu.Lock()
-	gen := e.gen
-	if e.countGen == gen {
-		if n, ok := e.counts[k]; ok {
-			e.mu.Unlock()
-			return n, nil
-		}
+	gen := e.countGeneration(col.ID)
+	if c, ok := e.counts[k]; ok && c.gen == gen {
+		e.mu.Unlock()
+		return int64(c.n), nil
 	}
 	e.mu.Unlock()
 	n, err := s.features.CountFeatures(ctx, col, q)
@@ -218,11 +242,11 @@ func (s *gisAPI) countMatched(ctx context.Context, col *features.Collection, q f
 		return 0, err
 	}
 	e.mu.Lock()
-	if e.gen == gen { // nothing changed while counting
-		if e.countGen != gen || e.counts == nil || len(e.counts) >= maxCachedCounts {
-			e.counts, e.countGen = map[string]int64{}, gen
+	if e.countGeneration(col.ID) == gen { // nothing changed while counting
+		if e.counts == nil || len(e.counts) >= maxCachedCounts {
+			e.counts = map[string]cachedCount{}
 		}
-		e.counts[k] = n
+		e.counts[k] = cachedCount{uint64(n), gen}
 	}
 	e.mu.Unlock()
 	return n, nil
@@ -235,7 +259,7 @@ func (s *gisAPI) collectionExtents(ctx context.Context) (map[string]features.Ext
 	if e.have == gen+1 {
 		ext := e.ext
 		e.mu.Unlock()
-		return ext, nil
+		return s.withCasesExtent(ctx, ext)
 	}
 	e.mu.Unlock()
 	ext, err := s.features.Extents(ctx)
@@ -247,7 +271,40 @@ func (s *gisAPI) collectionExtents(ctx context.Context) (map[string]features.Ext
 		e.ext, e.have = ext, gen+1
 	}
 	e.mu.Unlock()
-	return ext, nil
+	return s.withCasesExtent(ctx, ext)
+}
+
+// withCasesExtent returns ext with the cases' extent added, measured (a
+// few index probes) once per change of cases.
+func (s *gisAPI) withCasesExtent(ctx context.Context, ext map[string]features.Extent) (map[string]features.Extent, error) {
+	e := &s.extents
+	e.mu.Lock()
+	gen, have, x := e.caseGen, e.caseHave, e.caseExt
+	e.mu.Unlock()
+	if have != gen+1 {
+		m, ok, err := s.features.CasesExtent(ctx)
+		if err != nil {
+			return nil, err
+		}
+		x = nil
+		if ok {
+			x = &m
+		}
+		e.mu.Lock()
+		if e.caseGen == gen {
+			e.caseExt, e.caseHave = x, gen+1
+		}
+		e.mu.Unlock()
+	}
+	if x == nil {
+		return ext, nil
+	}
+	out := make(map[string]features.Extent, len(ext)+1)
+	for k, v := range ext {
+		out[k] = v
+	}
+	out["cases"] = *x
+	return out, nil
 }
 
 func (s *gisAPI) ogcCollections(c echo.Context) error {
@@ -314,6 +371,8 @@ func (s *gisAPI) ogcSchema(c echo.Context) error {
 			t = map[string]any{"type": "number"}
 		case features.PropDateTime:
 			t = map[string]any{"type": "string", "format": "date-time"}
+		case features.PropBoolean:
+			t = map[string]any{"type": "boolean"}
 		default:
 			t = map[string]any{"type": "string"}
 		}

@@ -68,6 +68,7 @@ var xsdType = map[features.PropType]string{
 	features.PropInteger:  "xs:long",
 	features.PropNumber:   "xs:double",
 	features.PropDateTime: "xs:dateTime",
+	features.PropBoolean:  "xs:boolean",
 }
 
 type xsdElement struct {

@@ -90,6 +90,7 @@ type tileKey struct {
 	layer   string
 	z, x, y int
 	theme   string
+	unit    string // a unit token's own tiles of a scoped layer (cases)
 }
 
 type tileEntry struct {
@@ -215,7 +216,7 @@ func (c *tileCache) remove(el *list.Element) {
 }
 
 func entryCost(e *tileEntry) int64 {
-	return int64(len(e.gz) + len(e.etag) + len(e.key.layer) + len(e.key.theme) + tileEntryOverhead)
+	return int64(len(e.gz) + len(e.etag) + len(e.key.layer) + len(e.key.theme) + len(e.key.unit) + tileEntryOverhead)
 }
 
 func (c *tileCache) layerBounds(layer string) (layerBounds, bool) {
@@ -249,7 +250,11 @@ func (s *gisAPI) tile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	key := tileKey{layer: l.ID, z: z, x: x, y: y, theme: theme}
+	unit, err := tileUnit(l, principalOf(c))
+	if err != nil {
+		return err
+	}
+	key := tileKey{layer: l.ID, z: z, x: x, y: y, theme: theme, unit: unit}
 	cache := s.tiles.cache
 	if !noCache(c.Request()) {
 		if e, ok := cache.get(key); ok {
@@ -265,7 +270,7 @@ func (s *gisAPI) tile(c echo.Context) error {
 		// (the store passes it on to PostgreSQL as statement_timeout).
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.tiles.renderTimeout)
 		defer cancel()
-		raw, err := s.features.Tile(ctx, l, z, x, y, theme)
+		raw, err := s.features.Tile(ctx, l, z, x, y, theme, unit)
 		if errors.Is(err, context.DeadlineExceeded) {
 			s.log.Warn("tile rendering timed out", "layer", l.ID, "z", z, "x", x, "y", y, "theme", theme,
 				"timeout", s.tiles.renderTimeout.String(), "err", err)
@@ -290,6 +295,19 @@ func (s *gisAPI) tile(c echo.Context) error {
 	}
 	e := v.(*tileEntry)
 	return s.writeTile(c, e, "miss")
+}
+
+// tileUnit is the unit whose features alone a reader sees in a scoped
+// layer: a unit token's unit, empty for other roles and layers. A unit
+// token without a unit (which token creation refuses) sees none.
+func tileUnit(l features.TileLayer, p grids.Principal) (string, error) {
+	if !l.Scoped || p.Role != grids.RoleUnit {
+		return "", nil
+	}
+	if p.Unit == "" {
+		return "", grids.ErrForbidden
+	}
+	return p.Unit, nil
 }
 
 // noCache says the client asks for a fresh rendering.

@@ -118,8 +118,10 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 			add(`c.district_code = @region`, "region", f.Region)
 		case grids.Subdistrict:
 			add(`c.subdistrict_code = @region`, "region", f.Region)
-		default:
+		case grids.Community:
 			add(`c.community_code = @region`, "region", f.Region)
+		default: // not resolved: any level
+			add(`(c.district_code = @region OR c.subdistrict_code = @region OR c.community_code = @region)`, "region", f.Region)
 		}
 	}
 	if f.Category != "" {
@@ -132,8 +134,7 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 	if f.Source != "" {
 		add(`c.source = @source`, "source", f.Source)
 	}
-	const overdue = `((c.clock_from IS NOT NULL AND c.due_at < now()) OR (c.handled_on_time = false AND c.status NOT IN ('closed', 'cancelled', 'merged')))`
-	const warning = `(c.clock_from IS NOT NULL AND c.warn_at <= now() AND c.due_at >= now())`
+	const overdue, warning = OverdueSQL, WarningSQL
 	if f.Overdue != nil {
 		if *f.Overdue {
 			add(overdue, "", nil)

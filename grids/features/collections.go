@@ -22,6 +22,7 @@ const (
 	PropInteger  PropType = "integer"
 	PropNumber   PropType = "number"
 	PropDateTime PropType = "datetime"
+	PropBoolean  PropType = "boolean"
 )
 
 // Property is one flat property of a collection's features.
@@ -80,6 +81,9 @@ type Collection struct {
 	// compute makes a layer that is computed on request instead of read
 	// from source: its own parameters and its rows.
 	compute *computed
+	// cases marks the cases collection: its rows are restricted by the
+	// case filter (FeatureQuery.Cases), whose SQL grids/cases owns.
+	cases bool
 }
 
 // MayRead says whether a role may read the collection.
@@ -131,8 +135,7 @@ func (c *Collection) Computed() bool { return c.compute != nil }
 
 // Collections lists the stored layers GIS clients can read: regions, grids,
 // units, the assignments with their targets' geometry, every object and
-// each object layer (ids are the layer codes). Cases join when the case
-// loop lands.
+// each object layer (ids are the layer codes), and the cases.
 func (s *Store) Collections(ctx context.Context) ([]*Collection, error) {
 	cs := []*Collection{
 		{
@@ -230,6 +233,7 @@ func (s *Store) Collections(ctx context.Context) ([]*Collection, error) {
 			GeometryType: "Geometry", Temporal: Instant, NumericID: true, Filters: []string{"region", "layer", "category", "code", "name", "source"},
 			Properties: objectProps(), source: objectSource, regionSQL: objectInRegion,
 		},
+		casesCollection(),
 	}
 	rows, err := s.pool.Query(ctx, `SELECT code, name_zh, name_en, geom_kind FROM layers ORDER BY sort, code`)
 	if err != nil {

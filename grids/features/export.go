@@ -68,7 +68,7 @@ func (s *Store) NewExport(ctx context.Context, file string, params url.Values, p
 			return nil, grids.Malformed("rs", "want true or false")
 		}
 	}
-	if ext == "geojsonl" && !x.rs {
+	if format.Ext == "geojsonl" && !x.rs {
 		// Plain lines unless RFC 8142 record separators are asked for.
 		x.ContentType = "application/x-ndjson"
 	}

@@ -30,6 +30,9 @@ var commonParams = []string{"bbox", "region", "at", "since", "until", "datetime"
 func (s *Store) ParseQuery(ctx context.Context, params url.Values, own []string, p grids.Principal, col *Collection, crs geo.CRS) (FeatureQuery, error) {
 	var q FeatureQuery
 	var err error
+	if col.cases {
+		own = append(slices.Clone(own), caseParams...)
+	}
 	if q.BBox, err = ParseBBox(params.Get("bbox"), crs); err != nil {
 		return q, err
 	}
@@ -70,6 +73,13 @@ func (s *Store) ParseQuery(ctx context.Context, params url.Values, own []string,
 		if err := col.compute.check(&q, params); err != nil {
 			return q, err
 		}
+	}
+	if col.cases {
+		// The case list's filters, bbox and region as it reads them.
+		if q.Cases, err = parseCaseFilter(params, &q); err != nil {
+			return q, err
+		}
+		q.BBox, q.Region = nil, ""
 	}
 	return q, col.scope(&q, p)
 }
@@ -142,6 +152,8 @@ func checkValue(prop Property, v string) error {
 		}
 	case PropDateTime:
 		_, err = time.Parse(time.RFC3339Nano, v)
+	case PropBoolean:
+		_, err = strconv.ParseBool(v)
 	}
 	if err != nil {
 		article := "a"
@@ -154,10 +166,10 @@ func checkValue(prop Property, v string) error {
 }
 
 // scope applies what p may see of the collection: a unit reads its own
-// duties only, and a unit token without a unit (which token creation
+// duties and the cases dispatched to it only, and a unit token without a unit (which token creation
 // refuses) reads none.
 func (c *Collection) scope(q *FeatureQuery, p grids.Principal) error {
-	if p.Role != grids.RoleUnit || c.ID != "assignments" {
+	if p.Role != grids.RoleUnit || (c.ID != "assignments" && !c.cases) {
 		return nil
 	}
 	if p.Unit == "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/cases"
 )
 
 // FeatureQuery selects and pages a collection's features.
@@ -28,8 +29,12 @@ type FeatureQuery struct {
 	// Since and Until bound a time range (either may be open); features
 	// whose time overlaps it are read.
 	Since, Until *time.Time
-	// OnlyUnit keeps assignments of one unit (unit tokens read their own).
+	// OnlyUnit keeps assignments of one unit (unit tokens read their own),
+	// or the cases dispatched to it.
 	OnlyUnit string
+	// Cases holds the case list's filters (the cases collection only); its
+	// bbox and region replace BBox and Region there.
+	Cases *cases.Filter
 	// After and Limit page by the sort key; Limit 0 reads everything, in no
 	// particular order.
 	After int64
@@ -235,11 +240,16 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 			where = append(where, col+`::float8 = @`+name+`::float8`)
 		case PropDateTime:
 			where = append(where, col+` = @`+name+`::timestamptz`)
+		case PropBoolean:
+			where = append(where, col+` = @`+name+`::boolean`)
 		default:
 			where = append(where, col+` = @`+name)
 		}
 	}
-	if q.OnlyUnit != "" {
+	source := c.source
+	if c.cases {
+		source = caseSource(source, q, args)
+	} else if q.OnlyUnit != "" {
 		args["only_unit"] = q.OnlyUnit
 		where = append(where, `f.unit = @only_unit`)
 	}
@@ -256,7 +266,7 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	if count {
-		src := c.source
+		src := source
 		if c.countSource != "" && q.BBox == nil && q.Region == "" && !slices.ContainsFunc(keys, func(k string) bool { return !slices.Contains(c.countable, k) }) {
 			src = c.countSource
 		}
@@ -298,7 +308,7 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 	}
 	sql := with + `SELECT f.fid, f.sk, ` + props.String() + `, ` + geom + `,
 		CASE WHEN GeometryType(f.geom) = 'POINT' THEN ST_X(f.geom) END, CASE WHEN GeometryType(f.geom) = 'POINT' THEN ST_Y(f.geom) END
-		FROM (` + c.source + `) f` + cond
+		FROM (` + source + `) f` + cond
 	if q.Limit > 0 {
 		args["limit"] = q.Limit
 		sql += ` ORDER BY f.sk LIMIT @limit`

@@ -32,8 +32,8 @@ const tileBuffer = 64
 
 // TileLayer is one vector-tile layer. Every layer is one entry of the table
 // TileLayers returns: the SQL fragments that pick its features, the zooms
-// it is drawn at and the tables it is read from. Adding a layer (cases, when
-// they exist) is adding an entry. The layers drawn per duty read what a
+// it is drawn at and the tables it is read from. Adding a layer is adding an
+// entry. The layers drawn per duty read what a
 // lead covers from the ownership views of migration 6 (lead_areas,
 // object_leads, citygrid_middle), which coverage reads too.
 type TileLayer struct {
@@ -48,6 +48,9 @@ type TileLayer struct {
 	// Theme says the layer is drawn per duty, named with ?theme=; AreaOnly
 	// that the duty must be an area duty.
 	Theme, AreaOnly bool
+	// Scoped says a unit token sees only its unit's features (cases), so
+	// its tiles are its own.
+	Scoped bool
 
 	geom string // the WGS84 geometry expression drawn
 	// filter is the indexed geometry the tile filter tests, when it is not
@@ -70,6 +73,14 @@ type TileLayer struct {
 	// quantisation alone would keep (one per 1/16 px).
 	simplifyBelow int
 	extent        string // one box2d: the layer's data, for TileJSON bounds
+	// scopedSource replaces from for a Scoped layer: what the unit (empty:
+	// any reader) may see, adding its values to args.
+	scopedSource func(unit string, args pgx.NamedArgs) string
+	// clusterSelect, below zoom clusterBelow, replaces the features with
+	// clusters: the select of one row per cluster (geom, fid and
+	// attributes) over from at zoom z.
+	clusterSelect func(z int, from string) string
+	clusterBelow  int
 }
 
 // TileLayers is the table of vector-tile layers, in drawing order.
@@ -250,6 +261,7 @@ func TileLayers() []TileLayer {
 			clip:   true,
 			extent: `SELECT ST_Extent(geom) FROM objects`,
 		},
+		casesTileLayer(),
 	}
 }
 
@@ -332,7 +344,11 @@ func (l TileLayer) ThemeParam(v string) (string, error) {
 // sql is the layer's tile query: its features in the buffered tile,
 // projected to Web Mercator, quantised by ST_AsMVTGeom and encoded by
 // ST_AsMVT in one round trip.
-func (l TileLayer) sql() string {
+func (l TileLayer) sql(z int, unit string, args pgx.NamedArgs) string {
+	from := l.from
+	if l.scopedSource != nil {
+		from = l.scopedSource(unit, args)
+	}
 	g := l.geom
 	if l.clip {
 		g = "ST_ClipByBox2D(" + g + ", env.e)"
@@ -350,13 +366,20 @@ func (l TileLayer) sql() string {
 	if l.with != "" {
 		with = ",\n\t\t" + l.with
 	}
-	return `
+	env := `
 		WITH env AS MATERIALIZED (
 			SELECT ST_TileEnvelope(@z, @x, @y) AS m,
-			       ST_Transform(ST_TileEnvelope(@z, @x, @y, margin => ` + margin + `), 4326) AS e)` + with + `
+			       ST_Transform(ST_TileEnvelope(@z, @x, @y, margin => ` + margin + `), 4326) AS e,
+			       ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326) AS t)` + with
+	if l.clusterSelect != nil && z < l.clusterBelow {
+		return env + `
+		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (` + l.clusterSelect(z, from) + `
+		) t WHERE t.geom IS NOT NULL`
+	}
+	return env + `
 		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (
 			SELECT ST_AsMVTGeom(` + g + `, env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom, ` + l.cols + `
-			FROM env, ` + l.from + `
+			FROM env, ` + from + `
 			WHERE ` + filter + ` && env.e AND ` + l.where + `
 		) t WHERE t.geom IS NOT NULL`
 }
@@ -365,7 +388,10 @@ func (l TileLayer) sql() string {
 // tile is nil. z, x and y must be in range (Coordinates checks them). A theme layer needs an existing duty (an area duty for
 // an AreaOnly layer). A deadline on ctx bounds the rendering in PostgreSQL
 // too; running out of it is an error wrapping context.DeadlineExceeded.
-func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string) ([]byte, error) {
+//
+// unit is the unit of a unit-role reader of a Scoped layer, which sees only
+// its unit's features; empty for every other reader.
+func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme, unit string) ([]byte, error) {
 	if l.Theme {
 		if err := s.CheckTileTheme(ctx, l, theme); err != nil {
 			return nil, err
@@ -374,6 +400,7 @@ func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string
 	// About one pixel of a 256-pixel tile, in Web Mercator metres.
 	tolerance := 2 * math.Pi * 6378137 / (256 * math.Exp2(float64(z)))
 	args := pgx.NamedArgs{"z": z, "x": x, "y": y, "layer": l.ID, "theme": theme, "tolerance": tolerance}
+	sql := l.sql(z, unit, args)
 	var b []byte
 	var err error
 	if deadline, ok := ctx.Deadline(); ok {
@@ -388,13 +415,13 @@ func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme string
 		}
 		batch := &pgx.Batch{}
 		batch.Queue(`SELECT set_config('statement_timeout', $1, true)`, strconv.FormatInt(left, 10))
-		batch.Queue(l.sql(), args).QueryRow(func(r pgx.Row) error { return r.Scan(&b) })
+		batch.Queue(sql, args).QueryRow(func(r pgx.Row) error { return r.Scan(&b) })
 		err = s.pool.SendBatch(ctx, batch).Close()
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "57014" { // query_canceled
 			err = fmt.Errorf("tile %s %d/%d/%d: %s: %w", l.ID, z, x, y, pe.Message, context.DeadlineExceeded)
 		}
 	} else {
-		err = s.pool.QueryRow(ctx, l.sql(), args).Scan(&b)
+		err = s.pool.QueryRow(ctx, sql, args).Scan(&b)
 	}
 	if len(b) == 0 {
 		b = nil

@@ -2,11 +2,19 @@ package features_test
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
+	"github.com/uber/h3-go/v4"
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/citygrid/citygrid/grids"
@@ -82,13 +90,145 @@ func BenchmarkTile(b *testing.B) {
 			i, size := 0, 0
 			for b.Loop() {
 				t := tiles[i%len(tiles)]
-				mvt, err := s.Tile(ctx, l, int(t.Z), int(t.X), int(t.Y), bc.theme)
+				mvt, err := s.Tile(ctx, l, int(t.Z), int(t.X), int(t.Y), bc.theme, "")
 				if err != nil {
 					b.Fatal(err)
 				}
 				size += len(mvt)
 				i++
 			}
+			b.ReportMetric(float64(size)/float64(i), "bytes/tile")
+		})
+	}
+}
+
+// benchCases fills the bench city with n cases (CITYGRID_BENCH_CASES,
+// 1,000,000 by default) unless it holds them: until `citygrid demo cases`
+// exists, points around random objects (markets, schools, shops, streets …)
+// 0–150 m away, reported over the last year, most closed, a tenth with a
+// running clock of which a third is overdue, with their real H3 cells.
+func benchCases(b *testing.B, core *grids.Store) {
+	n := 1000000
+	if v, err := strconv.Atoi(os.Getenv("CITYGRID_BENCH_CASES")); err == nil {
+		n = v
+	}
+	ctx := context.Background()
+	pool := core.Pool()
+	var have int
+	pool.QueryRow(ctx, `SELECT count(*) FROM cases`).Scan(&have)
+	if have >= n {
+		return
+	}
+	var anchors []orb.Point
+	rows, err := pool.Query(ctx, `SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM objects) o`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var p orb.Point
+		rows.Scan(&p[0], &p[1])
+		anchors = append(anchors, p)
+	}
+	if rows.Err() != nil || len(anchors) == 0 {
+		b.Fatalf("no objects to put cases at: %v", rows.Err())
+	}
+	var district string
+	pool.QueryRow(ctx, `SELECT code FROM regions WHERE level = 'district' LIMIT 1`).Scan(&district)
+	rng := rand.New(rand.NewPCG(1, uint64(have)))
+	now := time.Now()
+	statuses := []string{"closed", "closed", "closed", "closed", "closed", "closed", "closed", "reported", "registered", "dispatched", "handling", "handled"}
+	src := make([][]any, 0, n-have)
+	for i := have; i < n; i++ {
+		a := anchors[rng.IntN(len(anchors))]
+		d, th := 150*math.Sqrt(rng.Float64()), 2*math.Pi*rng.Float64()
+		p := orb.Point{a[0] + d*math.Cos(th)/(111320*math.Cos(a[1]*math.Pi/180)), a[1] + d*math.Sin(th)/110540}
+		at := now.Add(-time.Duration(rng.Int64N(int64(365 * 24 * time.Hour))))
+		st := statuses[rng.IntN(len(statuses))]
+		var clockFrom, due, warn *time.Time
+		if st == "dispatched" || st == "handling" {
+			cf := at.Add(time.Hour)
+			dd := now.Add(time.Duration(rng.Int64N(int64(96*time.Hour))) - 32*time.Hour) // a third overdue
+			w := dd.Add(-8 * time.Hour)
+			clockFrom, due, warn = &cf, &dd, &w
+		}
+		ll := h3.LatLng{Lat: p[1], Lng: p[0]}
+		var cells [5]int64
+		for r := 6; r <= 10; r++ {
+			c, err := h3.LatLngToCell(ll, r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cells[r-6] = int64(c)
+		}
+		src = append(src, []any{fmt.Sprintf("bench-%07d", i), at, st, []string{"E0504", "C0118", "E0110", "E0501"}[i%4],
+			[]string{"inspector", "hotline", "citizen"}[i%3], "gps", fmt.Sprintf("SRID=4326;POINT(%f %f)", p[0], p[1]),
+			"bench", district, "{}", clockFrom, due, warn, cells[0], cells[1], cells[2], cells[3], cells[4]})
+	}
+	cols := []string{"code", "reported_at", "status", "category_code", "source", "location_quality", "geom", "reported_by",
+		"district_code", "routing", "clock_from", "due_at", "warn_at", "h3_r6", "h3_r7", "h3_r8", "h3_r9", "h3_r10"}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Release()
+	// geom and routing go through text so that COPY needs no codecs for them.
+	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE bench_cases (code text, reported_at timestamptz, status text, category_code text,
+		source text, location_quality text, geom text, reported_by text, district_code text, routing text,
+		clock_from timestamptz, due_at timestamptz, warn_at timestamptz, h3_r6 bigint, h3_r7 bigint, h3_r8 bigint, h3_r9 bigint, h3_r10 bigint)`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"bench_cases"}, cols, pgx.CopyFromRows(src)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO cases (`+strings.Join(cols, ", ")+`)
+		SELECT code, reported_at, status, category_code, source, location_quality, geom::geometry, reported_by, district_code, routing::jsonb,
+		       clock_from, due_at, warn_at, h3_r6, h3_r7, h3_r8, h3_r9, h3_r10 FROM bench_cases;
+		DROP TABLE bench_cases; ANALYZE cases`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkCasesTile renders cases tiles of the bench city with 1,000,000
+// cases (benchCases) at z12, z13 (clusters) and z14 (points), round-robin
+// over every tile covering the city: the uncached cost without HTTP.
+func BenchmarkCasesTile(b *testing.B) {
+	core := benchStore(b)
+	benchCases(b, core)
+	s := features.NewStore(core)
+	ctx := context.Background()
+	var bd orb.Bound
+	if err := core.Pool().QueryRow(ctx, `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM regions) x`).
+		Scan(&bd.Min[0], &bd.Min[1], &bd.Max[0], &bd.Max[1]); err != nil {
+		b.Fatal(err)
+	}
+	l, err := features.NewTileSet().Layer("cases")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, z := range []maptile.Zoom{12, 13, 14} {
+		nw, se := maptile.At(orb.Point{bd.Min[0], bd.Max[1]}, z), maptile.At(orb.Point{bd.Max[0], bd.Min[1]}, z)
+		var tiles []maptile.Tile
+		for x := nw.X; x <= se.X; x++ {
+			for y := nw.Y; y <= se.Y; y++ {
+				tiles = append(tiles, maptile.New(x, y, z))
+			}
+		}
+		b.Run(fmt.Sprintf("z%d", z), func(b *testing.B) {
+			i, size := 0, 0
+			var took []time.Duration
+			for b.Loop() {
+				t := tiles[i%len(tiles)]
+				start := time.Now()
+				mvt, err := s.Tile(ctx, l, int(t.Z), int(t.X), int(t.Y), "", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, time.Since(start))
+				size += len(mvt)
+				i++
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)*95/100].Microseconds())/1000, "p95-ms")
 			b.ReportMetric(float64(size)/float64(i), "bytes/tile")
 		})
 	}

@@ -33,13 +33,13 @@ type Format struct {
 	Ext, ContentType string
 }
 
-// FormatOf returns the format of a file extension: geojson, geojsonl
-// (GeoJSON text sequence) or csv.
+// FormatOf returns the format of a file extension: geojson, geojsonl or
+// geojsonseq (GeoJSON text sequence, as GDAL names it) or csv.
 func FormatOf(ext string) (Format, bool) {
 	switch ext {
 	case "geojson":
 		return Format{"geojson", "application/geo+json"}, true
-	case "geojsonl":
+	case "geojsonl", "geojsonseq":
 		return Format{"geojsonl", "application/geo+json-seq"}, true
 	case "csv":
 		return Format{"csv", "text/csv; charset=utf-8"}, true

@@ -1,0 +1,194 @@
+package features
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/cases"
+)
+
+// The cases layer: the export and OGC collection read cases through the
+// filters of the case list (cases.Filter, whose SQL grids/cases owns), and
+// the tile layer draws them as points from z14 and as clusters of their
+// stored H3 cells below.
+
+// caseParams are the case list's filters besides bbox and region, which
+// ParseQuery reads as for every collection and hands to the case filter.
+var caseParams = []string{"status", "unit", "grid", "category", "source", "overdue", "warning", "from", "to"}
+
+// casesCollection is the catalogue entry of cases. Reporters are personal
+// data and are never a property; the time is the report time.
+func casesCollection() *Collection {
+	return &Collection{
+		ID: "cases", Title: "案件 Cases", Description: "reported problems in the closed loop, at their reported location; time is the report time",
+		GeometryType: "Point", Temporal: Instant, Filters: append([]string{"region"}, caseParams...),
+		Properties: []Property{
+			fprop("code", PropString, "case code 案件编号"), fprop("status", PropString, "status 状态"),
+			fprop("category", PropString, "category code 类别"), fprop("category_name", PropString, "category name 类别名称"),
+			fprop("source", PropString, "source 来源"), fprop("description", PropString, "description 问题描述"),
+			fprop("reported_at", PropDateTime, "reported at 上报时间"), fprop("grid", PropString, "grid code at report time 网格"),
+			fprop("district", PropString, "district code 区"), fprop("subdistrict", PropString, "subdistrict code 街道"),
+			fprop("community", PropString, "community code 社区"), fprop("unit", PropString, "dispatched unit code 处置单位"),
+			fprop("deadline", PropDateTime, "handling deadline 处置时限 (empty while suspended or not dispatched)"),
+			fprop("overdue", PropBoolean, "overdue 超期 (红牌)"), fprop("warning", PropBoolean, "80% of the time gone 预警 (黄牌)"),
+			fprop("dispatches", PropInteger, "times dispatched"), fprop("returns", PropInteger, "times returned"),
+			fprop("reworks", PropInteger, "times sent back by a failed verification 返工"),
+			fprop("handled_at", PropDateTime, "handled at 处置时间"), fprop("closed_at", PropDateTime, "closed at 结案时间"),
+		},
+		source: `
+			SELECT c.code AS fid, c.id AS sk, c.geom, c.reported_at AS t0, NULL::timestamptz AS t1,
+			       c.code, c.status, c.category_code AS category, cat.name_zh AS category_name, c.source, c.description,
+			       c.reported_at, c.grid_code AS grid, c.district_code AS district, c.subdistrict_code AS subdistrict,
+			       c.community_code AS community, du.code AS unit, c.due_at AS deadline,
+			       ` + cases.OverdueSQL + ` AS overdue, ` + cases.WarningSQL + ` AS warning,
+			       c.dispatch_count AS dispatches, c.return_count AS returns, c.rework_count AS reworks, c.handled_at, c.closed_at
+			FROM cases c JOIN categories cat ON cat.code = c.category_code LEFT JOIN units du ON du.id = c.unit_id`,
+		cases: true,
+	}
+}
+
+// parseCaseFilter reads the case filters as the case list does: status a
+// comma-separated list, overdue and warning true or false, from and to RFC
+// 3339 times of the report ([from, to)).
+func parseCaseFilter(params url.Values, q *FeatureQuery) (*cases.Filter, error) {
+	f := &cases.Filter{Unit: params.Get("unit"), Grid: params.Get("grid"), Category: params.Get("category"),
+		Source: params.Get("source"), BBox: q.BBox, Region: q.Region}
+	if v := params.Get("status"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			f.Status = append(f.Status, cases.Status(strings.TrimSpace(s)))
+		}
+	}
+	for name, dst := range map[string]**bool{"overdue": &f.Overdue, "warning": &f.Warning} {
+		if v := params.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, grids.Malformed(name, "want true or false")
+			}
+			*dst = &b
+		}
+	}
+	for name, dst := range map[string]**time.Time{"from": &f.From, "to": &f.To} {
+		if v := params.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return nil, grids.Malformed(name, "want an RFC 3339 time such as 2026-11-22T20:00:00+08:00")
+			}
+			*dst = &t
+		}
+	}
+	return f, f.Check()
+}
+
+// caseSource is the cases collection's source restricted by the case
+// filter as the reader may see it: a unit token reads its unit's cases.
+func caseSource(src string, q FeatureQuery, args pgx.NamedArgs) string {
+	f := cases.Filter{}
+	if q.Cases != nil {
+		f = *q.Cases
+	}
+	return src + f.Where(unitViewer(q.OnlyUnit), args)
+}
+
+// unitViewer is the principal a unit scope stands for; the zero principal
+// when there is none.
+func unitViewer(unit string) grids.Principal {
+	if unit == "" {
+		return grids.Principal{}
+	}
+	return grids.Principal{Role: grids.RoleUnit, Unit: unit}
+}
+
+// casesExtent is the cases' extent, cheap however many there are: the
+// report times from the index on reported_at, and the districts' box, which
+// holds every case (intake refuses a place outside every district).
+func (s *Store) casesExtent(ctx context.Context) (Extent, bool, error) {
+	var x Extent
+	var x0, y0, x1, y1 *float64
+	err := s.pool.QueryRow(ctx, `
+		SELECT ST_XMin(r.b), ST_YMin(r.b), ST_XMax(r.b), ST_YMax(r.b), t.t0, t.t1
+		FROM (SELECT min(reported_at) AS t0, max(reported_at) AS t1 FROM cases) t,
+		     (SELECT ST_Extent(geom) AS b FROM regions WHERE level = 'district') r`).Scan(&x0, &y0, &x1, &y1, &x.Start, &x.End)
+	if err != nil || x.Start == nil || x0 == nil {
+		return x, false, err
+	}
+	x.BBox = [4]float64{*x0, *y0, *x1, *y1}
+	return x, true, nil
+}
+
+// CasesExtent is the extent of the cases collection; ok is false while
+// there are none. It is apart from Extents because cases change all the
+// time and the other layers' extents cost a scan.
+func (s *Store) CasesExtent(ctx context.Context) (x Extent, ok bool, err error) {
+	return s.casesExtent(ctx)
+}
+
+// caseClusterBelow is the zoom under which cases are drawn as clusters.
+const caseClusterBelow = 14
+
+// caseCellColumn is the stored H3 cell cases are clustered by at zoom z:
+// a cell about 30–60 px across (r6 at z10, one resolution finer per zoom),
+// r6 for every lower zoom.
+func caseCellColumn(z int) string {
+	return "h3_r" + strconv.Itoa(min(10, max(6, z-4)))
+}
+
+// casesTileLayer draws cases: points from z14, clusters below.
+func casesTileLayer() TileLayer {
+	return TileLayer{
+		ID: "cases",
+		Description: "cases: from z14 one point per case; below, one point per cluster (the cases of a stored H3 cell, " +
+			"r6 at z10 and one resolution finer per zoom) at the cases' centroid, with count, overdue count and the dominant status",
+		MinZoom: 8, MaxZoom: 18,
+		Fields: map[string]string{"code": "String: the case code (points)", "status": "String: the status, or a cluster's most frequent status",
+			"category": "String: the category code (points)",
+			"overdue":  "Boolean for a point (红牌); for a cluster, Number: how many of its cases are overdue",
+			"count":    "Number: the cases in a cluster (clusters only, below z14)"},
+		Tables:        []string{"cases"},
+		Scoped:        true,
+		clusterBelow:  caseClusterBelow,
+		geom:          "c.geom",
+		cols:          "c.id AS fid, c.code, c.status, c.category_code AS category, " + cases.OverdueSQL + " AS overdue",
+		from:          "cases c",
+		where:         "true",
+		extent:        `SELECT ST_Extent(geom) FROM regions WHERE level = 'district' AND EXISTS (SELECT 1 FROM cases)`,
+		scopedSource:  caseScoped,
+		clusterSelect: caseClusters,
+	}
+}
+
+// caseScoped is the cases a tile reads, as the reader may see them.
+func caseScoped(unit string, args pgx.NamedArgs) string {
+	return `(SELECT c.* FROM cases c` + (&cases.Filter{}).Where(unitViewer(unit), args) + `) c`
+}
+
+// caseClusters is the clustered tile query's inner select at zoom z: one
+// point per cell at the centroid (averaged in Web Mercator), with the count,
+// the overdue count and the most frequent status (ties to the first
+// status by name, so that a tile renders the same twice). A cluster counts
+// the cases inside the tile itself, its buffer left out and its edges
+// half-open, so that every case counts in exactly one tile of a zoom and
+// a cell crossing tiles is split between them, each part inside its tile.
+func caseClusters(z int, from string) string {
+	cell := "c." + caseCellColumn(z)
+	// The tile's own box in WGS84 is exact for the half-open test: Web
+	// Mercator is monotonic in each axis, so no case is projected to be
+	// tested, only each cluster's centroid to be drawn.
+	return `
+			SELECT ST_AsMVTGeom(ST_Transform(ST_SetSRID(ST_MakePoint(k.x, k.y), 4326), 3857), env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom,
+			       k.fid, k.count, k.overdue, k.status
+			FROM env, (
+			SELECT ` + cell + ` AS fid, avg(ST_X(c.geom)) AS x, avg(ST_Y(c.geom)) AS y, count(*) AS count,
+			       count(*) FILTER (WHERE ` + cases.OverdueSQL + `) AS overdue,
+			       mode() WITHIN GROUP (ORDER BY c.status) AS status
+			FROM env CROSS JOIN ` + from + `
+			WHERE c.geom && env.t
+			  AND ST_X(c.geom) >= ST_XMin(env.t) AND ST_X(c.geom) < ST_XMax(env.t)
+			  AND ST_Y(c.geom) > ST_YMin(env.t) AND ST_Y(c.geom) <= ST_YMax(env.t)
+			GROUP BY 1) k`
+}
