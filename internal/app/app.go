@@ -1,5 +1,6 @@
 // Package app wires citygrid together: the stores over one pool, the locate
-// resolver, the HTTP server and the change listener that keeps them fresh.
+// resolver, the HTTP server, the change listener that keeps them fresh, and
+// the job queue that delivers webhooks.
 // `citygrid serve` and the API tests build the service through New, so the
 // tests run what production runs.
 package app
@@ -13,6 +14,7 @@ import (
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/notices"
 	"github.com/citygrid/citygrid/internal/db"
 )
 
@@ -24,6 +26,8 @@ type Config struct {
 	// Prepare runs after the core store exists and before the locate index
 	// is built (serve loads the demo city into an empty database here).
 	Prepare func(context.Context, *grids.Store) error
+	// Notices says how webhook deliveries are made and retried.
+	Notices notices.Config
 }
 
 // App is a wired service.
@@ -33,7 +37,11 @@ type App struct {
 	Resolver *grids.Resolver
 	Migrator *db.Migrator
 	Server   *api.Server
-	log      *slog.Logger
+	// Notices enqueues and delivers webhooks (its runner starts in Run);
+	// Events is the feed of case changes behind /api/v1/events.
+	Notices *notices.Store
+	Events  *notices.Feed
+	log     *slog.Logger
 }
 
 // New builds the stores, the locate index and the server over pool. The
@@ -50,16 +58,37 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	if err != nil {
 		return nil, fmt.Errorf("locate index: %w", err)
 	}
+	ns, err := notices.NewStore(pool, cfg.Notices, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	feed := notices.NewFeed(pool, cfg.Notices, cfg.Log)
+	cfg.API.Notices, cfg.API.Events = ns, feed
 	srv, err := api.New(store, resolver, migrator, cfg.Log, cfg.API)
 	if err != nil {
 		return nil, err
 	}
-	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv, log: cfg.Log}, nil
+	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv,
+		Notices: ns, Events: feed, log: cfg.Log}, nil
 }
 
 // Run keeps the service fresh until ctx ends: it listens for change
-// notifications and rebuilds the locate index after them.
+// notifications and rebuilds the locate index after them, feeds the event
+// stream, and works webhook deliveries and periodic jobs (register those
+// before Run). Stop ends the work gracefully; the end of ctx cancels it.
 func (a *App) Run(ctx context.Context) {
 	go grids.Listen(ctx, a.Pool, a.log, a.Server.Changed)
+	go a.Events.Run(ctx)
+	if err := a.Notices.Start(ctx); err != nil {
+		a.log.Error("the job queue did not start: webhooks wait until a server runs it", "err", err)
+	}
 	a.Resolver.Run(ctx)
 }
+
+// CloseStreams ends the event streams, which would otherwise keep an HTTP
+// server's graceful shutdown waiting.
+func (a *App) CloseStreams() { a.Events.Close() }
+
+// Stop lets running webhook deliveries finish (until ctx ends) and stops
+// taking new ones.
+func (a *App) Stop(ctx context.Context) error { return a.Notices.Stop(ctx) }
