@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -295,5 +297,68 @@ func TestPeriodicRuns(t *testing.T) {
 	}
 	if err := ns.Register(notices.Periodic{Name: "late", Every: time.Minute, Run: func(context.Context) error { return nil }}); err == nil {
 		t.Error("registered after start")
+	}
+}
+
+// A subscriber that stops reading is dropped once its buffer is full; the
+// others go on receiving.
+func TestFeedDropsSlowSubscribers(t *testing.T) {
+	s := gridstest.NewStore(t)
+	feed := notices.NewFeed(s.Pool(), notices.Config{EventBuffer: 3}, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go feed.Run(ctx)
+	slow, fast, mine := feed.Subscribe(""), feed.Subscribe(""), feed.Subscribe("CG-XC")
+	notify := func(code, unit string) {
+		payload, _ := json.Marshal(notices.CaseEvent{Code: code, Unit: unit, Status: "registered", Action: "register", At: time.Now()})
+		if _, err := s.Pool().Exec(ctx, `SELECT pg_notify('citygrid_cases', $1)`, string(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(sub *notices.Subscription) (notices.Event, bool) {
+		select {
+		case ev, ok := <-sub.C:
+			return ev, ok
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event")
+			return notices.Event{}, false
+		}
+	}
+	// Until the LISTEN is up, notices are lost: announce until one lands.
+	for warm := false; !warm; {
+		notify("warm-up", "CG-HD")
+		select {
+		case <-fast.C:
+			warm = true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for i := range 10 {
+		notify(fmt.Sprintf("110108-20261201-%05d", i), "CG-HD")
+		if ev, ok := read(fast); !ok || ev.Kind != "case" || !strings.Contains(string(ev.Data), fmt.Sprintf("%05d", i)) {
+			t.Fatalf("fast subscriber, event %d: %+v %v", i, ev, ok)
+		}
+	}
+	n := 0
+	for range slow.C {
+		n++
+	}
+	if n > 3+1 { // the warm-ups it held, at most its buffer
+		t.Errorf("the slow subscriber got %d events past a buffer of 3", n)
+	}
+	notify("110108-20261201-09999", "CG-XC")
+	if ev, ok := read(mine); !ok || !strings.Contains(string(ev.Data), "09999") {
+		t.Errorf("a unit's subscriber: %+v %v (and nothing of other units before it)", ev, ok)
+	}
+	feed.Close()
+	if _, ok := <-fast.C; ok {
+		// drain what is left; the channel must end
+		for range fast.C {
+		}
+	}
+	if after := feed.Subscribe(""); after != nil {
+		if _, ok := <-after.C; ok {
+			t.Error("a subscription after Close is open")
+		}
 	}
 }
