@@ -29,7 +29,10 @@ func runServe(ctx context.Context, args []string) error {
 	var cfg config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: citygrid serve [flags]\n\nRuns the HTTP API and the map. Applies pending migrations first.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: citygrid serve [flags]\n\nRuns the HTTP API and the map. Applies pending migrations first.\n\n"+
+			"Webhook deliveries (env): CITYGRID_WEBHOOK_TIMEOUT (10s), CITYGRID_WEBHOOK_RETRY (10s,30s,2m,10m,30m,1h,2h,4h,8h,8h),\n"+
+			"CITYGRID_WEBHOOK_MAX_ATTEMPTS (retries + 1), CITYGRID_WEBHOOK_WORKERS (10), CITYGRID_JOBS_RESCUE_AFTER (2m: a delivery\n"+
+			"running that long on a server that died is tried again).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	commonFlags(fs, &cfg)
