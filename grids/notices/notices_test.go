@@ -56,7 +56,7 @@ func next(t *testing.T, got <-chan received, within time.Duration) received {
 	}
 }
 
-func unit(t *testing.T, s *grids.Store, code string) {
+func unit(t testing.TB, s *grids.Store, code string) {
 	t.Helper()
 	if _, err := s.CreateUnit(context.Background(), grids.UnitInput{Code: gridstest.Ptr(code), Name: gridstest.Ptr(code + " 城管"),
 		Kind: gridstest.Ptr("department")}); err != nil {
