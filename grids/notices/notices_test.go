@@ -362,3 +362,38 @@ func TestFeedDropsSlowSubscribers(t *testing.T) {
 		}
 	}
 }
+
+// When the feed's connection drops it reconnects and tells every
+// subscriber to resync, as changes may have been missed meanwhile.
+func TestFeedResyncsAfterReconnect(t *testing.T) {
+	s := gridstest.NewStore(t)
+	feed := notices.NewFeed(s.Pool(), notices.Config{}, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go feed.Run(ctx)
+	sub := feed.Subscribe("CG-HD")
+	kill := func() int {
+		var n int
+		err := s.Pool().QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN "citygrid_cases"'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for kill() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the feed's LISTEN connection never showed up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case ev, ok := <-sub.C:
+		if !ok || ev.Kind != "resync" {
+			t.Errorf("after a reconnect: %+v %v, want a resync", ev, ok)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resync after the connection dropped")
+	}
+}
