@@ -397,3 +397,55 @@ func TestFeedResyncsAfterReconnect(t *testing.T) {
 		t.Fatal("no resync after the connection dropped")
 	}
 }
+
+// A delivery queued for a webhook that is deleted before it goes out is
+// cancelled, not posted; the webhook's log stays readable.
+func TestDeletedWebhookCancelsPendingDeliveries(t *testing.T) {
+	s := gridstest.NewStore(t)
+	ctx := context.Background()
+	unit(t, s, "CG-HD")
+	ns, err := notices.NewStore(s.Pool(), notices.Config{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, got := receiver(t, func(int) int { return 200 })
+	hook, err := ns.CreateWebhook(ctx, "CG-HD", notices.WebhookInput{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, ns, notices.Notice{Kind: "returned", Case: "110108-20261201-00005", Unit: "CG-HD"}, true)
+	if err := ns.DeleteWebhook(ctx, grids.Principal{Role: grids.RoleUnit, Unit: "CG-XC"}, hook.ID); err == nil {
+		t.Error("another unit deleted the webhook")
+	}
+	if err := ns.DeleteWebhook(ctx, grids.Principal{Role: grids.RoleUnit, Unit: "CG-HD"}, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := ns.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Stop(ctx)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var state string
+		if err := s.Pool().QueryRow(ctx, `SELECT state FROM river_job WHERE kind = 'citygrid_webhook_delivery'`).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state == "cancelled" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job is %s, want cancelled", state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case r := <-got:
+		t.Errorf("a deleted webhook got %s", r.body)
+	default:
+	}
+	if log, err := ns.Deliveries(ctx, hook.ID, grids.Page{Limit: 10}); err != nil || log.Total != 0 {
+		t.Errorf("log of the deleted webhook: %+v %v", log, err)
+	}
+}
