@@ -89,6 +89,12 @@ func (s *Server) register() {
 
 	v1.GET("/calendar/:year", s.calendar.getCalendar)
 	v1.PUT("/calendar/:year", s.calendar.putCalendar, admins)
+	// Webhooks: the unit-scoped checks are in the handlers.
+	v1.GET("/units/:code/webhooks", s.notices.listWebhooks)
+	v1.POST("/units/:code/webhooks", s.notices.createWebhook)
+	v1.DELETE("/webhooks/:id", s.notices.deleteWebhook)
+	v1.GET("/webhooks/:id/deliveries", s.notices.webhookDeliveries, admins)
+	v1.GET("/events", s.notices.events)
 
 	v1.GET("/tokens", s.listTokens, admins)
 	v1.POST("/tokens", s.createToken, admins)

@@ -23,6 +23,7 @@ import (
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
+	"github.com/citygrid/citygrid/grids/notices"
 )
 
 // Config is what the server needs besides its dependencies.
@@ -48,6 +49,10 @@ type Config struct {
 	// ExportWait is how long an export waits for a slot before a 503
 	// (0: 10 s).
 	ExportWait time.Duration
+	// Notices keeps webhooks and their delivery log, Events feeds the case
+	// event stream; internal/app builds both (nil: idle ones over the pool).
+	Notices *notices.Store
+	Events  *notices.Feed
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -67,6 +72,7 @@ type Server struct {
 	gis         *gisAPI
 	cases       *casesAPI
 	calendar    *calendarAPI
+	notices     *noticesAPI
 	openapiJSON []byte
 }
 
@@ -111,6 +117,17 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
 	s.cases = &casesAPI{cases: deps.Cases, cfg: cfg}
 	s.calendar = &calendarAPI{holder: deps.Calendar, log: log, cfg: cfg}
+	if cfg.Notices == nil {
+		ns, err := notices.NewStore(store.Pool(), notices.Config{}, log)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Notices = ns
+	}
+	if cfg.Events == nil {
+		cfg.Events = notices.NewFeed(store.Pool(), notices.Config{}, log)
+	}
+	s.notices = &noticesAPI{store: cfg.Notices, feed: cfg.Events, cfg: cfg}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -21,6 +22,12 @@ const AnyChange = "*"
 // ends. It holds one connection of the pool, reconnects with backoff when the
 // connection drops, and reports AnyChange after each reconnect.
 func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, fn func(table string)) {
+	ListenOn(ctx, pool, log, ChangeChannel, fn)
+}
+
+// ListenOn is Listen on another channel: fn gets each notice's payload, and
+// AnyChange after each reconnect.
+func ListenOn(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, channel string, fn func(payload string)) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
@@ -30,11 +37,11 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, fn func(t
 			}
 			first = false
 			backoff = 100 * time.Millisecond
-		}, fn)
+		}, channel, fn)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("change listener lost its connection; reconnecting", "err", err, "in", backoff)
+		log.Warn("listener lost its connection; reconnecting", "channel", channel, "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -44,7 +51,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, fn func(t
 	}
 }
 
-func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), fn func(string)) error {
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), channel string, fn func(string)) error {
 	pooled, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -52,7 +59,7 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), fn fu
 	// The connection carries a LISTEN: take it out of the pool for good.
 	conn := pooled.Hijack()
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+ChangeChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return err
 	}
 	connected()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/citygrid/citygrid/internal/app"
@@ -20,6 +21,7 @@ import (
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/citygen"
+	"github.com/citygrid/citygrid/grids/notices"
 	"github.com/citygrid/citygrid/internal/pgrun"
 	"github.com/citygrid/citygrid/web"
 )
@@ -28,7 +30,10 @@ func runServe(ctx context.Context, args []string) error {
 	var cfg config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: citygrid serve [flags]\n\nRuns the HTTP API and the map. Applies pending migrations first.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: citygrid serve [flags]\n\nRuns the HTTP API and the map. Applies pending migrations first.\n\n"+
+			"Webhook deliveries (env): CITYGRID_WEBHOOK_TIMEOUT (10s), CITYGRID_WEBHOOK_RETRY (10s,30s,2m,10m,30m,1h,2h,4h,8h,8h),\n"+
+			"CITYGRID_WEBHOOK_MAX_ATTEMPTS (retries + 1), CITYGRID_WEBHOOK_WORKERS (10), CITYGRID_JOBS_RESCUE_AFTER (2m: a delivery\n"+
+			"running that long on a server that died is tried again).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	commonFlags(fs, &cfg)
@@ -76,9 +81,14 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	noticeCfg, err := noticeConfig()
+	if err != nil {
+		return err
+	}
 	a, err := app.New(ctx, pool, migrator, app.Config{
-		Codes: rules,
-		Log:   log,
+		Codes:   rules,
+		Log:     log,
+		Notices: noticeCfg,
 		API: api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler(),
 			TileCacheBytes: int64(*tileCacheMB) << 20, MaxExports: *maxExports},
 		Prepare: func(ctx context.Context, store *grids.Store) error {
@@ -110,6 +120,8 @@ func runServe(ctx context.Context, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Event streams never go idle: they end when shutdown starts.
+	hs.RegisterOnShutdown(a.CloseStreams)
 	log.Info("citygrid serving", "addr", ln.Addr().String(), "version", version, "startup", time.Since(started).Round(time.Millisecond).String())
 	fmt.Fprintf(os.Stderr, "\n  citygrid 城市网格 is up: http://%s\n\n", displayAddr(ln.Addr()))
 	errc := make(chan error, 1)
@@ -126,8 +138,41 @@ func runServe(ctx context.Context, args []string) error {
 	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Deliveries in flight finish (or are cancelled at the deadline and
+	// retried by the next server); queued ones wait in the database.
+	if err := a.Stop(shutdownCtx); err != nil {
+		log.Warn("job queue stopped with work cancelled", "err", err)
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// noticeConfig reads the webhook delivery settings from the environment;
+// the defaults suit production, tests shorten them.
+func noticeConfig() (notices.Config, error) {
+	var c notices.Config
+	var err error
+	dur := func(name string, into *time.Duration) {
+		if v := os.Getenv(name); v != "" && err == nil {
+			if *into, err = time.ParseDuration(v); err != nil || *into <= 0 {
+				err = fmt.Errorf("%s: want a duration such as 30s, got %q", name, v)
+			}
+		}
+	}
+	dur("CITYGRID_WEBHOOK_TIMEOUT", &c.Timeout)
+	dur("CITYGRID_JOBS_RESCUE_AFTER", &c.RescueStuckAfter)
+	if v := os.Getenv("CITYGRID_WEBHOOK_RETRY"); v != "" && err == nil {
+		for _, part := range strings.Split(v, ",") {
+			d, perr := time.ParseDuration(strings.TrimSpace(part))
+			if perr != nil || d <= 0 {
+				return c, fmt.Errorf("CITYGRID_WEBHOOK_RETRY: want durations separated by commas such as 10s,30s,2m, got %q", v)
+			}
+			c.Retry = append(c.Retry, d)
+		}
+	}
+	c.MaxAttempts = envInt("CITYGRID_WEBHOOK_MAX_ATTEMPTS", 0)
+	c.Workers = envInt("CITYGRID_WEBHOOK_WORKERS", 0)
+	return c, err
 }
 
 func displayAddr(a net.Addr) string {

@@ -1,5 +1,6 @@
 // Package app wires citygrid together: the stores over one pool, the locate
-// resolver, the HTTP server and the change listener that keeps them fresh.
+// resolver, the HTTP server, the change listener that keeps them fresh, and
+// the job queue that delivers webhooks.
 // `citygrid serve` and the API tests build the service through New, so the
 // tests run what production runs.
 package app
@@ -10,12 +11,14 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/cases"
+	"github.com/citygrid/citygrid/grids/notices"
 	"github.com/citygrid/citygrid/internal/db"
 )
 
@@ -31,6 +34,8 @@ type Config struct {
 	// CalendarZone is the zone whose local days the working calendar
 	// counts (nil: Asia/Shanghai).
 	CalendarZone *time.Location
+	// Notices says how webhook deliveries are made and retried.
+	Notices notices.Config
 }
 
 // App is a wired service.
@@ -42,7 +47,11 @@ type App struct {
 	Server   *api.Server
 	Calendar *calendar.Holder
 	Cases    *cases.Store
-	log      *slog.Logger
+	// Notices enqueues and delivers webhooks (its runner starts in Run);
+	// Events is the feed of case changes behind /api/v1/events.
+	Notices *notices.Store
+	Events  *notices.Feed
+	log     *slog.Logger
 }
 
 // New builds the stores, the locate index, the working calendar and the
@@ -64,21 +73,58 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	if err != nil {
 		return nil, err
 	}
+	ns, err := notices.NewStore(pool, cfg.Notices, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	feed := notices.NewFeed(pool, cfg.Notices, cfg.Log)
+	cfg.API.Notices, cfg.API.Events = ns, feed
 	cc := cfg.Cases
 	cc.Clock = func(hours, days int) (cases.Clock, time.Duration) {
 		return cal.Current().Clock(calendar.Limit{Hours: hours, WorkingDays: days})
 	}
+	cc.Notify = func(ctx context.Context, tx pgx.Tx, n cases.Notice) error {
+		return ns.Enqueue(ctx, tx, notices.Notice{Kind: n.Kind, Case: n.Case, Unit: n.Unit, At: n.At, Data: n.Data})
+	}
 	cs := cases.NewStore(store, resolver, cc)
+	if err := cs.EnsurePartitions(ctx); err != nil {
+		return nil, fmt.Errorf("case partitions: %w", err)
+	}
+	// The deadline notices (黄牌, 红牌) and the next months' partitions run
+	// on river's elected leader: once per period across all servers.
+	for _, p := range []notices.Periodic{
+		{Name: "case_deadlines", Every: time.Minute, Run: func(ctx context.Context) error { _, err := cs.ScanDeadlines(ctx); return err }},
+		{Name: "case_partitions", Every: 24 * time.Hour, Run: cs.EnsurePartitions},
+	} {
+		if err := ns.Register(p); err != nil {
+			return nil, err
+		}
+	}
 	srv, err := api.New(store, resolver, migrator, api.Deps{Cases: cs, Calendar: cal}, cfg.Log, cfg.API)
 	if err != nil {
 		return nil, err
 	}
-	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv, Calendar: cal, Cases: cs, log: cfg.Log}, nil
+	return &App{Pool: pool, Store: store, Resolver: resolver, Migrator: migrator, Server: srv, Calendar: cal, Cases: cs,
+		Notices: ns, Events: feed, log: cfg.Log}, nil
 }
 
 // Run keeps the service fresh until ctx ends: it listens for change
-// notifications and rebuilds the locate index after them.
+// notifications and rebuilds the locate index after them, feeds the event
+// stream, and works webhook deliveries and periodic jobs (register those
+// before Run). Stop ends the work gracefully; the end of ctx cancels it.
 func (a *App) Run(ctx context.Context) {
 	go grids.Listen(ctx, a.Pool, a.log, a.Server.Changed)
+	go a.Events.Run(ctx)
+	if err := a.Notices.Start(ctx); err != nil {
+		a.log.Error("the job queue did not start: webhooks wait until a server runs it", "err", err)
+	}
 	a.Resolver.Run(ctx)
 }
+
+// CloseStreams ends the event streams, which would otherwise keep an HTTP
+// server's graceful shutdown waiting.
+func (a *App) CloseStreams() { a.Events.Close() }
+
+// Stop lets running webhook deliveries finish (until ctx ends) and stops
+// taking new ones.
+func (a *App) Stop(ctx context.Context) error { return a.Notices.Stop(ctx) }

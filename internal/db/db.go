@@ -1,5 +1,6 @@
 // Package db opens citygrid's connection pool with the settings every
-// query relies on, and applies the embedded migrations with goose.
+// query relies on, and applies the embedded migrations with goose (and
+// river's job tables with rivermigrate).
 package db
 
 import (
@@ -13,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/citygrid/citygrid/migrations"
 )
@@ -51,11 +54,14 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// Migrator applies the embedded migrations with goose. A session-level
-// advisory lock serialises servers that start at the same moment.
+// Migrator applies the embedded migrations with goose, then river's own
+// schema (the job queue behind webhook deliveries) with rivermigrate. A
+// session-level advisory lock serialises servers that start at the same
+// moment.
 type Migrator struct {
 	db       *sql.DB
 	provider *goose.Provider
+	pool     *pgxpool.Pool
 }
 
 // NewMigrator prepares migrations against the pool's database.
@@ -70,22 +76,63 @@ func NewMigrator(pool *pgxpool.Pool) (*Migrator, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Migrator{db: db, provider: p}, nil
+	return &Migrator{db: db, provider: p, pool: pool}, nil
 }
 
 // Close releases the migrator's connection.
 func (m *Migrator) Close() error { return errors.Join(m.provider.Close(), m.db.Close()) }
 
-// Up applies every pending migration and returns how many ran.
+// Up applies every pending migration and returns how many ran (river's
+// not counted).
 func (m *Migrator) Up(ctx context.Context) (int, error) {
 	res, err := m.provider.Up(ctx)
+	if err != nil {
+		return len(res), err
+	}
+	return len(res), m.river(ctx, rivermigrate.DirectionUp)
+}
+
+// DownTo rolls back to version (0 removes everything, river's tables too).
+func (m *Migrator) DownTo(ctx context.Context, version int64) (int, error) {
+	if version == 0 {
+		if err := m.river(ctx, rivermigrate.DirectionDown); err != nil {
+			return 0, err
+		}
+	}
+	res, err := m.provider.DownTo(ctx, version)
 	return len(res), err
 }
 
-// DownTo rolls back to version (0 removes everything).
-func (m *Migrator) DownTo(ctx context.Context, version int64) (int, error) {
-	res, err := m.provider.DownTo(ctx, version)
-	return len(res), err
+// riverLock is the advisory lock key under which river's schema changes:
+// rivermigrate takes no lock of its own.
+const riverLock = 727_273
+
+// river brings river's schema fully up or removes it. River versions its
+// schema itself (table river_migration), so an upgrade of the pinned river
+// module migrates on the next start without a goose file; doing nothing
+// when it is current keeps Up idempotent.
+func (m *Migrator) river(ctx context.Context, dir rivermigrate.Direction) error {
+	conn, err := m.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, riverLock); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, riverLock)
+	rm, err := rivermigrate.New(riverpgxv5.New(m.pool), nil)
+	if err != nil {
+		return err
+	}
+	opts := &rivermigrate.MigrateOpts{}
+	if dir == rivermigrate.DirectionDown {
+		opts.TargetVersion = -1 // every step: the schema goes whole
+	}
+	if _, err := rm.Migrate(ctx, dir, opts); err != nil {
+		return fmt.Errorf("river schema: %w", err)
+	}
+	return nil
 }
 
 // Versions reports the database's version and the newest embedded one.

@@ -23,6 +23,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/citygrid/citygrid/internal/pgrun"
 	"github.com/citygrid/citygrid/migrations"
@@ -204,6 +206,13 @@ func migrationsHash() string {
 		h.Write(b)
 		return nil
 	})
+	// River's schema comes with the river module (internal/db.Migrator
+	// applies it after goose): another river version, another template.
+	if rm, err := rivermigrate.New(riverpgxv5.New(nil), nil); err == nil {
+		for _, v := range rm.AllVersions() {
+			h.Write([]byte(v.SQLUp))
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
