@@ -49,6 +49,7 @@ func (s *casesAPI) createCase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out.Photos = withHrefs(out.Code, out.Photos)
 	status := http.StatusCreated
 	if replayed {
 		c.Response().Header().Set("Idempotent-Replayed", "true")
@@ -113,6 +114,7 @@ func (s *casesAPI) act(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out.Photos = withHrefs(out.Code, out.Photos)
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -306,8 +306,17 @@ func (s *Store) AddPhotos(ctx context.Context, p grids.Principal, code, stage st
 		if out, err = s.insertPhotos(ctx, tx, p, &c, stage, ready); err != nil {
 			return err
 		}
+		var added []int64
+		for _, ph := range out {
+			if !ph.Duplicate {
+				added = append(added, ph.ID)
+			}
+		}
+		if len(added) == 0 {
+			return nil // nothing new: no history
+		}
 		from := c.Status
-		return writeEvent(ctx, tx, &c, p, "photos", &from, "", map[string]any{"stage": stage, "photos": photoIDs(out)}, time.Now())
+		return writeEvent(ctx, tx, &c, p, "photos", &from, "", map[string]any{"stage": stage, "photos": added}, time.Now())
 	})
 	return out, err
 }
