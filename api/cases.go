@@ -23,23 +23,33 @@ type casesAPI struct {
 // createCase answers POST /api/v1/cases. An Idempotency-Key header makes a
 // retry return the first answer's case instead of filing a second one.
 func (s *casesAPI) createCase(c echo.Context) error {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.BodyLimit))
-	if err != nil {
-		return err
-	}
-	var in cases.CreateInput
-	if err := decodeBytes(body, &in); err != nil {
-		return err
-	}
 	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
 	if len(key) > 200 {
 		return bad("Idempotency-Key", "at most 200 characters")
 	}
-	sum := sha256.Sum256(canonicalJSON(body))
-	out, replayed, err := s.cases.Create(c.Request().Context(), principalOf(c), in, key, sum[:])
+	var in cases.CreateInput
+	var sum []byte
+	if isMultipart(c) { // a case part and photo parts (photos.go)
+		var err error
+		if sum, err = s.readMultipartCase(c, &in); err != nil {
+			return err
+		}
+	} else {
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.BodyLimit))
+		if err != nil {
+			return err
+		}
+		if err := decodeBytes(body, &in); err != nil {
+			return err
+		}
+		h := sha256.Sum256(canonicalJSON(body))
+		sum = h[:]
+	}
+	out, replayed, err := s.cases.Create(c.Request().Context(), principalOf(c), in, key, sum)
 	if err != nil {
 		return err
 	}
+	out.Photos = withHrefs(out.Code, out.Photos)
 	status := http.StatusCreated
 	if replayed {
 		c.Response().Header().Set("Idempotent-Replayed", "true")
@@ -91,7 +101,11 @@ func (s *casesAPI) caseEvents(c echo.Context) error {
 // act answers POST /api/v1/cases/{code}/{action}.
 func (s *casesAPI) act(c echo.Context) error {
 	var in cases.ActionInput
-	if c.Request().ContentLength != 0 {
+	if isMultipart(c) { // note, passed and photo parts (photos.go)
+		if err := s.readMultipartAction(c, &in); err != nil {
+			return err
+		}
+	} else if c.Request().ContentLength != 0 {
 		if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
 			return err
 		}
@@ -100,6 +114,7 @@ func (s *casesAPI) act(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out.Photos = withHrefs(out.Code, out.Photos)
 	return c.JSON(http.StatusOK, out)
 }
 

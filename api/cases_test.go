@@ -445,4 +445,3 @@ func timeLimits(t *testing.T, e *env, dispatcher string) {
 		t.Errorf("handled after its deadline, not overdue: %+v", h)
 	}
 }
-

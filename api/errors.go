@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/ingest"
 )
 
@@ -71,6 +72,7 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		tl  *tooLarge
 		ue  *unavailable
 		ie  *ingest.ImportError
+		pt  *cases.TooLargeError
 	)
 	e := func(code, msg string) ErrorDetail { return ErrorDetail{Code: code, Message: msg} }
 	switch {
@@ -105,6 +107,10 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		return http.StatusForbidden, ErrorBody{e("forbidden", err.Error())}
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, ErrorBody{e("too_large", fmt.Sprintf("request body over %d bytes", mbe.Limit))}
+	case errors.As(err, &pt):
+		d := e("too_large", pt.Error())
+		d.Field = pt.Part
+		return http.StatusRequestEntityTooLarge, ErrorBody{d}
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge, ErrorBody{e("too_large", tl.Error())}
 	case errors.Is(err, errBusy):

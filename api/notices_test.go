@@ -203,7 +203,6 @@ func TestWebhooksAPI(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 // sse is an open event stream, its events sent on a channel.
 type sse struct {

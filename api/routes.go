@@ -78,6 +78,9 @@ func (s *Server) register() {
 	v1.GET("/cases.geojson", s.cases.casesGeoJSON)
 	v1.GET("/cases/:code", s.cases.getCase)
 	v1.GET("/cases/:code/events", s.cases.caseEvents)
+	v1.GET("/cases/:code/photos", s.cases.listPhotos)
+	v1.POST("/cases/:code/photos", s.cases.addPhotos)
+	v1.GET("/cases/:code/photos/:id", s.cases.getPhoto)
 	v1.POST("/cases/:code/:action", s.cases.act)
 
 	// Open311 GeoReport v2 for citizens' apps and city systems (open311.go).

@@ -32,6 +32,8 @@ type ActionInput struct {
 	Passed *bool `json:"passed"`
 	// Into is the case a duplicate is merged into.
 	Into string `json:"into"`
+	// Photos are uploads with handled (after photos) or verify.
+	Photos []PhotoInput `json:"-"`
 }
 
 // Act takes a workflow action on a case, writing its event, its notices
@@ -46,6 +48,16 @@ func (s *Store) Act(ctx context.Context, p grids.Principal, code, action string,
 	}
 	if n := utf8.RuneCountInString(in.Note); n > MaxText {
 		return Case{}, grids.Invalid("note", "%d characters; at most %d", n, MaxText)
+	}
+	var photos []readyPhoto
+	if len(in.Photos) > 0 {
+		if action != ActHandled && action != ActVerify {
+			return Case{}, grids.Invalid("photo", "only handled and verify take photos; add others with POST /api/v1/cases/%s/photos", code)
+		}
+		var err error
+		if photos, err = s.preparePhotos(in.Photos, 0); err != nil {
+			return Case{}, err
+		}
 	}
 	now := time.Now()
 	var c Case
@@ -72,6 +84,16 @@ func (s *Store) Act(ctx context.Context, p grids.Principal, code, action string,
 		c.UpdatedAt = now
 		if err := s.save(ctx, tx, &c); err != nil {
 			return err
+		}
+		if len(photos) > 0 {
+			stage := StageHandled
+			if action == ActVerify {
+				stage = StageVerify
+			}
+			if c.Photos, err = s.insertPhotos(ctx, tx, p, &c, stage, photos); err != nil {
+				return err
+			}
+			data["photos"] = photoIDs(c.Photos)
 		}
 		if err := writeEvent(ctx, tx, &c, p, action, &from, in.Note, data, now); err != nil {
 			return err

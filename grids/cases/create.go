@@ -36,6 +36,8 @@ type CreateInput struct {
 	ReporterPhone string   `json:"reporter_phone"`
 	ObjectID      *int64   `json:"object_id"`
 	PhotoURLs     []string `json:"photo_urls"`
+	// Photos are uploads (multipart intake), stored at the report stage.
+	Photos []PhotoInput `json:"-"`
 	// ReportedAt backdates a report (demo data, imports from another
 	// system); admin only, never in the future.
 	ReportedAt *time.Time `json:"reported_at"`
@@ -105,6 +107,10 @@ func (in *CreateInput) check(p grids.Principal, now time.Time) (geo.CRS, error) 
 func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, key string, bodyHash []byte) (Case, bool, error) {
 	now := time.Now()
 	crs, err := in.check(p, now)
+	if err != nil {
+		return Case{}, false, err
+	}
+	photos, err := s.preparePhotos(in.Photos, len(in.PhotoURLs))
 	if err != nil {
 		return Case{}, false, err
 	}
@@ -186,6 +192,11 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 		for _, u := range in.PhotoURLs {
 			if _, err := tx.Exec(ctx, `INSERT INTO case_photos (case_id, case_code, stage, url, uploaded_by)
 				VALUES ($1, $2, 'report', $3, $4)`, c.id, c.Code, u, p.User); err != nil {
+				return err
+			}
+		}
+		if len(photos) > 0 {
+			if c.Photos, err = s.insertPhotos(ctx, tx, p, &c, StageReport, photos); err != nil {
 				return err
 			}
 		}

@@ -55,6 +55,8 @@ type Case struct {
 	// PossibleDuplicates are open cases of the same category nearby, on
 	// intake and registration.
 	PossibleDuplicates []Duplicate `json:"possible_duplicates,omitempty"`
+	// Photos are the ones this request uploaded (intake, handled, verify).
+	Photos []Photo `json:"photos,omitempty"`
 
 	id         int64
 	unitID     *int64

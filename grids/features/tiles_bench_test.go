@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
-	"github.com/uber/h3-go/v4"
 	"github.com/paulmach/orb/maptile"
+	"github.com/uber/h3-go/v4"
 
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/citygen"
