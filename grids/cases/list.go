@@ -106,7 +106,7 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 	if f.Source != "" {
 		add(`c.source = @source`, "source", f.Source)
 	}
-	const overdue = `((c.clock_from IS NOT NULL AND c.due_at < now()) OR (c.handled_on_time = false AND c.status NOT IN ('closed', 'cancelled', 'merged')))`
+	overdue := OverdueSQL()
 	const warning = `(c.clock_from IS NOT NULL AND c.warn_at <= now() AND c.due_at >= now())`
 	if f.Overdue != nil {
 		if *f.Overdue {
@@ -136,6 +136,12 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 		return ""
 	}
 	return " WHERE " + strings.Join(w, " AND ")
+}
+
+// OverdueSQL is the condition of an overdue case (红牌) over cases c: its
+// clock ran past the deadline, or it was handled late and is still open.
+func OverdueSQL() string {
+	return `((c.clock_from IS NOT NULL AND c.due_at < now()) OR (c.handled_on_time = false AND c.status NOT IN ('closed', 'cancelled', 'merged')))`
 }
 
 // sortKey is the keyset of a sort: the SQL expression, its direction and
