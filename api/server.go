@@ -65,6 +65,7 @@ type Server struct {
 	cover       *coverageAPI
 	gis         *gisAPI
 	cases       *casesAPI
+	stats       *statsAPI
 	openapiJSON []byte
 }
 
@@ -100,6 +101,11 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, cs
 	s.places = &placesAPI{store: store, assignments: grids.NewAssignmentStore(store.Pool()), cov: cov, cfg: cfg}
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
 	s.cases = &casesAPI{cases: cs, cfg: cfg}
+	hotspots, err := cases.NewHotspots(cs, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.stats = &statsAPI{cases: cs, hot: hotspots}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err
