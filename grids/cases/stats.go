@@ -87,26 +87,26 @@ type Stats struct {
 // grouping is how a grouping keys its rows and names them.
 type grouping struct {
 	key  string // over cases c
-	join string // over the aggregate m, giving code and name
+	join string // over the rated aggregate r, giving code and name
 }
 
 func groupingOf(by, level string) (grouping, error) {
 	switch by {
 	case ByUnit:
-		return grouping{`c.unit_id`, `JOIN units u ON u.id = m.key CROSS JOIN LATERAL (SELECT u.code, u.name) n`}, nil
+		return grouping{`c.unit_id`, `JOIN units u ON u.id = r.key CROSS JOIN LATERAL (SELECT u.code, u.name) n`}, nil
 	case ByGrid:
-		return grouping{`c.grid_code`, `CROSS JOIN LATERAL (SELECT m.key AS code,
-			coalesce((SELECT g.name FROM grids g WHERE g.code = m.key ORDER BY g.version DESC LIMIT 1), m.key) AS name) n`}, nil
+		return grouping{`c.grid_code`, `CROSS JOIN LATERAL (SELECT r.key AS code,
+			coalesce((SELECT g.name FROM grids g WHERE g.code = r.key ORDER BY g.version DESC LIMIT 1), r.key) AS name) n`}, nil
 	case ByCategory:
-		return grouping{`c.category_code`, `CROSS JOIN LATERAL (SELECT m.key AS code,
-			coalesce((SELECT cat.name_zh FROM categories cat WHERE cat.code = m.key), m.key) AS name) n`}, nil
+		return grouping{`c.category_code`, `CROSS JOIN LATERAL (SELECT r.key AS code,
+			coalesce((SELECT cat.name_zh FROM categories cat WHERE cat.code = r.key), r.key) AS name) n`}, nil
 	case ByRegion:
 		col := map[string]string{"district": "district_code", "subdistrict": "subdistrict_code", "community": "community_code"}[level]
 		if col == "" {
 			return grouping{}, grids.Malformed("level", "%q is not a level (district, subdistrict or community)", level)
 		}
-		return grouping{`c.` + col, `CROSS JOIN LATERAL (SELECT m.key AS code,
-			coalesce((SELECT r.name FROM regions r WHERE r.code = m.key), m.key) AS name) n`}, nil
+		return grouping{`c.` + col, `CROSS JOIN LATERAL (SELECT r.key AS code,
+			coalesce((SELECT reg.name FROM regions reg WHERE reg.code = r.key), r.key) AS name) n`}, nil
 	}
 	return grouping{}, grids.Malformed("by", "%q is not a grouping (units, grids, regions or categories)", by)
 }
