@@ -130,8 +130,7 @@ func WriteXLSX(w io.Writer, t Table) error {
 	}
 	styles := map[Kind]int{}
 	for k, fmtID := range map[Kind]int{Int: 1, Number: 2, Percent: 10} { // 0, 0.00, 0.00%
-		id := fmtID
-		if styles[k], err = f.NewStyle(&excelize.Style{NumFmt: id}); err != nil {
+		if styles[k], err = f.NewStyle(&excelize.Style{NumFmt: fmtID}); err != nil {
 			return err
 		}
 	}
