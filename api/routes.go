@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/cases"
 )
 
 // register wires every route. Each one must also be described in
@@ -76,6 +77,7 @@ func (s *Server) register() {
 	v1.POST("/cases", s.cases.createCase, reporters)
 	v1.GET("/cases", s.cases.listCases)
 	v1.GET("/cases.geojson", s.cases.casesGeoJSON)
+	v1.GET("/cases/hotspots", s.stats.hotspots) // before /cases/:code, or it reads as a code
 	v1.GET("/cases/:code", s.cases.getCase)
 	v1.GET("/cases/:code/events", s.cases.caseEvents)
 	v1.GET("/cases/:code/photos", s.cases.listPhotos)
@@ -85,6 +87,11 @@ func (s *Server) register() {
 
 	// Open311 GeoReport v2 for citizens' apps and city systems (open311.go).
 	s.open311Routes(reporters)
+	v1.GET("/stats/units", s.stats.stats(cases.ByUnit))
+	v1.GET("/stats/grids", s.stats.stats(cases.ByGrid))
+	v1.GET("/stats/regions", s.stats.stats(cases.ByRegion))
+	v1.GET("/stats/categories", s.stats.stats(cases.ByCategory))
+	v1.GET("/stats/ranking", s.stats.ranking)
 
 	v1.GET("/themes", s.listThemes)
 	v1.GET("/categories", s.listCategories)

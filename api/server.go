@@ -73,6 +73,7 @@ type Server struct {
 	cases       *casesAPI
 	calendar    *calendarAPI
 	notices     *noticesAPI
+	stats       *statsAPI
 	openapiJSON []byte
 }
 
@@ -128,6 +129,11 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 		cfg.Events = notices.NewFeed(store.Pool(), notices.Config{}, log)
 	}
 	s.notices = &noticesAPI{store: cfg.Notices, feed: cfg.Events, cfg: cfg}
+	hotspots, err := cases.NewHotspots(deps.Cases, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.stats = &statsAPI{cases: deps.Cases, hot: hotspots}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err

@@ -61,8 +61,7 @@ func TestGeneratedCases(t *testing.T) {
 		t.Errorf("%d closed of 200: a year's cases are mostly closed", seen[cases.Closed])
 	}
 	var overdue int
-	q(`SELECT count(*) FROM cases c WHERE (c.clock_from IS NOT NULL AND c.due_at < now())
-	      OR (c.handled_on_time = false AND c.status NOT IN ('closed', 'cancelled', 'merged'))`, &overdue)
+	q(`SELECT count(*) FROM cases c WHERE `+cases.OverdueSQL, &overdue)
 	var reworked, returned, lateClosed int
 	q(`SELECT count(*) FILTER (WHERE rework_count > 0), count(*) FILTER (WHERE return_count > 0),
 	          count(*) FILTER (WHERE status = 'closed' AND NOT handled_on_time) FROM cases`, &reworked, &returned, &lateClosed)
