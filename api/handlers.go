@@ -7,6 +7,7 @@ import (
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
+	"github.com/citygrid/citygrid/grids/search"
 )
 
 // The handlers come in groups by what they serve, each holding only the
@@ -38,4 +39,9 @@ type gisAPI struct {
 	exports  chan struct{} // a slot per running export
 	extents  extentCache
 	tiles    *tileService
+}
+
+// searchAPI serves the search box and address placing.
+type searchAPI struct {
+	search *search.Store
 }

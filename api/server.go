@@ -21,6 +21,7 @@ import (
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
+	"github.com/citygrid/citygrid/grids/search"
 )
 
 // Config is what the server needs besides its dependencies.
@@ -63,6 +64,7 @@ type Server struct {
 	places      *placesAPI
 	cover       *coverageAPI
 	gis         *gisAPI
+	search      *searchAPI
 	openapiJSON []byte
 }
 
@@ -97,6 +99,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, lo
 	cov := coverage.NewStore(store)
 	s.places = &placesAPI{store: store, assignments: grids.NewAssignmentStore(store.Pool()), cov: cov, cfg: cfg}
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
+	s.search = &searchAPI{search: search.NewStore(store)}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err

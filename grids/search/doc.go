@@ -1,0 +1,21 @@
+// Package search finds regions, grids, objects and units by name or code,
+// ranked and Chinese-aware, and places a hotline caller's address (a
+// street, a crossing of two streets, a compound) at a point.
+package search
+
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+// Store is this package's access to PostGIS, over the shared pool.
+type Store struct {
+	pool *pgxpool.Pool
+	core *grids.Store
+}
+
+// NewStore returns the package's store over the core store's pool.
+func NewStore(core *grids.Store) *Store {
+	return &Store{pool: core.Pool(), core: core}
+}

@@ -1,0 +1,233 @@
+package search
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+
+	"github.com/citygrid/citygrid/grids"
+)
+
+// bestLine picks, among the texts a row is found by (its name, name
+// variants, code), the one that matches best, and says how: class 4 exact,
+// 3 prefix, 2 substring, 1 fuzzy (as Match), with its trigram similarity.
+func bestLine(texts string) string {
+	return fmt.Sprintf(` CROSS JOIN LATERAL (
+		SELECT l AS line,
+		       CASE WHEN lower(l) = @lq THEN 4 WHEN lower(l) LIKE @prefix THEN 3
+		            WHEN lower(l) LIKE @like THEN 2 ELSE 1 END AS class,
+		       similarity(@lq, lower(l)) AS sim
+		FROM unnest(%s) l WHERE l <> ''
+		ORDER BY 2 DESC, 3 DESC, length(l) LIMIT 1) b`, texts)
+}
+
+// inRegion is true where no region limits the search or g lies in it.
+func inRegion(g string) string {
+	return `(@region = '' OR ST_Intersects(` + g + `, (SELECT geom FROM regions WHERE code = @region)))`
+}
+
+// The ancestors of a row, as (level, code, name) triples, placed by level.
+const ancestorCols = `COALESCE(p1.level, ''), COALESCE(p1.code, ''), COALESCE(p1.name, ''),
+	COALESCE(p2.level, ''), COALESCE(p2.code, ''), COALESCE(p2.name, ''),
+	COALESCE(p3.level, ''), COALESCE(p3.code, ''), COALESCE(p3.name, '')`
+
+type ancestors [3]struct{ level, code, name string }
+
+func (a *ancestors) dest() []any {
+	return []any{&a[0].level, &a[0].code, &a[0].name, &a[1].level, &a[1].code, &a[1].name, &a[2].level, &a[2].code, &a[2].name}
+}
+
+func (a *ancestors) place(r *Result) {
+	for _, x := range a {
+		switch x.level {
+		case "district":
+			r.District = &grids.CodeName{Code: x.code, Name: x.name}
+		case "subdistrict":
+			r.Subdistrict = &grids.CodeName{Code: x.code, Name: x.name}
+		}
+	}
+}
+
+// where holds a result's point and bounding box as scanned.
+type where struct {
+	x, y, w, s, e, n *float64
+}
+
+func (p *where) dest() []any { return []any{&p.x, &p.y, &p.w, &p.s, &p.e, &p.n} }
+
+func (p *where) place(r *Result) {
+	if p.x != nil && p.y != nil {
+		r.Point = &orb.Point{*p.x, *p.y}
+	}
+	if p.w != nil {
+		r.BBox = &[4]float64{*p.w, *p.s, *p.e, *p.n}
+	}
+}
+
+const whereCols = `ST_X(pt), ST_Y(pt), ST_XMin(ext), ST_YMin(ext), ST_XMax(ext), ST_YMax(ext)`
+
+func (s *Store) regions(ctx context.Context, q *query) ([]Result, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT r.code, r.name, r.level, b.line, b.class, b.sim, `+whereCols+`, `+ancestorCols+`
+		FROM regions r
+		LEFT JOIN regions p2 ON p2.id = r.parent_id
+		LEFT JOIN regions p3 ON p3.id = p2.parent_id
+		CROSS JOIN LATERAL (SELECT r.level, r.code, r.name) p1
+		CROSS JOIN LATERAL (SELECT ST_PointOnSurface(r.geom) AS pt, r.geom AS ext) g`+
+		bestLine(`ARRAY[r.name, r.code]`)+`
+		WHERE ((citygrid_grams(r.name) @> citygrid_query_grams(@q) AND lower(r.name) LIKE @like)
+		       OR r.code LIKE @codeprefix OR (@fuzzy AND @q <% r.name))
+		  AND `+inRegion(`g.pt`)+`
+		ORDER BY b.class DESC, array_position(ARRAY['district', 'subdistrict', 'community'], r.level), b.sim DESC, length(b.line), r.code
+		LIMIT @limit`, pgx.NamedArgs(q.args()))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(row pgx.Rows) (Result, error) {
+		r := Result{Kind: "region"}
+		var w where
+		var a ancestors
+		err := row.Scan(append(append([]any{&r.Code, &r.Name, &r.Level, &r.Matched, &r.Match, &r.Similarity}, w.dest()...), a.dest()...)...)
+		w.place(&r)
+		a.place(&r)
+		r.weight = regionWeight(r.Level)
+		return r, err
+	})
+}
+
+func (s *Store) grids(ctx context.Context, q *query) ([]Result, error) {
+	if !q.code {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT g.code, g.name, CASE WHEN g.code = @q THEN 4 ELSE 3 END, `+whereCols+`, `+ancestorCols+`
+		FROM grids g
+		JOIN regions p1 ON p1.id = g.community_id
+		LEFT JOIN regions p2 ON p2.id = p1.parent_id
+		LEFT JOIN regions p3 ON p3.id = p2.parent_id
+		CROSS JOIN LATERAL (SELECT ST_PointOnSurface(g.geom) AS pt, g.geom AS ext) x
+		WHERE g.valid_to IS NULL AND (g.code LIKE @codeprefix OR g.code LIKE @codeupper) AND `+inRegion(`x.pt`)+`
+		ORDER BY g.code = @q DESC, length(g.code), g.code
+		LIMIT @limit`, pgx.NamedArgs(q.args()))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(row pgx.Rows) (Result, error) {
+		r := Result{Kind: "grid", Level: "grid"}
+		var w where
+		var a ancestors
+		err := row.Scan(append(append([]any{&r.Code, &r.Name, &r.Match}, w.dest()...), a.dest()...)...)
+		r.Matched, r.Similarity = r.Code, 0
+		if r.Match == Exact {
+			r.Similarity = 1
+		}
+		w.place(&r)
+		a.place(&r)
+		r.weight = gridWeight
+		return r, err
+	})
+}
+
+func (s *Store) units(ctx context.Context, q *query) ([]Result, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT u.code, u.name, u.kind, b.line, b.class, b.sim, `+whereCols+`, `+ancestorCols+`
+		FROM units u
+		LEFT JOIN regions p1 ON p1.id = u.region_id
+		LEFT JOIN regions p2 ON p2.id = p1.parent_id
+		LEFT JOIN regions p3 ON p3.id = p2.parent_id
+		CROSS JOIN LATERAL (SELECT COALESCE(citygrid_middle(u.geom), ST_PointOnSurface(p1.geom)) AS pt,
+		                           COALESCE(u.geom, p1.geom) AS ext) g`+
+		bestLine(`ARRAY[u.name, u.code]`)+`
+		WHERE ((citygrid_grams(u.name) @> citygrid_query_grams(@q) AND lower(u.name) LIKE @like)
+		       OR u.code LIKE @codeprefix OR u.code LIKE @codeupper OR (@fuzzy AND @q <% u.name))
+		  AND (@region = '' OR g.pt IS NOT NULL AND `+inRegion(`g.pt`)+`)
+		ORDER BY b.class DESC, b.sim DESC, length(b.line), u.code
+		LIMIT @limit`, pgx.NamedArgs(q.args()))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(row pgx.Rows) (Result, error) {
+		r := Result{Kind: "unit"}
+		var w where
+		var a ancestors
+		err := row.Scan(append(append([]any{&r.Code, &r.Name, &r.Level, &r.Matched, &r.Match, &r.Similarity}, w.dest()...), a.dest()...)...)
+		w.place(&r)
+		a.place(&r)
+		r.weight = unitWeight
+		return r, err
+	})
+}
+
+// objects finds objects by their names and name variants. The stored
+// objects of one name and layer that lie together (the ways of one street,
+// the stop positions of one station) are one result; the same name far
+// apart (two 学院路 in two districts) is two. Only the best names are
+// grouped, so a one-character query matching thousands stays cheap.
+func (s *Store) objects(ctx context.Context, q *query) ([]Result, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH m AS (
+			SELECT o.id, o.layer, o.name, o.geom, b.line, b.class, b.sim
+			FROM objects o`+bestLine(`string_to_array(citygrid_search_text(o.name, o.attrs), E'\n')`)+`
+			WHERE o.name <> ''
+			  AND ((citygrid_grams(citygrid_search_text(o.name, o.attrs)) @> citygrid_query_grams(@q)
+			        AND lower(citygrid_search_text(o.name, o.attrs)) LIKE @like)
+			       OR (@fuzzy AND @q <% citygrid_search_text(o.name, o.attrs)))
+			  AND (@layers::text[] IS NULL OR o.layer = ANY (@layers))
+			  AND `+inRegion(`o.geom`)+`
+		), top AS (
+			SELECT layer, name FROM m GROUP BY layer, name
+			ORDER BY max(class) DESC, coalesce(array_position(@layer_order::text[], layer), 99), max(sim) DESC, length(name), name
+			LIMIT @limit
+		), parts AS (
+			SELECT m.*, ST_ClusterDBSCAN(m.geom, 0.005, 1) OVER (PARTITION BY m.layer, m.name) AS k
+			FROM m JOIN top USING (layer, name)
+		), grouped AS (
+			SELECT layer, name, max(class) AS class, max(sim) AS sim,
+			       (array_agg(line ORDER BY class DESC, sim DESC, length(line)))[1] AS line,
+			       array_agg(id ORDER BY id) AS ids, ST_Collect(geom) AS ext
+			FROM parts GROUP BY layer, name, k
+		)
+		SELECT g.ids, g.layer, g.name, g.line, g.class, g.sim, `+whereCols+`, `+ancestorCols+`
+		FROM grouped g
+		CROSS JOIN LATERAL (SELECT CASE WHEN ST_Dimension(g.ext) = 2 THEN ST_PointOnSurface(ST_CollectionExtract(g.ext, 3))
+		                                ELSE ST_ClosestPoint(g.ext, ST_Centroid(g.ext)) END AS pt) x
+		LEFT JOIN LATERAL (
+			SELECT r.level, r.code, r.name, p.level AS plevel, p.code AS pcode, p.name AS pname
+			FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
+			WHERE r.level IN ('subdistrict', 'district') AND ST_Intersects(r.geom, x.pt)
+			ORDER BY r.level = 'subdistrict' DESC LIMIT 1) p1 ON true
+		CROSS JOIN LATERAL (SELECT p1.plevel AS level, p1.pcode AS code, p1.pname AS name) p2
+		CROSS JOIN LATERAL (SELECT NULL::text AS level, NULL::text AS code, NULL::text AS name) p3`,
+		pgx.NamedArgs(q.args()))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(row pgx.Rows) (Result, error) {
+		r := Result{Kind: "object"}
+		var w where
+		var a ancestors
+		err := row.Scan(append(append([]any{&r.ids, &r.Layer, &r.Name, &r.Matched, &r.Match, &r.Similarity}, w.dest()...), a.dest()...)...)
+		if len(r.ids) > 0 {
+			r.ID, r.Parts = r.ids[0], len(r.ids)
+		}
+		w.place(&r)
+		a.place(&r)
+		r.weight = objectWeight(r.Layer)
+		return r, err
+	})
+}
+
+func collect(rows pgx.Rows, scan func(pgx.Rows) (Result, error)) ([]Result, error) {
+	defer rows.Close()
+	var out []Result
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
