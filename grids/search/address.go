@@ -79,7 +79,8 @@ type crossing struct {
 
 // crossings lists the ways an address may name two streets, the likeliest
 // first: splits at a separator, then splits after a road's end. marked says
-// whether the address ends with a crossing word.
+// whether the address ends with a crossing word or joins two parts with a
+// separator.
 func crossings(s string) (splits []crossing, marked bool) {
 	for _, suf := range crossingSuffixes {
 		if t, ok := strings.CutSuffix(s, suf); ok {
@@ -103,6 +104,7 @@ func crossings(s string) (splits []crossing, marked bool) {
 		}
 		seen[[2]string{a, b}] = true
 		splits = append(splits, crossing{a: a, b: b, marked: sep || marked})
+		marked = marked || sep
 	}
 	for _, sep := range separators {
 		for i := 0; ; {

@@ -92,54 +92,71 @@ func (s *Store) Geocode(ctx context.Context, address, region string) (Place, err
 	if named != "" {
 		region = named
 	}
-	text = normalizeAddress(stripHouseNumber(text))
 	if text == "" {
 		return Place{}, &NoMatchError{Address: raw}
 	}
+	done := func(p Place) (Place, error) { p.Region = named; return p, nil }
 
-	// A crossing first when the address says so; otherwise the whole text
-	// as a place's name, and a crossing only if no name matches well.
-	splits, marked := crossings(text)
+	// In order: a crossing when the address says it is one; a place whose
+	// name is the address; a known name inside it (the longest: 清华东路27号院
+	// before 清华东路, 中关村中学 in 中关村中学东门); the street before a house
+	// number; a crossing written without a separator; a fuzzy match.
+	splits, marked := crossings(stripHouseNumber(text))
 	var streets []Result // the streets the splits name, for candidates
 	if marked {
 		p, ok, found, err := s.placeCrossing(ctx, splits, region)
-		streets = found
 		if err != nil || ok {
 			p.Region = named
 			return p, err
 		}
+		streets = found
 	}
 	whole, err := s.objects(ctx, &query{text: text, limit: candidateN, region: region, fuzzy: utf8.RuneCountInString(text) >= 3})
 	if err != nil {
 		return Place{}, err
 	}
-	whole = rank(whole)
-	if len(whole) > 0 && whole[0].Match >= Prefix {
-		p := placeAt(whole)
-		p.Region = named
-		return p, nil
+	if whole = rank(whole); len(whole) > 0 && whole[0].Match >= Prefix {
+		return done(placeAt(whole))
 	}
-	if !marked {
-		p, ok, found, err := s.placeCrossing(ctx, splits, region)
-		streets = found
-		if err != nil || ok {
-			p.Region = named
-			return p, err
-		}
-	}
-	// A known name inside the address (成府路清华大学东门): the longest,
-	// areas and points before streets, as the more precise.
 	inside, err := s.namesInside(ctx, text, region)
 	if err != nil {
 		return Place{}, err
 	}
-	if len(inside) > 0 || len(whole) > 0 {
+	if len(inside) > 0 {
 		p := placeAt(slices.Concat(inside, whole, streets))
-		p.Region = named
+		if f := whole; len(f) > 0 && !p.Ambiguous && f[0].Match == Fuzzy && f[0].Name != p.Match.Name && strings.Contains(f[0].Name, p.Match.Name) {
+			// 中关村北大姐: the station 中关村北, or a typo for 中关村北大街?
+			p.Ambiguous, p.Why = true, fmt.Sprintf("%s, or %s misspelt?", p.Match.Name, f[0].Name)
+		}
 		if marked && !p.Ambiguous {
 			p.Ambiguous, p.Why = true, fmt.Sprintf("the address names a crossing, but no two streets it names meet; placed at %s", p.Match.Name)
 		}
-		return p, nil
+		return done(p)
+	}
+	if bare := normalizeAddress(stripHouseNumber(text)); bare != text {
+		rs, err := s.objects(ctx, &query{text: bare, limit: candidateN, region: region, fuzzy: utf8.RuneCountInString(bare) >= 3})
+		if err != nil {
+			return Place{}, err
+		}
+		if rs = rank(rs); len(rs) > 0 && rs[0].Match >= Prefix {
+			return done(placeAt(rs))
+		}
+		whole = append(whole, rs...)
+	}
+	if !marked {
+		p, ok, found, err := s.placeCrossing(ctx, splits, region)
+		if err != nil || ok {
+			p.Region = named
+			return p, err
+		}
+		streets = found
+	}
+	if len(whole) > 0 {
+		p := placeAt(rank(whole))
+		if marked && !p.Ambiguous {
+			p.Ambiguous, p.Why = true, fmt.Sprintf("the address names a crossing, but no two streets it names meet; placed at %s", p.Match.Name)
+		}
+		return done(p)
 	}
 	cands, err := s.Search(ctx, Query{Text: text, Region: region, Limit: candidateN})
 	if err != nil {

@@ -69,7 +69,7 @@ func (p *where) place(r *Result) {
 const whereCols = `ST_X(pt), ST_Y(pt), ST_XMin(ext), ST_YMin(ext), ST_XMax(ext), ST_YMax(ext)`
 
 func (s *Store) regions(ctx context.Context, q *query) ([]Result, error) {
-	rows, err := s.pool.Query(ctx, `
+	return s.find(ctx, q, `
 		SELECT r.code, r.name, r.level, b.line, b.class, b.sim, `+whereCols+`, `+ancestorCols+`
 		FROM regions r
 		LEFT JOIN regions p2 ON p2.id = r.parent_id
@@ -81,11 +81,7 @@ func (s *Store) regions(ctx context.Context, q *query) ([]Result, error) {
 		       OR r.code LIKE @codeprefix OR (@fuzzy AND @q <% r.name))
 		  AND `+inRegion(`g.pt`)+`
 		ORDER BY b.class DESC, array_position(ARRAY['district', 'subdistrict', 'community'], r.level), b.sim DESC, length(b.line), r.code
-		LIMIT @limit`, pgx.NamedArgs(q.args()))
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, func(row pgx.Rows) (Result, error) {
+		LIMIT @limit`, func(row pgx.Rows) (Result, error) {
 		r := Result{Kind: "region"}
 		var w where
 		var a ancestors
@@ -101,7 +97,7 @@ func (s *Store) grids(ctx context.Context, q *query) ([]Result, error) {
 	if !q.code {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `
+	return s.find(ctx, q, `
 		SELECT g.code, g.name, CASE WHEN g.code = @q THEN 4 ELSE 3 END, `+whereCols+`, `+ancestorCols+`
 		FROM grids g
 		JOIN regions p1 ON p1.id = g.community_id
@@ -110,11 +106,7 @@ func (s *Store) grids(ctx context.Context, q *query) ([]Result, error) {
 		CROSS JOIN LATERAL (SELECT ST_PointOnSurface(g.geom) AS pt, g.geom AS ext) x
 		WHERE g.valid_to IS NULL AND (g.code LIKE @codeprefix OR g.code LIKE @codeupper) AND `+inRegion(`x.pt`)+`
 		ORDER BY g.code = @q DESC, length(g.code), g.code
-		LIMIT @limit`, pgx.NamedArgs(q.args()))
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, func(row pgx.Rows) (Result, error) {
+		LIMIT @limit`, func(row pgx.Rows) (Result, error) {
 		r := Result{Kind: "grid", Level: "grid"}
 		var w where
 		var a ancestors
@@ -131,7 +123,7 @@ func (s *Store) grids(ctx context.Context, q *query) ([]Result, error) {
 }
 
 func (s *Store) units(ctx context.Context, q *query) ([]Result, error) {
-	rows, err := s.pool.Query(ctx, `
+	return s.find(ctx, q, `
 		SELECT u.code, u.name, u.kind, b.line, b.class, b.sim, `+whereCols+`, `+ancestorCols+`
 		FROM units u
 		LEFT JOIN regions p1 ON p1.id = u.region_id
@@ -144,11 +136,7 @@ func (s *Store) units(ctx context.Context, q *query) ([]Result, error) {
 		       OR u.code LIKE @codeprefix OR u.code LIKE @codeupper OR (@fuzzy AND @q <% u.name))
 		  AND (@region = '' OR g.pt IS NOT NULL AND `+inRegion(`g.pt`)+`)
 		ORDER BY b.class DESC, b.sim DESC, length(b.line), u.code
-		LIMIT @limit`, pgx.NamedArgs(q.args()))
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, func(row pgx.Rows) (Result, error) {
+		LIMIT @limit`, func(row pgx.Rows) (Result, error) {
 		r := Result{Kind: "unit"}
 		var w where
 		var a ancestors
@@ -166,7 +154,7 @@ func (s *Store) units(ctx context.Context, q *query) ([]Result, error) {
 // apart (two 学院路 in two districts) is two. Only the best names are
 // grouped, so a one-character query matching thousands stays cheap.
 func (s *Store) objects(ctx context.Context, q *query) ([]Result, error) {
-	rows, err := s.pool.Query(ctx, `
+	return s.find(ctx, q, `
 		WITH m AS (
 			SELECT o.id, o.layer, o.name, o.geom, b.line, b.class, b.sim
 			FROM objects o`+bestLine(`string_to_array(citygrid_search_text(o.name, o.attrs), E'\n')`)+`
@@ -199,12 +187,7 @@ func (s *Store) objects(ctx context.Context, q *query) ([]Result, error) {
 			WHERE r.level IN ('subdistrict', 'district') AND ST_Intersects(r.geom, x.pt)
 			ORDER BY r.level = 'subdistrict' DESC LIMIT 1) p1 ON true
 		CROSS JOIN LATERAL (SELECT p1.plevel AS level, p1.pcode AS code, p1.pname AS name) p2
-		CROSS JOIN LATERAL (SELECT NULL::text AS level, NULL::text AS code, NULL::text AS name) p3`,
-		pgx.NamedArgs(q.args()))
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, func(row pgx.Rows) (Result, error) {
+		CROSS JOIN LATERAL (SELECT NULL::text AS level, NULL::text AS code, NULL::text AS name) p3`, func(row pgx.Rows) (Result, error) {
 		r := Result{Kind: "object"}
 		var w where
 		var a ancestors
@@ -217,6 +200,37 @@ func (s *Store) objects(ctx context.Context, q *query) ([]Result, error) {
 		r.weight = objectWeight(r.Layer)
 		return r, err
 	})
+}
+
+// fuzzyThreshold is the word similarity a fuzzy match needs. pg_trgm's
+// default (0.6) suits words of Latin letters; a Chinese name has as many
+// trigrams as characters, so one wrong character of five (中关村大街 for
+// 中关村北大街) already scores 0.5.
+const fuzzyThreshold = "0.45"
+
+// find runs a kind's query. A fuzzy query runs in a read-only transaction
+// that lowers the threshold of pg_trgm's <% for it alone.
+func (s *Store) find(ctx context.Context, q *query, sql string, scan func(pgx.Rows) (Result, error)) ([]Result, error) {
+	if !q.fuzzy {
+		rows, err := s.pool.Query(ctx, sql, pgx.NamedArgs(q.args()))
+		if err != nil {
+			return nil, err
+		}
+		return collect(rows, scan)
+	}
+	var out []Result
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`, fuzzyThreshold); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, sql, pgx.NamedArgs(q.args()))
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, scan)
+		return err
+	})
+	return out, err
 }
 
 func collect(rows pgx.Rows, scan func(pgx.Rows) (Result, error)) ([]Result, error) {

@@ -182,7 +182,7 @@ func likeEscape(s string) string {
 // Search finds what the query names, best first: exact before prefix
 // before substring before fuzzy matches, then by kind and importance
 // (districts before communities, streets before alleys), then by
-// similarity and shorter names.
+// similarity and shorter names; fuzzy matches by similarity first.
 func (s *Store) Search(ctx context.Context, in Query) ([]Result, error) {
 	if in.Limit <= 0 {
 		in.Limit = DefaultLimit
@@ -242,6 +242,12 @@ func (s *Store) checkRegion(ctx context.Context, field, code string) error {
 // rank sorts results best first (see Search).
 func rank(rs []Result) []Result {
 	slices.SortStableFunc(rs, func(a, b Result) int {
+		if a.Match == Fuzzy && b.Match == Fuzzy {
+			// A fuzzy match is only as good as it is similar.
+			if c := cmp.Compare(b.Similarity, a.Similarity); c != 0 {
+				return c
+			}
+		}
 		return cmp.Or(
 			cmp.Compare(b.Match, a.Match),
 			cmp.Compare(b.weight, a.weight),
