@@ -171,6 +171,13 @@ func (s *Store) Geocode(ctx context.Context, address, region string) (Place, err
 // placeAt places an address at the best of ranked object results and says
 // whether the next is about as good.
 func placeAt(rs []Result) Place {
+	var uniq []Result
+	for _, r := range rs {
+		if !slices.ContainsFunc(uniq, func(u Result) bool { return u.Kind == r.Kind && u.ID == r.ID && u.Code == r.Code }) {
+			uniq = append(uniq, r)
+		}
+	}
+	rs = uniq
 	best := rs[0]
 	p := Place{Match: best, Candidates: others(rs, best)}
 	if best.Point != nil {
