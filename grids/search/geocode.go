@@ -403,11 +403,11 @@ func (s *Store) namesInside(ctx context.Context, text, region string) ([]Result,
 	rows, err := s.pool.Query(ctx, `
 		SELECT name FROM objects
 		WHERE name <> '' AND length(name) >= 2
-		  AND citygrid_grams(citygrid_search_text(name, attrs)) && citygrid_query_grams(@text)
+		  AND search_grams && @grams::text[]
 		  AND strpos(lower(@text), lower(name)) > 0 AND `+inRegion(`geom`)+`
 		GROUP BY name
 		ORDER BY length(name) DESC, bool_and(ST_Dimension(geom) = 1), name
-		LIMIT 3`, pgx.NamedArgs{"text": text, "region": region})
+		LIMIT 3`, pgx.NamedArgs{"text": text, "region": region, "grams": queryGrams(text)})
 	if err != nil {
 		return nil, err
 	}

@@ -77,8 +77,7 @@ func (s *Store) regions(ctx context.Context, q *query) ([]Result, error) {
 		CROSS JOIN LATERAL (SELECT r.level, r.code, r.name) p1
 		CROSS JOIN LATERAL (SELECT ST_PointOnSurface(r.geom) AS pt, r.geom AS ext) g`+
 		bestLine(`ARRAY[r.name, r.code]`)+`
-		WHERE ((citygrid_grams(r.name) @> citygrid_query_grams(@q) AND lower(r.name) LIKE @like)
-		       OR r.code LIKE @codeprefix OR (@fuzzy AND @q <% r.name))
+		WHERE (lower(r.name) LIKE @like OR r.code LIKE @codeprefix OR (@fuzzy AND @q <% r.name))
 		  AND `+inRegion(`g.pt`)+`
 		ORDER BY b.class DESC, array_position(ARRAY['district', 'subdistrict', 'community'], r.level), b.sim DESC, length(b.line), r.code
 		LIMIT @limit`, func(row pgx.Rows) (Result, error) {
@@ -132,8 +131,7 @@ func (s *Store) units(ctx context.Context, q *query) ([]Result, error) {
 		CROSS JOIN LATERAL (SELECT COALESCE(citygrid_middle(u.geom), ST_PointOnSurface(p1.geom)) AS pt,
 		                           COALESCE(u.geom, p1.geom) AS ext) g`+
 		bestLine(`ARRAY[u.name, u.code]`)+`
-		WHERE ((citygrid_grams(u.name) @> citygrid_query_grams(@q) AND lower(u.name) LIKE @like)
-		       OR u.code LIKE @codeprefix OR u.code LIKE @codeupper OR (@fuzzy AND @q <% u.name))
+		WHERE (lower(u.name) LIKE @like OR u.code LIKE @codeprefix OR u.code LIKE @codeupper OR (@fuzzy AND @q <% u.name))
 		  AND (@region = '' OR g.pt IS NOT NULL AND `+inRegion(`g.pt`)+`)
 		ORDER BY b.class DESC, b.sim DESC, length(b.line), u.code
 		LIMIT @limit`, func(row pgx.Rows) (Result, error) {
@@ -152,25 +150,35 @@ func (s *Store) units(ctx context.Context, q *query) ([]Result, error) {
 // objects of one name and layer that lie together (the ways of one street,
 // the stop positions of one station) are one result; the same name far
 // apart (two 学院路 in two districts) is two. Only the best names are
-// grouped, so a one-character query matching thousands stays cheap.
+// grouped, so a query matching thousands stays cheap. A one-character
+// query finds names that start with it: in a search box it is the start of
+// a name being typed, and 路 is in 5,000 of Shanghai's names.
 func (s *Store) objects(ctx context.Context, q *query) ([]Result, error) {
 	return s.find(ctx, q, `
 		WITH m AS (
-			SELECT o.id, o.layer, o.name, o.geom, b.line, b.class, b.sim
-			FROM objects o`+bestLine(`string_to_array(citygrid_search_text(o.name, o.attrs), E'\n')`)+`
+			SELECT o.id, o.layer, o.name, o.geom, o.search_names,
+			       CASE WHEN strpos(E'\n' || lower(o.search_names) || E'\n', E'\n' || @lq || E'\n') > 0 THEN 4
+			            WHEN E'\n' || lower(o.search_names) LIKE '%' || E'\n' || @prefix THEN 3
+			            WHEN lower(o.search_names) LIKE @like THEN 2 ELSE 1 END AS class
+			FROM objects o
 			WHERE o.name <> ''
-			  AND ((citygrid_grams(citygrid_search_text(o.name, o.attrs)) @> citygrid_query_grams(@q)
-			        AND lower(citygrid_search_text(o.name, o.attrs)) LIKE @like)
-			       OR (@fuzzy AND @q <% citygrid_search_text(o.name, o.attrs)))
+			  AND (CASE WHEN @short THEN lower(o.name) LIKE @prefix
+			            ELSE (o.search_grams @> @grams::text[] AND lower(o.search_names) LIKE @like)
+			                 OR (@fuzzy AND @q <% o.search_names) END)
 			  AND (@layers::text[] IS NULL OR o.layer = ANY (@layers))
 			  AND `+inRegion(`o.geom`)+`
 		), top AS (
+			-- The best names by the cheap class alone; similarity (a
+			-- trigram count per name) only for their rows.
 			SELECT layer, name FROM m GROUP BY layer, name
-			ORDER BY max(class) DESC, coalesce(array_position(@layer_order::text[], layer), 99), max(sim) DESC, length(name), name
+			ORDER BY max(class) DESC, max(CASE WHEN class = 1 THEN word_similarity(@lq, search_names) END) DESC NULLS LAST,
+			         coalesce(array_position(@layer_order::text[], layer), 99),
+			         min(length(name)), name
 			LIMIT @limit
 		), parts AS (
-			SELECT m.*, ST_ClusterDBSCAN(m.geom, 0.005, 1) OVER (PARTITION BY m.layer, m.name) AS k
-			FROM m JOIN top USING (layer, name)
+			SELECT m.id, m.layer, m.name, m.geom, b.line, b.class, b.sim,
+			       ST_ClusterDBSCAN(m.geom, 0.005, 1) OVER (PARTITION BY m.layer, m.name) AS k
+			FROM m JOIN top USING (layer, name)`+bestLine(`string_to_array(m.search_names, E'\n')`)+`
 		), grouped AS (
 			SELECT layer, name, max(class) AS class, max(sim) AS sim,
 			       (array_agg(line ORDER BY class DESC, sim DESC, length(line)))[1] AS line,

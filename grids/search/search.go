@@ -170,9 +170,29 @@ func (q *query) args() map[string]any {
 	return map[string]any{
 		"q": q.text, "lq": lq, "like": "%" + esc + "%", "prefix": esc + "%",
 		"codeprefix": likeEscape(q.text) + "%", "codeupper": likeEscape(strings.ToUpper(q.text)) + "%",
-		"fuzzy": q.fuzzy, "region": q.region, "limit": q.limit, "layers": q.layers,
+		"grams": queryGrams(q.text), "short": utf8.RuneCountInString(q.text) == 1, "fuzzy": q.fuzzy, "region": q.region, "limit": q.limit, "layers": q.layers,
 		"layer_order": layerOrder(),
 	}
+}
+
+// queryGrams is citygrid_query_grams (migration 7) in Go, so that the
+// planner sees a constant array instead of running a SQL function per
+// query: each word's pairs of adjacent characters, or a one-character
+// word itself, lowercased. Every name containing the query holds them.
+func queryGrams(s string) []string {
+	out := []string{}
+	for _, w := range strings.Fields(strings.ToLower(s)) {
+		r := []rune(w)
+		if len(r) == 1 && !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+		for i := 0; i+1 < len(r); i++ {
+			if g := string(r[i : i+2]); !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }
 
 func likeEscape(s string) string {
