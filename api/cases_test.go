@@ -339,7 +339,36 @@ func TestCaseLoopBeijing(t *testing.T) {
 		t.Errorf("refused reports wrote %d cases", got-n)
 	}
 
+	byAddress(t, e, inspector, dispatcher)
 	timeLimits(t, e, dispatcher)
+}
+
+// byAddress files hotline reports that give only an address: a street
+// crossing is placed at the crossing, flagged address quality, and an
+// address that matches nothing is refused with candidates. The search box
+// finds a case by its code.
+func byAddress(t *testing.T, e *env, inspector, dispatcher string) {
+	c := e.file(dispatcher, map[string]any{"address": "中关村北大街与成府路交叉口", "category": "E0101", "source": "hotline"})
+	if c.LocationQuality != "address" || c.Grid == nil {
+		t.Fatalf("placed by address: %+v", c)
+	}
+	var near bool
+	if err := e.store.Pool().QueryRow(context.Background(), `
+		SELECT bool_and(EXISTS (SELECT 1 FROM objects o WHERE o.name = s AND ST_DWithin(o.geom::geography, c.geom::geography, 30)))
+		FROM cases c, unnest(ARRAY['中关村北大街', '成府路']) s WHERE c.code = $1`, c.Code).Scan(&near); err != nil || !near {
+		t.Errorf("the crossing is not within 30 m of both streets (%v)", err)
+	}
+	r := e.do("POST", "/api/v1/cases", inspector, map[string]any{"address": "火星大道与木星路交叉口", "category": "E0101", "source": "hotline"})
+	if r.status != 422 || !strings.Contains(string(r.body), "address_not_found") || !strings.Contains(string(r.body), `"candidates"`) {
+		t.Errorf("an address matching nothing: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", "/api/v1/search?q="+c.Code, dispatcher, nil)
+	var found struct {
+		Results []struct{ Kind, Code string }
+	}
+	if err := json.Unmarshal(r.body, &found); err != nil || len(found.Results) == 0 || found.Results[0].Kind != "case" || found.Results[0].Code != c.Code {
+		t.Errorf("search by case code: %d %s", r.status, r.body)
+	}
 }
 
 // timeLimits checks deadlines on the working calendar, with a make-up

@@ -15,6 +15,7 @@ import (
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/ingest"
+	"github.com/citygrid/citygrid/grids/search"
 )
 
 // ErrorBody is every error response: {"error": {...}}.
@@ -29,6 +30,10 @@ type ErrorDetail struct {
 	Field     string             `json:"field,omitempty"`
 	Details   []grids.FieldError `json:"details,omitempty"`
 	RequestID string             `json:"request_id,omitempty"`
+
+	// Candidates are the best places for an address that matched none
+	// ([]search.Result, possibly empty).
+	Candidates any `json:"candidates,omitempty"`
 }
 
 // bad refuses an input the API could not even read: malformed JSON, an
@@ -73,6 +78,7 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		ue  *unavailable
 		ie  *ingest.ImportError
 		pt  *cases.TooLargeError
+		nm  *search.NoMatchError
 	)
 	e := func(code, msg string) ErrorDetail { return ErrorDetail{Code: code, Message: msg} }
 	switch {
@@ -81,6 +87,13 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		d.Details = importProblems(ie)
 		if len(d.Details) > 0 {
 			d.Field = d.Details[0].Field
+		}
+		return http.StatusUnprocessableEntity, ErrorBody{d}
+	case errors.As(err, &nm):
+		d := e("address_not_found", nm.Error())
+		d.Field, d.Candidates = "address", nm.Candidates
+		if nm.Candidates == nil {
+			d.Candidates = []search.Result{}
 		}
 		return http.StatusUnprocessableEntity, ErrorBody{d}
 	case errors.As(err, &ve):

@@ -8,6 +8,7 @@ import (
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
+	"github.com/citygrid/citygrid/grids/search"
 )
 
 // The handlers come in groups by what they serve, each holding only the
@@ -47,4 +48,9 @@ type calendarAPI struct {
 	holder *calendar.Holder
 	log    *slog.Logger
 	cfg    Config
+}
+
+// searchAPI serves the search box and address placing.
+type searchAPI struct {
+	search *search.Store
 }

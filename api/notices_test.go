@@ -203,7 +203,6 @@ func TestWebhooksAPI(t *testing.T) {
 	}
 }
 
-
 // sse is an open event stream, its events sent on a channel.
 type sse struct {
 	events   chan sseEvent

@@ -24,6 +24,9 @@ func (s *Server) register() {
 	v1.GET("/openapi.json", s.openapi)
 	v1.GET("/me", s.me)
 
+	v1.GET("/search", s.search.find)
+	v1.GET("/search/address", s.search.place)
+
 	v1.GET("/locate", s.locate)
 	v1.POST("/locate", s.locateBatch)
 

@@ -24,6 +24,7 @@ import (
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/grids/notices"
+	"github.com/citygrid/citygrid/grids/search"
 )
 
 // Config is what the server needs besides its dependencies.
@@ -74,6 +75,7 @@ type Server struct {
 	calendar    *calendarAPI
 	notices     *noticesAPI
 	stats       *statsAPI
+	search      *searchAPI
 	openapiJSON []byte
 }
 
@@ -83,6 +85,8 @@ type Deps struct {
 	Cases *cases.Store
 	// Calendar is the working calendar, kept fresh by its holder's owner.
 	Calendar *calendar.Holder
+	// Search finds places, units and cases by name or code (nil: built here).
+	Search *search.Store
 }
 
 // New builds the server and registers every route.
@@ -134,6 +138,10 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 		return nil, err
 	}
 	s.stats = &statsAPI{cases: deps.Cases, hot: hotspots}
+	if deps.Search == nil {
+		deps.Search = search.NewStore(store)
+	}
+	s.search = &searchAPI{search: deps.Search}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err

@@ -129,6 +129,7 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 		c.Address = &a
 	}
 	var pt orb.Point
+	var placed map[string]any // how an address was placed, for the first event
 	field := "lon"
 	if in.Lon != nil {
 		raw := orb.Point{*in.Lon, *in.Lat}
@@ -146,6 +147,7 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 		}
 		pt = orb.Point{pl.Lon, pl.Lat}
 		c.LocationQuality, c.NeedsConfirmation, field = "address", pl.Ambiguous, "address"
+		placed = map[string]any{"address_match": pl.Match, "ambiguous": pl.Ambiguous}
 	}
 	c.Point = grids.LonLat{Lon: pt[0], Lat: pt[1]}
 	loc, release, err := s.locate(ctx, pt, in.Category, field)
@@ -186,7 +188,7 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 		if err := s.insert(ctx, tx, &c, cells); err != nil {
 			return err
 		}
-		if err := writeEvent(ctx, tx, &c, p, actReport, nil, "", nil, reportedAt); err != nil {
+		if err := writeEvent(ctx, tx, &c, p, actReport, nil, "", placed, reportedAt); err != nil {
 			return err
 		}
 		for _, u := range in.PhotoURLs {

@@ -19,6 +19,7 @@ import (
 	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/notices"
+	"github.com/citygrid/citygrid/grids/search"
 	"github.com/citygrid/citygrid/internal/db"
 )
 
@@ -86,6 +87,21 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	cc.Notify = func(ctx context.Context, tx pgx.Tx, n cases.Notice) error {
 		return ns.Enqueue(ctx, tx, notices.Notice{Kind: n.Kind, Case: n.Case, Unit: n.Unit, At: n.At, Data: n.Data})
 	}
+	ss := search.NewStore(store)
+	if cc.Location != nil {
+		ss.WithZone(cc.Location)
+	}
+	cc.Geocode = func(ctx context.Context, address, region string) (cases.Place, error) {
+		pl, err := ss.Geocode(ctx, address, region)
+		if err != nil {
+			return cases.Place{}, err
+		}
+		match := pl.Match.Name
+		if pl.Why != "" {
+			match += " (" + pl.Why + ")"
+		}
+		return cases.Place{Lon: pl.Point[0], Lat: pl.Point[1], Match: match, Ambiguous: pl.Ambiguous}, nil
+	}
 	cs := cases.NewStore(store, resolver, cc)
 	if err := cs.EnsurePartitions(ctx); err != nil {
 		return nil, fmt.Errorf("case partitions: %w", err)
@@ -100,7 +116,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 			return nil, err
 		}
 	}
-	srv, err := api.New(store, resolver, migrator, api.Deps{Cases: cs, Calendar: cal}, cfg.Log, cfg.API)
+	srv, err := api.New(store, resolver, migrator, api.Deps{Cases: cs, Calendar: cal, Search: ss}, cfg.Log, cfg.API)
 	if err != nil {
 		return nil, err
 	}
