@@ -30,6 +30,7 @@ type Snapshot struct {
 	Themes   []Theme
 	themeIdx map[string]int16
 	catTheme map[string]int16 // category code → theme
+	catRules map[string]CategoryRules
 
 	gridIdx    *geo.PolygonIndex
 	regionIdx  *geo.PolygonIndex
@@ -159,6 +160,24 @@ type Owner struct {
 	ViaKind string
 	Via     int32 // index into Objects, Grids or Regions
 	ID      int64 // the assignment
+}
+
+// CategoryRules are what a case takes from its category: the handling
+// limit (hours or working days) and where duplicates are looked for.
+// Categories are reference data that change with migrations, so the
+// snapshot's copy serves every intake without a query.
+type CategoryRules struct {
+	Name                 string
+	LimitHours           *int
+	LimitDays            *int
+	DuplicateRadiusM     float64
+	DuplicateWindowHours int
+}
+
+// Category returns a category's rules; ok is false for an unknown code.
+func (s *Snapshot) Category(code string) (CategoryRules, bool) {
+	r, ok := s.catRules[code]
+	return r, ok
 }
 
 // ThemeIndex returns the index of a theme code, or -1.
@@ -307,7 +326,7 @@ func (s *Snapshot) owners(theme int16, out *Located) {
 // LoadSnapshot reads everything live from PostGIS and builds the indexes.
 func LoadSnapshot(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	start := time.Now()
-	snap := &Snapshot{themeIdx: map[string]int16{}, catTheme: map[string]int16{}}
+	snap := &Snapshot{themeIdx: map[string]int16{}, catTheme: map[string]int16{}, catRules: map[string]CategoryRules{}}
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, err
@@ -323,16 +342,19 @@ func LoadSnapshot(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	for i, t := range themes {
 		snap.themeIdx[t.Code] = int16(i)
 	}
-	rows, err := tx.Query(ctx, `SELECT code, COALESCE(theme_code, '') FROM categories`)
+	rows, err := tx.Query(ctx, `SELECT code, COALESCE(theme_code, ''), name_zh, time_limit_hours, time_limit_days,
+		duplicate_radius_m, duplicate_window_hours FROM categories`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var code, theme string
-		if err := rows.Scan(&code, &theme); err != nil {
+		var r CategoryRules
+		if err := rows.Scan(&code, &theme, &r.Name, &r.LimitHours, &r.LimitDays, &r.DuplicateRadiusM, &r.DuplicateWindowHours); err != nil {
 			return nil, err
 		}
 		snap.catTheme[code] = snap.ThemeIndex(theme)
+		snap.catRules[code] = r
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -175,7 +175,7 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 		c.Dispatches++
 		c.Status, c.DispatchedAt = Dispatched, &now
 		c.warningSent, c.overdueSent = false, false
-		if err := s.limitOf(ctx, tx, c); err != nil {
+		if err := s.limitOf(c); err != nil {
 			return nil, "", err
 		}
 		s.startClock(c, now)
@@ -284,7 +284,7 @@ func (s *Store) correct(ctx context.Context, tx pgx.Tx, c *Case, in ActionInput,
 	c.Category, c.Point = category, grids.LonLat{Lon: pt[0], Lat: pt[1]}
 	c.NeedsConfirmation = false
 	s.place(c, loc)
-	if err := s.limitOf(ctx, tx, c); err != nil {
+	if err := s.limitOf(c); err != nil {
 		return false, err
 	}
 	if moved {

@@ -163,10 +163,10 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 	if err != nil {
 		return Case{}, false, err
 	}
+	if err := s.limitOf(&c); err != nil {
+		return Case{}, false, err
+	}
 	err = s.core.Tx(ctx, func(tx pgx.Tx) error {
-		if err := s.limitOf(ctx, tx, &c); err != nil {
-			return err
-		}
 		if c.ObjectID != nil {
 			var ok bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1)`, *c.ObjectID).Scan(&ok); err != nil {
@@ -185,10 +185,7 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 		if len(c.Reporters) > 0 {
 			c.Reporters[0].Case = c.Code
 		}
-		if err := s.insert(ctx, tx, &c, cells); err != nil {
-			return err
-		}
-		if err := writeEvent(ctx, tx, &c, p, actReport, nil, "", placed, reportedAt); err != nil {
+		if err := s.insert(ctx, tx, &c, cells, p, placed); err != nil {
 			return err
 		}
 		for _, u := range in.PhotoURLs {
@@ -213,7 +210,7 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 				return errReplay // a concurrent retry won: answer with its case
 			}
 		}
-		return announce(ctx, tx, &c, actReport)
+		return nil
 	})
 	if errors.Is(err, errReplay) {
 		c, _, err := s.replay(ctx, p, key, bodyHash)
@@ -286,14 +283,15 @@ func (s *Store) regionName(loc *located, code *string) *grids.CodeName {
 	return &grids.CodeName{Code: *code}
 }
 
-// limitOf reads the category's name and handling limit into the case.
-func (s *Store) limitOf(ctx context.Context, q grids.Querier, c *Case) error {
-	err := q.QueryRow(ctx, `SELECT name_zh, time_limit_hours, time_limit_days, duplicate_radius_m, duplicate_window_hours
-		FROM categories WHERE code = $1`, c.Category).
-		Scan(&c.CategoryName, &c.limitHours, &c.limitDays, &c.dupRadiusM, &c.dupWindowH)
-	if errors.Is(err, pgx.ErrNoRows) {
+// limitOf copies the category's name, handling limit and duplicate rules
+// into the case, from the locate snapshot.
+func (s *Store) limitOf(c *Case) error {
+	r, ok := s.resolver.Snapshot().Category(c.Category)
+	if !ok {
 		return grids.Invalid("category", "unknown category %q", c.Category)
 	}
+	c.CategoryName, c.limitHours, c.limitDays = r.Name, r.LimitHours, r.LimitDays
+	c.dupRadiusM, c.dupWindowH = r.DuplicateRadiusM, r.DuplicateWindowHours
 	c.Limit = nil
 	switch {
 	case c.limitHours != nil:
@@ -301,7 +299,7 @@ func (s *Store) limitOf(ctx context.Context, q grids.Querier, c *Case) error {
 	case c.limitDays != nil:
 		c.Limit = &Limit{WorkingDays: *c.limitDays}
 	}
-	return err
+	return nil
 }
 
 // newCode takes the next code of the district and local day: district
@@ -317,7 +315,9 @@ func (s *Store) newCode(ctx context.Context, tx pgx.Tx, c *Case) error {
 }
 
 // insert writes the case row.
-func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64) error {
+// insert writes the case row, its first event and its announcement in one
+// statement: intake's round trips are most of its time.
+func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64, p grids.Principal, placed map[string]any) error {
 	routing, err := json.Marshal(c.Routing)
 	if err != nil {
 		return err
@@ -337,8 +337,25 @@ func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64) 
 	if c.Grid != nil {
 		grid, version = &c.Grid.Code, &c.Grid.Version
 	}
+	msg, err := announcement(c, actReport)
+	if err != nil {
+		return err
+	}
+	args := pgx.NamedArgs{"code": c.Code, "at": c.ReportedAt, "status": c.Status, "category": c.Category, "theme": c.Theme,
+		"source": c.Source, "description": c.Description, "address": c.Address, "quality": c.LocationQuality,
+		"confirm": c.NeedsConfirmation, "lon": c.Point.Lon, "lat": c.Point.Lat, "input": input, "reporters": reporters,
+		"by": c.ReportedBy, "object": c.ObjectID, "grid": grid, "version": version,
+		"district": regionCode(c.Regions.District), "sub": regionCode(c.Regions.Subdistrict),
+		"community": regionCode(c.Regions.Community), "routing": routing, "proposed": unitCode(c.ProposedUnit),
+		"hours": c.limitHours, "days": c.limitDays,
+		"h6": cells[0], "h7": cells[1], "h8": cells[2], "h9": cells[3], "h10": cells[4], "now": c.UpdatedAt,
+		"channel": EventChannel, "msg": msg}
+	if err := eventArgs(args, c, p, actReport, nil, "", placed, c.ReportedAt); err != nil {
+		return err
+	}
+	var notified bool
 	return tx.QueryRow(ctx, `
-		INSERT INTO cases (code, reported_at, status, category_code, theme_code, source, description, address,
+		WITH c AS (INSERT INTO cases (code, reported_at, status, category_code, theme_code, source, description, address,
 			location_quality, needs_confirmation, geom, input, reporters, reported_by, object_id, grid_code, grid_version,
 			district_code, subdistrict_code, community_code, routing, proposed_unit_id, limit_hours, limit_days,
 			h3_r6, h3_r7, h3_r8, h3_r9, h3_r10, updated_at)
@@ -346,16 +363,10 @@ func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64) 
 			@quality, @confirm, ST_SetSRID(ST_Point(@lon, @lat), 4326), @input, @reporters, @by, @object, @grid, @version,
 			@district, @sub, @community, @routing, (SELECT id FROM units WHERE code = @proposed), @hours, @days,
 			@h6, @h7, @h8, @h9, @h10, @now)
-		RETURNING id, proposed_unit_id`,
-		pgx.NamedArgs{"code": c.Code, "at": c.ReportedAt, "status": c.Status, "category": c.Category, "theme": c.Theme,
-			"source": c.Source, "description": c.Description, "address": c.Address, "quality": c.LocationQuality,
-			"confirm": c.NeedsConfirmation, "lon": c.Point.Lon, "lat": c.Point.Lat, "input": input, "reporters": reporters,
-			"by": c.ReportedBy, "object": c.ObjectID, "grid": grid, "version": version,
-			"district": regionCode(c.Regions.District), "sub": regionCode(c.Regions.Subdistrict),
-			"community": regionCode(c.Regions.Community), "routing": routing, "proposed": unitCode(c.ProposedUnit),
-			"hours": c.limitHours, "days": c.limitDays,
-			"h6": cells[0], "h7": cells[1], "h8": cells[2], "h9": cells[3], "h10": cells[4], "now": c.UpdatedAt}).
-		Scan(&c.id, &c.proposedID)
+			RETURNING id, proposed_unit_id),
+		e AS (INSERT INTO case_events `+eventColumns+` SELECT c.id, `+eventValues+` FROM c)
+		SELECT id, proposed_unit_id, pg_notify(@channel, @msg) IS NULL FROM c`, args).
+		Scan(&c.id, &c.proposedID, &notified)
 }
 
 func (c *Case) reportersOrEmpty() []Reporter {

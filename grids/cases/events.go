@@ -18,8 +18,11 @@ import (
 // stream (GET /api/v1/events) follows it.
 const EventChannel = "citygrid_cases"
 
-// writeEvent records a transition in the transaction that makes it.
-func writeEvent(ctx context.Context, tx pgx.Tx, c *Case, p grids.Principal, action string, from *Status, note string,
+// eventColumns and eventArgs are the one shape of a case_events row, for
+// writeEvent and for intake's single statement.
+const eventColumns = `(case_id, at, actor, actor_role, actor_unit, action, from_status, to_status, note, data)`
+
+func eventArgs(args pgx.NamedArgs, c *Case, p grids.Principal, action string, from *Status, note string,
 	data map[string]any, at time.Time) error {
 	if data == nil {
 		data = map[string]any{}
@@ -32,27 +35,44 @@ func writeEvent(ctx context.Context, tx pgx.Tx, c *Case, p grids.Principal, acti
 	if p.Unit != "" {
 		unit = &p.Unit
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO case_events (case_id, at, actor, actor_role, actor_unit, action, from_status, to_status, note, data)
-		VALUES (@id, @at, @actor, @role, @unit, @action, @from, @to, @note, @data)`,
-		pgx.NamedArgs{"id": c.id, "at": at, "actor": p.User, "role": p.Role, "unit": unit, "action": action,
-			"from": from, "to": c.Status, "note": note, "data": raw})
+	args["ev_at"], args["ev_actor"], args["ev_role"], args["ev_unit"], args["ev_action"] = at, p.User, p.Role, unit, action
+	args["ev_from"], args["ev_to"], args["ev_note"], args["ev_data"] = from, c.Status, note, raw
+	return nil
+}
+
+const eventValues = `@ev_at, @ev_actor, @ev_role, @ev_unit, @ev_action, @ev_from, @ev_to, @ev_note, @ev_data`
+
+// writeEvent records a transition in the transaction that makes it.
+func writeEvent(ctx context.Context, tx pgx.Tx, c *Case, p grids.Principal, action string, from *Status, note string,
+	data map[string]any, at time.Time) error {
+	args := pgx.NamedArgs{"id": c.id}
+	if err := eventArgs(args, c, p, action, from, note, data, at); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO case_events `+eventColumns+` VALUES (@id, `+eventValues+`)`, args)
 	return err
 }
 
 // announce queues the change for the event stream; NOTIFY is delivered at
 // commit, so listeners never hear of a change that was rolled back.
 func announce(ctx context.Context, tx pgx.Tx, c *Case, action string) error {
+	msg, err := announcement(c, action)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EventChannel, msg)
+	return err
+}
+
+// announcement is the event stream's message of a change.
+func announcement(c *Case, action string) (string, error) {
 	unit := ""
 	if c.Unit != nil {
 		unit = c.Unit.Code
 	}
 	msg, err := json.Marshal(map[string]any{"code": c.Code, "status": c.Status, "unit": unit, "action": action,
 		"category": c.Category, "at": c.UpdatedAt.UTC().Format(time.RFC3339Nano)})
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EventChannel, string(msg))
-	return err
+	return string(msg), err
 }
 
 // duplicates finds open cases of the same category within the category's
