@@ -110,6 +110,11 @@ CREATE INDEX cases_district ON cases (district_code, reported_at);
 -- cases whose clock runs, a small share of all.
 CREATE INDEX cases_running_district ON cases (district_code, due_at) WHERE clock_from IS NOT NULL;
 CREATE INDEX cases_running_subdistrict ON cases (subdistrict_code, due_at) WHERE clock_from IS NOT NULL;
+-- The other half of overdue: handled late and still open (cases.OverdueSQL).
+CREATE INDEX cases_late_district ON cases (district_code)
+    WHERE handled_on_time IS FALSE AND status NOT IN ('closed', 'cancelled', 'merged');
+CREATE INDEX cases_late_subdistrict ON cases (subdistrict_code)
+    WHERE handled_on_time IS FALSE AND status NOT IN ('closed', 'cancelled', 'merged');
 CREATE INDEX cases_open_category ON cases (category_code, reported_at)
     WHERE status NOT IN ('closed', 'cancelled', 'merged');
 

@@ -179,13 +179,43 @@ func sortKey(sort string) (expr, dir string, ok bool) {
 	return "", "", false
 }
 
-// List answers a page of cases the principal may see.
+// List answers a page of cases the principal may see. Its queries run on
+// generic plans: planning a query over a year of monthly partitions, each
+// with its indexes, takes longer than running it, and a queue's queries
+// repeat with other values all day.
 func (s *Store) List(ctx context.Context, p grids.Principal, q ListQuery) (ListPage, error) {
+	var out ListPage
+	err := s.readGeneric(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = s.list(ctx, tx, p, q)
+		return err
+	})
+	return out, err
+}
+
+// readGeneric runs fn in a read-only transaction on generic plans (the
+// pool's default is custom plans, which PostGIS bounding boxes need).
+func (s *Store) readGeneric(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+func (s *Store) list(ctx context.Context, tx pgx.Tx, p grids.Principal, q ListQuery) (ListPage, error) {
 	out := ListPage{Items: []Case{}, Counts: map[Status]int{}, Limit: q.Limit}
 	if err := q.Check(); err != nil {
 		return out, err
 	}
-	if err := q.Resolve(ctx, s.pool); err != nil {
+	if err := q.Resolve(ctx, tx); err != nil {
 		return out, err
 	}
 	expr, dir, ok := sortKey(q.Sort)
@@ -211,8 +241,11 @@ func (s *Store) List(ctx context.Context, p grids.Principal, q ListQuery) (ListP
 		}
 		args["cur_t"], args["cur_id"] = t, id
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+caseColumns+`, `+expr+` FROM cases c`+caseJoins+where+
-		fmt.Sprintf(` ORDER BY %s %s, c.id %s LIMIT @limit`, expr, dir, dir), args)
+	// The page is chosen first and only its rows are joined to their
+	// names: a box or a queue may hold thousands.
+	rows, err := tx.Query(ctx, `SELECT `+caseColumns+`, c.sort_key FROM (SELECT c.*, `+expr+` AS sort_key FROM cases c`+where+
+		fmt.Sprintf(` ORDER BY sort_key %s, c.id %s LIMIT @limit) c`, dir, dir)+caseJoins+
+		fmt.Sprintf(` ORDER BY c.sort_key %s, c.id %s`, dir, dir), args)
 	if err != nil {
 		return out, err
 	}
@@ -247,7 +280,7 @@ func (s *Store) List(ctx context.Context, p grids.Principal, q ListQuery) (ListP
 		}
 		cwhere += `c.status NOT IN ('closed', 'cancelled', 'merged')`
 	}
-	crow, err := s.pool.Query(ctx, `SELECT c.status, count(*) FROM cases c`+cwhere+` GROUP BY c.status`, cargs)
+	crow, err := tx.Query(ctx, `SELECT c.status, count(*) FROM cases c`+cwhere+` GROUP BY c.status`, cargs)
 	if err != nil {
 		return out, err
 	}
