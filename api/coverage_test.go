@@ -7,23 +7,30 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/derive"
+	"github.com/citygrid/citygrid/internal/db"
 	"github.com/citygrid/citygrid/internal/testdb"
 )
 
 func beijingEnv(t *testing.T) *env {
 	t.Helper()
-	e := newEnv(t)
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
-	if err := derive.NewStore(e.store).BuildRealCity(context.Background(), derive.RealCities()["beijing"], root, func(string) {}); err != nil {
+	url := testdb.Seeded(t, "beijing", func(ctx context.Context, url string) error {
+		pool, err := db.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return derive.NewStore(grids.NewStore(pool, grids.DefaultCodeRules())).BuildRealCity(ctx, derive.RealCities()["beijing"], root, func(string) {})
+	})
+	pool, err := db.Connect(context.Background(), url)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// The index follows the demo's writes in the background; the tests ask it at once.
-	if err := e.resolver.Rebuild(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	t.Cleanup(pool.Close)
+	return serverOn(t, pool)
 }
 
 func (e *env) coverage(theme, region string) coverage.Coverage {

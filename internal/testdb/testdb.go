@@ -12,7 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/citygrid/citygrid/internal/db"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -26,6 +26,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/citygrid/citygrid/internal/db"
 	"github.com/citygrid/citygrid/internal/pgrun"
 	"github.com/citygrid/citygrid/migrations"
 )
@@ -269,4 +270,88 @@ func Kept(tb testing.TB, purpose string) (url string, existed bool) {
 		}
 	}
 	return withDatabase(admin, name), existed
+}
+
+// Seeded creates a database for one test as New does, but copied from a
+// template that seed filled once: a real city takes seconds to build and
+// each test of a package would otherwise build it again. The template is
+// made once per test binary (its name carries the binary's hash, so a
+// changed seed never serves stale data), older ones of the same purpose
+// are dropped, and seed must close its connections before it returns.
+func Seeded(t testing.TB, purpose string, seed func(ctx context.Context, url string) error) string {
+	t.Helper()
+	admin := ServerURL(t)
+	ctx := context.Background()
+	base := template(t, admin)
+	prefix := "cg_seed_" + purpose + "_"
+	name := prefix + binaryHash(t)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(727273)`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `SELECT pg_advisory_unlock(727273)`)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range old {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{o}.Sanitize()+" WITH (FORCE)")
+		}
+		building := name + "_b"
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{building}.Sanitize()+" TEMPLATE "+pgx.Identifier{base}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+		if err := seed(ctx, withDatabase(admin, building)); err != nil {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{building}.Sanitize()+" WITH (FORCE)")
+			t.Fatalf("seeding %s: %v", purpose, err)
+		}
+		if _, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{building}.Sanitize()+" RENAME TO "+pgx.Identifier{name}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := fmt.Sprintf("cg_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, seq.Add(1))
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()+" TEMPLATE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop test database: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+	})
+	return withDatabase(admin, db)
+}
+
+// binaryHash names the running test binary's build.
+func binaryHash(t testing.TB) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))[:16]
 }
