@@ -70,17 +70,7 @@ func canonicalJSON(body []byte) []byte {
 }
 
 // decodeBytes reads a JSON object strictly, as decodeJSON does.
-func decodeBytes(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return bad("body", "unexpected data after the JSON value")
-	}
-	return nil
-}
+func decodeBytes(body []byte, v any) error { return decodeStrict(bytes.NewReader(body), v) }
 
 func (s *casesAPI) getCase(c echo.Context) error {
 	out, err := s.cases.Get(c.Request().Context(), principalOf(c), c.Param("code"))

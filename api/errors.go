@@ -167,7 +167,11 @@ func (e *unavailable) Error() string { return e.msg }
 // decodeJSON reads a JSON body strictly: unknown fields, wrong types,
 // trailing data and oversized bodies are each a clear 4xx naming the field.
 func decodeJSON(c echo.Context, limit int64, v any) error {
-	r := http.MaxBytesReader(c.Response(), c.Request().Body, limit)
+	return decodeStrict(http.MaxBytesReader(c.Response(), c.Request().Body, limit), v)
+}
+
+// decodeStrict reads one JSON value from r as decodeJSON does.
+func decodeStrict(r io.Reader, v any) error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

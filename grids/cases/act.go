@@ -345,20 +345,9 @@ func (s *Store) merge(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 
 // save writes the case's mutable columns.
 func (s *Store) save(ctx context.Context, tx pgx.Tx, c *Case) error {
-	routing, err := json.Marshal(c.Routing)
+	routing, input, grid, version, err := c.columns()
 	if err != nil {
 		return err
-	}
-	var input []byte
-	if c.Input != nil {
-		if input, err = json.Marshal(c.Input); err != nil {
-			return err
-		}
-	}
-	var grid *string
-	var version *int
-	if c.Grid != nil {
-		grid, version = &c.Grid.Code, &c.Grid.Version
 	}
 	args := pgx.NamedArgs{"id": c.id, "at": c.ReportedAt, "status": c.Status, "susp": c.SuspendedFrom,
 		"category": c.Category, "theme": c.Theme, "quality": c.LocationQuality, "confirm": c.NeedsConfirmation,

@@ -292,13 +292,7 @@ func (s *Store) limitOf(c *Case) error {
 	}
 	c.CategoryName, c.limitHours, c.limitDays = r.Name, r.LimitHours, r.LimitDays
 	c.dupRadiusM, c.dupWindowH = r.DuplicateRadiusM, r.DuplicateWindowHours
-	c.Limit = nil
-	switch {
-	case c.limitHours != nil:
-		c.Limit = &Limit{Hours: *c.limitHours}
-	case c.limitDays != nil:
-		c.Limit = &Limit{WorkingDays: *c.limitDays}
-	}
+	c.setLimit()
 	return nil
 }
 
@@ -318,24 +312,13 @@ func (s *Store) newCode(ctx context.Context, tx pgx.Tx, c *Case) error {
 // insert writes the case row, its first event and its announcement in one
 // statement: intake's round trips are most of its time.
 func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64, p grids.Principal, placed map[string]any) error {
-	routing, err := json.Marshal(c.Routing)
+	routing, input, grid, version, err := c.columns()
 	if err != nil {
 		return err
 	}
 	reporters, err := json.Marshal(c.reportersOrEmpty())
 	if err != nil {
 		return err
-	}
-	var input []byte
-	if c.Input != nil {
-		if input, err = json.Marshal(c.Input); err != nil {
-			return err
-		}
-	}
-	var grid *string
-	var version *int
-	if c.Grid != nil {
-		grid, version = &c.Grid.Code, &c.Grid.Version
 	}
 	msg, err := announcement(c, actReport)
 	if err != nil {

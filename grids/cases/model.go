@@ -186,13 +186,35 @@ func scanCase(row pgx.Row, c *Case) error {
 	c.Regions = grids.AnswerRegions{District: codeName(dCode, dName), Subdistrict: codeName(sCode, sName), Community: codeName(cCode, cName)}
 	c.ProposedUnit = codeName(puCode, puName)
 	c.Unit = codeName(duCode, duName)
+	c.setLimit()
+	return nil
+}
+
+// setLimit shows the stored limit.
+func (c *Case) setLimit() {
+	c.Limit = nil
 	switch {
 	case c.limitHours != nil:
 		c.Limit = &Limit{Hours: *c.limitHours}
 	case c.limitDays != nil:
 		c.Limit = &Limit{WorkingDays: *c.limitDays}
 	}
-	return nil
+}
+
+// columns are the case's JSON and grid columns as the writes store them.
+func (c *Case) columns() (routing, input []byte, grid *string, version *int, err error) {
+	if routing, err = json.Marshal(c.Routing); err != nil {
+		return
+	}
+	if c.Input != nil {
+		if input, err = json.Marshal(c.Input); err != nil {
+			return
+		}
+	}
+	if c.Grid != nil {
+		grid, version = &c.Grid.Code, &c.Grid.Version
+	}
+	return
 }
 
 func codeName(code, name *string) *grids.CodeName {

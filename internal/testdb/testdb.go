@@ -87,8 +87,14 @@ func ServerURL(t testing.TB) string {
 func New(t testing.TB) string {
 	t.Helper()
 	admin := ServerURL(t)
+	return copyOf(t, admin, template(t, admin))
+}
+
+// copyOf creates a database for one test from a template and drops it when
+// the test ends.
+func copyOf(t testing.TB, admin, tmpl string) string {
+	t.Helper()
 	ctx := context.Background()
-	tmpl := template(t, admin)
 	name := fmt.Sprintf("cg_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, seq.Add(1))
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
@@ -293,7 +299,6 @@ func Seeded(t testing.TB, purpose string, seed func(ctx context.Context, url str
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(727273)`); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Exec(ctx, `SELECT pg_advisory_unlock(727273)`)
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
 		t.Fatal(err)
@@ -322,20 +327,8 @@ func Seeded(t testing.TB, purpose string, seed func(ctx context.Context, url str
 			t.Fatal(err)
 		}
 	}
-	db := fmt.Sprintf("cg_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, seq.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()+" TEMPLATE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("drop test database: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
-	})
-	return withDatabase(admin, db)
+	conn.Exec(ctx, `SELECT pg_advisory_unlock(727273)`)
+	return copyOf(t, admin, name)
 }
 
 // binaryHash names the running test binary's build.
