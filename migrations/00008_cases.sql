@@ -115,8 +115,9 @@ CREATE INDEX cases_late_district ON cases (district_code)
     WHERE handled_on_time IS FALSE AND status NOT IN ('closed', 'cancelled', 'merged');
 CREATE INDEX cases_late_subdistrict ON cases (subdistrict_code)
     WHERE handled_on_time IS FALSE AND status NOT IN ('closed', 'cancelled', 'merged');
-CREATE INDEX cases_open_category ON cases (category_code, reported_at)
-    WHERE status NOT IN ('closed', 'cancelled', 'merged');
+-- A category's cases in a period (duplicates, lists, counts per status
+-- read from the index alone).
+CREATE INDEX cases_category ON cases (category_code, reported_at) INCLUDE (status);
 
 -- Every transition, in the transaction that made it.
 CREATE TABLE case_events (
