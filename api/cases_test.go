@@ -148,6 +148,15 @@ func TestCaseLoopBeijing(t *testing.T) {
 		t.Errorf("an analyst sees the reporter: %+v", got.Reporters)
 	}
 
+	// What a case names stays: its category and its proposed unit cannot
+	// be deleted (the foreign keys' work, done by triggers: see migration 8).
+	if _, err := e.store.Pool().Exec(context.Background(), `DELETE FROM categories WHERE code = 'E0504'`); err == nil {
+		t.Error("deleted the category of a case")
+	}
+	if r := e.do("DELETE", "/api/v1/units/JJ", adminToken, nil); r.status != 409 || !strings.Contains(string(r.body), "cases") {
+		t.Errorf("deleting the proposed unit of a case: %d %s", r.status, r.body)
+	}
+
 	// Dog nuisance: no unit leads dog keeping, so the subdistrict office
 	// takes it (属地兜底), and coverage still shows the gap.
 	dog := e.file(inspector, map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0110", "source": "hotline"})

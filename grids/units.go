@@ -335,6 +335,7 @@ func inUseBy(constraint string) string {
 	for prefix, what := range map[string]string{
 		"assignments_": "assignments", "units_parent": "sub-units", "users_": "users",
 		"regions_parent": "child regions", "grids_community": "grids", "units_region": "units",
+		"cases_": "cases",
 	} {
 		if strings.HasPrefix(constraint, prefix) {
 			return what
