@@ -356,6 +356,18 @@ var targets = []weighted{{string(cases.Closed), 78}, {string(cases.Cancelled), 3
 	{string(cases.Reported), 1}, {string(cases.Registered), 2}, {string(cases.Dispatched), 3}, {string(cases.Handling), 4},
 	{string(cases.Handled), 2.5}, {string(cases.Verified), 1.5}, {string(cases.Suspended), 1}}
 
+// forcedOrder is the statuses the first cases take in turn: a merged
+// case last, when open cases it can duplicate exist.
+func forcedOrder() []cases.Status {
+	var out []cases.Status
+	for _, t := range targets {
+		if t.code != string(cases.Merged) {
+			out = append(out, cases.Status(t.code))
+		}
+	}
+	return append(out, cases.Merged)
+}
+
 func (g *gen) pick(ws []weighted) string {
 	t := 0.0
 	for _, x := range ws {
@@ -383,9 +395,10 @@ func (g *gen) batch(ctx context.Context, n int) []*gcase {
 	out := make([]*gcase, 0, n)
 	for len(out) < n && ctx.Err() == nil {
 		target := cases.Status(g.pick(targets))
-		forced := g.first && len(out) < len(targets)
+		order := forcedOrder()
+		forced := g.first && len(out) < len(order)
 		if forced {
-			target = cases.Status(targets[len(out)].code)
+			target = order[len(out)]
 		}
 		c := g.one(ctx, target, forced, out)
 		if c != nil {
@@ -458,11 +471,18 @@ func (g *gen) one(ctx context.Context, target cases.Status, forced bool, sofar [
 	var near string
 	var survivor *gcase
 	if target == cases.Merged {
-		// A second report of a problem already reported nearby.
-		for k := len(sofar) - 1; k >= 0 && k >= len(sofar)-20; k-- {
-			if st := sofar[k].status; st != cases.Merged && st != cases.Cancelled {
+		// A second report of a problem already reported nearby: of a case
+		// still open a few hours after its report (the duplicate comes
+		// within three hours and is merged soon after), the latest first,
+		// so that the story does not depend on the hour the generator runs.
+		open := func(o *gcase) bool {
+			at := o.reportedAt.Add(4 * time.Hour)
+			st, ok := o.statusAt(at)
+			return o.status != cases.Merged && o.status != cases.Cancelled && at.Before(now) && ok && st.Open() && st != cases.Suspended
+		}
+		for k := len(sofar) - 1; k >= 0 && survivor == nil; k-- {
+			if open(sofar[k]) {
 				survivor = sofar[k]
-				break
 			}
 		}
 		if survivor == nil {
