@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -108,25 +109,13 @@ func (s *casesAPI) act(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// caseFilter reads the filters shared by lists, GeoJSON, hotspots,
-// statistics and exports.
-func caseFilter(c echo.Context) (cases.Filter, error) {
-	var f cases.Filter
-	if v := c.QueryParam("status"); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			f.Status = append(f.Status, cases.Status(strings.TrimSpace(s)))
-		}
-	}
-	f.Unit, f.Grid, f.Region = c.QueryParam("unit"), c.QueryParam("grid"), c.QueryParam("region")
-	f.Category, f.Source = c.QueryParam("category"), c.QueryParam("source")
-	for name, dst := range map[string]**bool{"overdue": &f.Overdue, "warning": &f.Warning} {
-		if c.QueryParam(name) != "" {
-			v, err := boolParam(c, name)
-			if err != nil {
-				return f, err
-			}
-			*dst = &v
-		}
+// caseFilter reads the filters shared by lists, GeoJSON, hotspots and
+// statistics (cases.ParseFilter) from params, and the bounding box in the
+// request's coordinate system.
+func caseFilter(c echo.Context, params url.Values) (cases.Filter, error) {
+	f, err := cases.ParseFilter(params)
+	if err != nil {
+		return f, err
 	}
 	crs, err := crsParam(c)
 	if err != nil {
@@ -135,17 +124,11 @@ func caseFilter(c echo.Context) (cases.Filter, error) {
 	if f.BBox, err = bboxParam(c, crs); err != nil {
 		return f, err
 	}
-	if f.From, err = timeParam(c, "from"); err != nil {
-		return f, err
-	}
-	if f.To, err = timeParam(c, "to"); err != nil {
-		return f, err
-	}
 	return f, f.Check()
 }
 
 func (s *casesAPI) listCases(c echo.Context) error {
-	f, err := caseFilter(c)
+	f, err := caseFilter(c, c.QueryParams())
 	if err != nil {
 		return err
 	}
@@ -167,7 +150,7 @@ func (s *casesAPI) listCases(c echo.Context) error {
 // casesGeoJSON answers GET /api/v1/cases.geojson: the same filters, as a
 // FeatureCollection of points for the map.
 func (s *casesAPI) casesGeoJSON(c echo.Context) error {
-	f, err := caseFilter(c)
+	f, err := caseFilter(c, c.QueryParams())
 	if err != nil {
 		return err
 	}

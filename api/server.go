@@ -7,11 +7,12 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"github.com/citygrid/citygrid/internal/db"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/citygrid/citygrid/internal/db"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"

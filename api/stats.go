@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -54,10 +55,11 @@ func (s *statsAPI) period(c echo.Context) (from, to time.Time, f cases.Filter, e
 		err = bad("to", "must be after from")
 		return
 	}
-	// Echo caches the parsed query, which caseFilter reads next.
-	q.Del("from")
-	q.Del("to")
-	f, err = caseFilter(c)
+	// Here from and to bound the evaluation window, not the report time.
+	rest := maps.Clone(q)
+	delete(rest, "from")
+	delete(rest, "to")
+	f, err = caseFilter(c, rest)
 	return
 }
 
@@ -179,7 +181,7 @@ func (s *statsAPI) hotspots(c echo.Context) error {
 			return bad("res", "must be a whole number from 6 to 10")
 		}
 	}
-	f, err := caseFilter(c)
+	f, err := caseFilter(c, c.QueryParams())
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,9 @@ func LoadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
+// Default is the DefaultZone, the city's zone when none is configured.
+func Default() *time.Location { return mustZone(DefaultZone) }
+
 func mustZone(name string) *time.Location {
 	loc, err := LoadZone(name)
 	if err != nil {

@@ -81,7 +81,7 @@ type Store struct {
 // reads the resolver's snapshot.
 func NewStore(core *grids.Store, resolver *grids.Resolver, cfg Config) *Store {
 	if cfg.Location == nil {
-		cfg.Location = shanghai()
+		cfg.Location = calendar.Default()
 	}
 	if cfg.RegisterWithin <= 0 {
 		cfg.RegisterWithin = time.Hour
@@ -99,15 +99,6 @@ func NewStore(core *grids.Store, resolver *grids.Resolver, cfg Config) *Store {
 		}
 	}
 	return &Store{pool: core.Pool(), core: core, resolver: resolver, cfg: cfg}
-}
-
-// shanghai is China Standard Time, which has had no daylight saving since
-// 1991, so a fixed zone is exact when the system has no tz database.
-func shanghai() *time.Location {
-	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return l
-	}
-	return time.FixedZone("CST", 8*3600)
 }
 
 // clock is the clock and duration of a case's limit.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -57,32 +55,12 @@ func casesCollection() *Collection {
 // comma-separated list, overdue and warning true or false, from and to RFC
 // 3339 times of the report ([from, to)).
 func parseCaseFilter(params url.Values, q *FeatureQuery) (*cases.Filter, error) {
-	f := &cases.Filter{Unit: params.Get("unit"), Grid: params.Get("grid"), Category: params.Get("category"),
-		Source: params.Get("source"), BBox: q.BBox, Region: q.Region}
-	if v := params.Get("status"); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			f.Status = append(f.Status, cases.Status(strings.TrimSpace(s)))
-		}
+	f, err := cases.ParseFilter(params)
+	if err != nil {
+		return nil, err
 	}
-	for name, dst := range map[string]**bool{"overdue": &f.Overdue, "warning": &f.Warning} {
-		if v := params.Get(name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return nil, grids.Malformed(name, "want true or false")
-			}
-			*dst = &b
-		}
-	}
-	for name, dst := range map[string]**time.Time{"from": &f.From, "to": &f.To} {
-		if v := params.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return nil, grids.Malformed(name, "want an RFC 3339 time such as 2026-11-22T20:00:00+08:00")
-			}
-			*dst = &t
-		}
-	}
-	return f, f.Check()
+	f.BBox, f.Region = q.BBox, q.Region
+	return &f, f.Check()
 }
 
 // caseSource is the cases collection's source restricted by the case

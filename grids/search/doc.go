@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 )
 
 // Store is this package's access to PostGIS, over the shared pool.
@@ -20,10 +21,10 @@ type Store struct {
 
 // NewStore returns the package's store over the core store's pool.
 func NewStore(core *grids.Store) *Store {
-	return &Store{pool: core.Pool(), core: core, zone: time.FixedZone("CST", 8*3600)}
+	return &Store{pool: core.Pool(), core: core, zone: calendar.Default()}
 }
 
-// WithZone sets the city's time zone (China Standard Time by default).
+// WithZone sets the city's time zone (calendar.DefaultZone by default).
 func (s *Store) WithZone(loc *time.Location) *Store {
 	if loc != nil {
 		s.zone = loc

@@ -81,16 +81,16 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	feed := notices.NewFeed(pool, cfg.Notices, cfg.Log)
 	cfg.API.Notices, cfg.API.Events = ns, feed
 	cc := cfg.Cases
+	if cc.Location == nil {
+		cc.Location = cal.Current().Zone() // case codes carry the calendar's local date
+	}
 	cc.Clock = func(hours, days int) (cases.Clock, time.Duration) {
 		return cal.Current().Clock(calendar.Limit{Hours: hours, WorkingDays: days})
 	}
 	cc.Notify = func(ctx context.Context, tx pgx.Tx, n cases.Notice) error {
 		return ns.Enqueue(ctx, tx, notices.Notice{Kind: n.Kind, Case: n.Case, Unit: n.Unit, At: n.At, Data: n.Data})
 	}
-	ss := search.NewStore(store)
-	if cc.Location != nil {
-		ss.WithZone(cc.Location)
-	}
+	ss := search.NewStore(store).WithZone(cc.Location)
 	cc.Geocode = func(ctx context.Context, address, region string) (cases.Place, error) {
 		pl, err := ss.Geocode(ctx, address, region)
 		if err != nil {
