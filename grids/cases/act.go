@@ -110,7 +110,6 @@ func (s *Store) Act(ctx context.Context, p grids.Principal, code, action string,
 	if err != nil {
 		return Case{}, err
 	}
-	c.lastUnit = ""
 	s.seeAs(p, &c, now)
 	return c, nil
 }

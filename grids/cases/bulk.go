@@ -35,7 +35,8 @@ func (s *Store) Place(ctx context.Context, p orb.Point, category string) (Placem
 	if c.ProposedUnit != nil {
 		out.ProposedUnit = c.ProposedUnit.Code
 	}
-	out.District, out.Subdistrict, out.Community = loc.regions()
+	r := loc.regions()
+	out.District, out.Subdistrict, out.Community = regionCode(r.District), regionCode(r.Subdistrict), regionCode(r.Community)
 	out.Grid, out.GridVersion = loc.grid()
 	if out.Routing, err = json.Marshal(c.Routing); err != nil {
 		return out, err

@@ -251,8 +251,7 @@ func (s *Store) replay(ctx context.Context, p grids.Principal, key string, bodyH
 func (s *Store) place(c *Case, loc *located) {
 	c.Routing = loc.routing
 	c.Theme = loc.routing.Theme
-	d, sd, cm := loc.regions()
-	c.Regions = grids.AnswerRegions{District: s.regionName(loc, d), Subdistrict: s.regionName(loc, sd), Community: s.regionName(loc, cm)}
+	c.Regions = loc.regions()
 	c.Grid = nil
 	if code, v := loc.grid(); code != nil {
 		g := loc.snap.Grids[loc.l.Grid]
@@ -269,18 +268,6 @@ func (s *Store) place(c *Case, loc *located) {
 	} else {
 		c.NeedsConfirmation = true // nobody answers here: the dispatcher chooses
 	}
-}
-
-func (s *Store) regionName(loc *located, code *string) *grids.CodeName {
-	if code == nil {
-		return nil
-	}
-	for _, i := range []int32{loc.l.District, loc.l.Sub, loc.l.Community} {
-		if i >= 0 && loc.snap.Regions[i].Code == *code {
-			return &grids.CodeName{Code: *code, Name: loc.snap.Regions[i].Name}
-		}
-	}
-	return &grids.CodeName{Code: *code}
 }
 
 // limitOf copies the category's name, handling limit and duplicate rules

@@ -75,16 +75,15 @@ func (s *Store) locate(ctx context.Context, p orb.Point, category, field string)
 	return out, release, nil
 }
 
-// regions are the point's region codes.
-func (l *located) regions() (district, sub, community *string) {
-	code := func(i int32) *string {
+// regions are the point's district, subdistrict and community.
+func (l *located) regions() grids.AnswerRegions {
+	region := func(i int32) *grids.CodeName {
 		if i < 0 {
 			return nil
 		}
-		c := l.snap.Regions[i].Code
-		return &c
+		return &grids.CodeName{Code: l.snap.Regions[i].Code, Name: l.snap.Regions[i].Name}
 	}
-	return code(l.l.District), code(l.l.Sub), code(l.l.Community)
+	return grids.AnswerRegions{District: region(l.l.District), Subdistrict: region(l.l.Sub), Community: region(l.l.Community)}
 }
 
 // grid is the point's grid, if any.
