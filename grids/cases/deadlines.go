@@ -85,3 +85,15 @@ func (s *Store) EnsurePartitions(ctx context.Context) error {
 		(date_trunc('month', now()) + interval '4 months')::date)`)
 	return err
 }
+
+// FoldTiles moves the tile counts' pending changes (case_tile_deltas,
+// which every write of cases appends to) into the counts the clustered
+// tiles read (case_tile_cells), and merges the deadline buckets that are
+// over; it answers how many counts changed. Tiles are exact whether or
+// not it has run: it keeps what they read small. One fold runs at a time
+// across servers (the others return 0).
+func (s *Store) FoldTiles(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT citygrid_fold_case_tiles()`).Scan(&n)
+	return n, err
+}

@@ -99,8 +99,8 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 			args[name] = v
 		}
 	}
-	if p.Role == grids.RoleUnit {
-		add(`c.unit_id = (SELECT id FROM units WHERE code = @principal_unit)`, "principal_unit", p.Unit)
+	if scope := UnitScope(p, "c", args); scope != "" {
+		add(scope, "", nil)
 	}
 	if withStatus && len(f.Status) > 0 {
 		add(`c.status = ANY(@status)`, "status", f.Status)

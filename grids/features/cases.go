@@ -106,27 +106,29 @@ func (s *Store) CasesExtent(ctx context.Context) (x Extent, ok bool, err error) 
 	return s.casesExtent(ctx)
 }
 
-// caseClusterBelow is the zoom under which cases are drawn as clusters.
-const caseClusterBelow = 14
+// caseClusterBelow is the zoom under which cases are drawn as clusters:
+// at z14 an r10 cell is some nine pixels across, and a city centre's tile
+// holds 14,000 cases over a year, too many points to draw or to send.
+const caseClusterBelow = 15
 
-// caseCellColumn is the stored H3 cell cases are clustered by at zoom z:
-// a cell about 30–60 px across (r6 at z10, one resolution finer per zoom),
-// r6 for every lower zoom.
-func caseCellColumn(z int) string {
-	return "h3_r" + strconv.Itoa(min(10, max(6, z-4)))
+// caseCellRes is the stored H3 resolution cases are clustered by at zoom z:
+// a cell about 10–60 px across (r6 at z10, one resolution finer per
+// zoom), r6 for every lower zoom.
+func caseCellRes(z int) int {
+	return min(10, max(6, z-4))
 }
 
-// casesTileLayer draws cases: points from z14, clusters below.
+// casesTileLayer draws cases: points from z15, clusters below.
 func casesTileLayer() TileLayer {
 	return TileLayer{
 		ID: "cases",
-		Description: "cases: from z14 one point per case; below, one point per cluster (the cases of a stored H3 cell, " +
-			"r6 at z10 and one resolution finer per zoom) at the cases' centroid, with count, overdue count and the dominant status",
+		Description: "cases: from z15 one point per case; below, one point per cluster (the cases of a stored H3 cell, " +
+			"r6 at z10 and one resolution finer per zoom to r10 at z14) at the cases' centroid, with count, overdue count and the dominant status",
 		MinZoom: 8, MaxZoom: 18,
 		Fields: map[string]string{"code": "String: the case code (points)", "status": "String: the status, or a cluster's most frequent status",
 			"category": "String: the category code (points)",
 			"overdue":  "Boolean for a point (红牌); for a cluster, Number: how many of its cases are overdue",
-			"count":    "Number: the cases in a cluster (clusters only, below z14)"},
+			"count":    "Number: the cases in a cluster (clusters only, below z15)"},
 		Tables:        []string{"cases"},
 		Scoped:        true,
 		clusterBelow:  caseClusterBelow,
@@ -145,28 +147,60 @@ func caseScoped(unit string, args pgx.NamedArgs) string {
 	return `(SELECT c.* FROM cases c` + (&cases.Filter{}).Where(unitViewer(unit), args) + `) c`
 }
 
-// caseClusters is the clustered tile query's inner select at zoom z: one
-// point per cell at the centroid (averaged in Web Mercator), with the count,
-// the overdue count and the most frequent status (ties to the first
-// status by name, so that a tile renders the same twice). A cluster counts
-// the cases inside the tile itself, its buffer left out and its edges
-// half-open, so that every case counts in exactly one tile of a zoom and
-// a cell crossing tiles is split between them, each part inside its tile.
-func caseClusters(z int, from string) string {
-	cell := "c." + caseCellColumn(z)
-	// The tile's own box in WGS84 is exact for the half-open test: Web
-	// Mercator is monotonic in each axis, so no case is projected to be
-	// tested, only each cluster's centroid to be drawn.
+// caseClusters is the clustered tile query's inner select at zoom z over
+// the tile counts of migration 14 rather than the cases: the counts of
+// the cells anchored in the tile itself (its buffer left out, its edges
+// half-open, so that every case counts in exactly one tile of a zoom),
+// the deltas not yet folded into them, and the overdue cases of the
+// present deadline bucket from cases. One point per cell at its cases'
+// centroid (kept inside the tile), with the count, the overdue count and
+// the most frequent status (ties to the first status by name, so that a
+// tile renders the same twice).
+func caseClusters(z int, unit string, args pgx.NamedArgs) string {
+	res := strconv.Itoa(caseCellRes(z))
+	viewer := unitViewer(unit)
+	scope := func(alias string) string {
+		if w := cases.UnitScope(viewer, alias, args); w != "" {
+			return " AND " + w
+		}
+		return ""
+	}
+	inTile := func(x, y string) string {
+		return x + ` >= ST_XMin(env.t) AND ` + x + ` < ST_XMax(env.t) AND ` + y + ` > ST_YMin(env.t) AND ` + y + ` <= ST_YMax(env.t)`
+	}
 	return `
-			SELECT ST_AsMVTGeom(ST_Transform(ST_SetSRID(ST_MakePoint(k.x, k.y), 4326), 3857), env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom,
-			       k.fid, k.count, k.overdue, k.status
-			FROM env, (
-			SELECT ` + cell + ` AS fid, avg(ST_X(c.geom)) AS x, avg(ST_Y(c.geom)) AS y, count(*) AS count,
-			       count(*) FILTER (WHERE ` + cases.OverdueSQL + `) AS overdue,
-			       mode() WITHIN GROUP (ORDER BY c.status) AS status
-			FROM env CROSS JOIN ` + from + `
-			WHERE c.geom && env.t
-			  AND ST_X(c.geom) >= ST_XMin(env.t) AND ST_X(c.geom) < ST_XMax(env.t)
-			  AND ST_Y(c.geom) > ST_YMin(env.t) AND ST_Y(c.geom) <= ST_YMax(env.t)
-			GROUP BY 1) k`
+			WITH cells AS MATERIALIZED (
+				SELECT a.cell FROM env, case_tile_anchors a
+				WHERE a.res = ` + res + ` AND a.anchor && env.t AND ` + inTile("ST_X(a.anchor)", "ST_Y(a.anchor)") + `
+				UNION
+				-- A cell new since the last fold: by the point it will be anchored at.
+				SELECT d.cell FROM env, case_tile_deltas d
+				WHERE d.res = ` + res + ` AND d.x IS NOT NULL
+				  AND NOT EXISTS (SELECT 1 FROM case_tile_anchors a WHERE a.res = ` + res + ` AND a.cell = d.cell)
+				GROUP BY d.cell, env.t
+				HAVING ` + inTile("(min(ARRAY[d.x, d.y]))[1]", "(min(ARRAY[d.x, d.y]))[2]") + `),
+			counted AS (
+				SELECT t.cell, t.status, t.n, t.sx, t.sy, CASE WHEN ` + cases.CountsOverdueSQL + ` THEN t.n ELSE 0 END AS overdue
+				FROM cells JOIN case_tile_cells t ON t.res = ` + res + ` AND t.cell = cells.cell` + scope("t") + `
+				UNION ALL
+				SELECT t.cell, t.status, t.n, t.sx, t.sy, CASE WHEN ` + cases.CountsOverdueSQL + ` THEN t.n ELSE 0 END
+				FROM cells JOIN case_tile_deltas t ON t.res = ` + res + ` AND t.cell = cells.cell` + scope("t") + `
+				UNION ALL
+				SELECT c.h3_r` + res + `, NULL, 0, 0, 0, 1
+				FROM cells JOIN cases c ON c.h3_r` + res + ` = cells.cell
+				WHERE ` + cases.PresentOverdueSQL + scope("c") + `),
+			-- One row per cell and status, ranked: the cell's totals ride
+			-- on its most frequent status's row.
+			k AS (
+				SELECT cell, status, (sum(sum(n)) OVER w)::bigint AS count, (sum(sum(overdue)) OVER w)::bigint AS overdue,
+				       sum(sum(sx)) OVER w / sum(sum(n)) OVER w AS x, sum(sum(sy)) OVER w / sum(sum(n)) OVER w AS y,
+				       row_number() OVER (w ORDER BY sum(n) DESC, status NULLS LAST) AS rank
+				FROM counted GROUP BY cell, status
+				WINDOW w AS (PARTITION BY cell))
+			SELECT ST_AsMVTGeom(ST_Transform(ST_SetSRID(ST_MakePoint(
+			           least(greatest(k.x, ST_XMin(env.t)), ST_XMax(env.t)),
+			           least(greatest(k.y, ST_YMin(env.t)), ST_YMax(env.t))), 4326), 3857),
+			       env.m, ` + strconv.Itoa(TileExtent) + `, ` + strconv.Itoa(tileBuffer) + `, true) AS geom,
+			       k.cell AS fid, k.count, k.overdue, k.status
+			FROM env, k WHERE k.rank = 1 AND k.count > 0`
 }

@@ -78,8 +78,9 @@ type TileLayer struct {
 	scopedSource func(unit string, args pgx.NamedArgs) string
 	// clusterSelect, below zoom clusterBelow, replaces the features with
 	// clusters: the select of one row per cluster (geom, fid and
-	// attributes) over from at zoom z.
-	clusterSelect func(z int, from string) string
+	// attributes) at zoom z, as the unit (empty: any reader) may see them,
+	// adding its values to args.
+	clusterSelect func(z int, unit string, args pgx.NamedArgs) string
 	clusterBelow  int
 }
 
@@ -371,9 +372,9 @@ func (l TileLayer) sql(z int, unit string, args pgx.NamedArgs) string {
 			SELECT ST_TileEnvelope(@z, @x, @y) AS m,
 			       ST_Transform(ST_TileEnvelope(@z, @x, @y, margin => ` + margin + `), 4326) AS e,
 			       ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326) AS t)` + with
-	if l.clusterSelect != nil && z < l.clusterBelow {
+	if l.clustered(z) {
 		return env + `
-		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (` + l.clusterSelect(z, from) + `
+		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (` + l.clusterSelect(z, unit, args) + `
 		) t WHERE t.geom IS NOT NULL`
 	}
 	return env + `
@@ -382,6 +383,11 @@ func (l TileLayer) sql(z int, unit string, args pgx.NamedArgs) string {
 			FROM env, ` + from + `
 			WHERE ` + filter + ` && env.e AND ` + l.where + `
 		) t WHERE t.geom IS NOT NULL`
+}
+
+// clustered says the layer draws clusters at zoom z.
+func (l TileLayer) clustered(z int) bool {
+	return l.clusterSelect != nil && z < l.clusterBelow
 }
 
 // Tile renders one tile of a layer as Mapbox Vector Tile bytes; an empty
@@ -401,20 +407,28 @@ func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme, unit 
 	tolerance := 2 * math.Pi * 6378137 / (256 * math.Exp2(float64(z)))
 	args := pgx.NamedArgs{"z": z, "x": x, "y": y, "layer": l.ID, "theme": theme, "tolerance": tolerance}
 	sql := l.sql(z, unit, args)
-	var b []byte
-	var err error
+	// set_config(…, true) lasts until the end of the batch's implicit
+	// transaction, so a setting costs no extra round trip.
+	batch := &pgx.Batch{}
 	if deadline, ok := ctx.Deadline(); ok {
 		// The context's deadline ends the wait here, but pgx then only drops
 		// the connection and PostgreSQL would compute on; statement_timeout
-		// ends the work there too. set_config(…, true) lasts until the end
-		// of the batch's implicit transaction, so the tile costs no extra
-		// round trip.
+		// ends the work there too.
 		left := time.Until(deadline).Milliseconds()
 		if left < 1 {
 			return nil, fmt.Errorf("tile %s %d/%d/%d: %w", l.ID, z, x, y, context.DeadlineExceeded)
 		}
-		batch := &pgx.Batch{}
 		batch.Queue(`SELECT set_config('statement_timeout', $1, true)`, strconv.FormatInt(left, 10))
+	}
+	if l.clustered(z) {
+		// A cluster query reads counts by cell, not a box's features: the
+		// plan does not depend on the tile, and planning it afresh (over
+		// every partition of cases) costs more than running it.
+		batch.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	}
+	var b []byte
+	var err error
+	if batch.Len() > 0 {
 		batch.Queue(sql, args).QueryRow(func(r pgx.Row) error { return r.Scan(&b) })
 		err = s.pool.SendBatch(ctx, batch).Close()
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "57014" { // query_canceled

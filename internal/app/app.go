@@ -106,11 +106,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	if err := cs.EnsurePartitions(ctx); err != nil {
 		return nil, fmt.Errorf("case partitions: %w", err)
 	}
-	// The deadline notices (黄牌, 红牌) and the next months' partitions run
-	// on river's elected leader: once per period across all servers.
+	// The deadline notices (黄牌, 红牌), the next months' partitions and the
+	// tile counts' fold run on river's elected leader: once per period
+	// across all servers.
 	for _, p := range []notices.Periodic{
 		{Name: "case_deadlines", Every: time.Minute, Run: func(ctx context.Context) error { _, err := cs.ScanDeadlines(ctx); return err }},
 		{Name: "case_partitions", Every: 24 * time.Hour, Run: cs.EnsurePartitions},
+		// Often, so that clustered tiles read few pending changes.
+		{Name: "case_tiles", Every: 5 * time.Second, Run: func(ctx context.Context) error { _, err := cs.FoldTiles(ctx); return err }},
 	} {
 		if err := ns.Register(p); err != nil {
 			return nil, err

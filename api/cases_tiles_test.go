@@ -1,0 +1,139 @@
+package api_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/maptile"
+
+	"github.com/citygrid/citygrid/grids/cases"
+	"github.com/citygrid/citygrid/grids/features"
+)
+
+// The clustered cases tiles read counts kept ahead (migration 14): they
+// agree with the cases before and after the pending changes are folded
+// in, follow a transition, and count a running clock overdue whether its
+// deadline passed hours ago, minutes ago (the present bucket, read from
+// cases) or not at all.
+func TestCasesTileCounts(t *testing.T) {
+	e, filed := caseCity(t)
+	ctx := context.Background()
+	fs := features.NewStore(e.store)
+	layer, err := features.NewTileSet().Layer("cases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type totals struct {
+		count, overdue int
+		status         map[string]int // dominant status → clusters
+	}
+	render := func(z maptile.Zoom, unit string) totals {
+		t.Helper()
+		tile := maptile.At(orb.Point{zgcLon, zgcLat}, z)
+		b, err := fs.Tile(ctx, layer, int(tile.Z), int(tile.X), int(tile.Y), "", unit)
+		if err != nil {
+			t.Fatalf("z%d: %v", z, err)
+		}
+		out := totals{status: map[string]int{}}
+		layers, err := mvt.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			for _, f := range l.Features {
+				n, _ := f.Properties["count"].(float64)
+				o, _ := f.Properties["overdue"].(float64)
+				if n == 0 {
+					t.Fatalf("z%d: a feature without a count: %v", z, f.Properties)
+				}
+				out.count += int(n)
+				out.overdue += int(o)
+				out.status[f.Properties["status"].(string)]++
+			}
+		}
+		return out
+	}
+	// Every case of the lattice is in one tile at z12 and z14 (r8 and r10).
+	for _, c := range filed {
+		var lon, lat float64
+		e.store.Pool().QueryRow(ctx, `SELECT ST_X(geom), ST_Y(geom) FROM cases WHERE code = $1`, c.Code).Scan(&lon, &lat)
+		if maptile.At(orb.Point{lon, lat}, 14) != maptile.At(orb.Point{zgcLon, zgcLat}, 14) {
+			t.Fatalf("%s is not in the z14 tile of the lattice", c.Code)
+		}
+	}
+	pending := func() (n int) {
+		e.store.Pool().QueryRow(ctx, `SELECT count(*) FROM case_tile_deltas`).Scan(&n)
+		return n
+	}
+	cs := cases.NewStore(e.store, e.resolver, cases.Config{})
+	check := func(when string, overdue int) {
+		t.Helper()
+		for _, z := range []maptile.Zoom{12, 14} {
+			if got := render(z, ""); got.count != 12 || got.overdue != overdue {
+				t.Errorf("%s, z%d: %d cases, %d overdue; want 12 and %d", when, z, got.count, got.overdue, overdue)
+			}
+		}
+		if got := render(12, "JJ"); got.count != 4 || got.overdue != overdue {
+			t.Errorf("%s: JJ's z12 tile counts %d cases (%d overdue), want its 4 (%d)", when, got.count, got.overdue, overdue)
+		}
+	}
+	// Every case is counted once per resolution, folded or pending (the
+	// server folds too, every few seconds).
+	var counted, all int
+	e.store.Pool().QueryRow(ctx, `SELECT (SELECT coalesce(sum(n), 0) FROM case_tile_cells WHERE res = 9)
+		+ (SELECT coalesce(sum(n), 0) FROM case_tile_deltas WHERE res = 9), (SELECT count(*) FROM cases)`).Scan(&counted, &all)
+	if counted != all || all != 12 {
+		t.Errorf("r9 counts hold %d cases of %d", counted, all)
+	}
+	check("before the fold", 1)
+	for start := time.Now(); pending() > 0; {
+		if _, err := cs.FoldTiles(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("%d changes still pending after folding", pending())
+		}
+	}
+	check("after the fold", 1)
+
+	// The overdue parking case's deadline, moved: minutes ago (in the
+	// present bucket), seven hours ago (a bucket over), tomorrow.
+	for _, m := range []struct {
+		set     string
+		overdue int
+	}{
+		{`citygrid_due_bucket(now()) + (now() - citygrid_due_bucket(now())) / 2`, 1},
+		{`now() - interval '7 hours'`, 1},
+		{`now() + interval '1 day'`, 0},
+	} {
+		if _, err := e.store.Pool().Exec(ctx, `UPDATE cases SET due_at = `+m.set+`, warn_at = now() - interval '8 hours' WHERE code = $1`, filed[0].Code); err != nil {
+			t.Fatal(err)
+		}
+		check("deadline "+m.set, m.overdue)
+		if _, err := cs.FoldTiles(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("deadline "+m.set+", folded", m.overdue)
+	}
+
+	// Registering the reported cases makes "registered" the dominant
+	// status of their cells; the counts stay.
+	dispatcher := e.token("dispatcher", "")
+	for _, c := range filed {
+		if c.Status == "reported" {
+			e.act(dispatcher, c.Code, "register", nil)
+		}
+	}
+	for _, fold := range []bool{false, true} {
+		if fold {
+			cs.FoldTiles(ctx)
+		}
+		got := render(14, "")
+		if got.count != 12 || got.status["reported"] != 0 || got.status["registered"] == 0 {
+			t.Errorf("after registering (folded %v): %d cases, statuses %v", fold, got.count, got.status)
+		}
+	}
+}
