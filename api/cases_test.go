@@ -328,6 +328,7 @@ func TestCaseLoopBeijing(t *testing.T) {
 		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "photo_urls": []string{"file:///etc/passwd"}}, 422, "photo_urls[0]"},
 		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "colour": "red"}, 400, "colour"},
 		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "reported_at": "2026-01-01T00:00:00Z"}, 422, "reported_at"},
+		{map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "object_id": 987654321}, 422, "object_id"},
 	} {
 		r := e.do("POST", "/api/v1/cases", inspector, c.body)
 		if r.status != c.status {

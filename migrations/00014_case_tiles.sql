@@ -5,8 +5,8 @@
 -- status, late flag and deadline bucket, so that a tile reads a few
 -- thousand rows instead.
 --
--- Writes never wait on each other for it: a statement trigger on cases
--- appends each statement's net change to case_tile_deltas (no index, no
+-- Writes never wait on each other for it: a row trigger on cases
+-- appends each change to case_tile_deltas (no index, no
 -- hot row: a city's reports share a few r6 cells), and a periodic fold
 -- (cases.Store.FoldTiles) moves the deltas into the counts. A tile reads
 -- the counts and the deltas not yet folded in one snapshot, so it is
@@ -47,18 +47,20 @@ CREATE TABLE case_tile_cells (
 );
 CREATE UNIQUE INDEX case_tile_cells_key ON case_tile_cells (res, cell, unit_id, status, late, due) NULLS NOT DISTINCT;
 
+-- One row per change of a case, with its cells at every resolution.
 CREATE TABLE case_tile_deltas (
-    res     smallint NOT NULL,
-    cell    bigint NOT NULL,
+    n       integer NOT NULL,  -- 1 added, -1 taken away
+    h3_r6   bigint NOT NULL,
+    h3_r7   bigint NOT NULL,
+    h3_r8   bigint NOT NULL,
+    h3_r9   bigint NOT NULL,
+    h3_r10  bigint NOT NULL,
     unit_id bigint,
     status  text NOT NULL,
     late    boolean NOT NULL,
     due     timestamptz,
-    n       integer NOT NULL,
-    sx      double precision NOT NULL,
-    sy      double precision NOT NULL,
-    x       double precision,  -- the least point of the cases added (the anchor of a new cell)
-    y       double precision
+    x       double precision NOT NULL,  -- the case's point
+    y       double precision NOT NULL
 );
 
 CREATE TABLE case_tile_anchors (
@@ -76,37 +78,30 @@ CREATE INDEX case_tile_anchors_r9 ON case_tile_anchors USING gist (anchor) WHERE
 CREATE INDEX case_tile_anchors_r10 ON case_tile_anchors USING gist (anchor) WHERE res = 10;
 
 -- +goose StatementBegin
+-- A row trigger in PL/pgSQL, whose statement is planned once per session:
+-- intake writes one case a statement, and an update that changes nothing
+-- a tile shows (a note, a notice flag) costs a comparison.
 CREATE FUNCTION citygrid_case_tile_delta() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    -- The rows as a tile counts them, added (1) or taken away (-1).
-    shown constant text := 'c.h3_r6, c.h3_r7, c.h3_r8, c.h3_r9, c.h3_r10, c.unit_id, c.status, c.handled_on_time IS FALSE AS late,
-        CASE WHEN c.clock_from IS NOT NULL THEN citygrid_due_bucket(c.due_at) END AS due, ST_X(c.geom) AS x, ST_Y(c.geom) AS y';
-    added constant text := 'SELECT 1 AS d, ' || shown || ' FROM new_cases c';
-    taken constant text := 'SELECT -1 AS d, ' || shown || ' FROM old_cases c';
+    c record;
+    d integer;
 BEGIN
-    -- The statement's net change per resolution and key: an update that
-    -- moves nothing a tile shows (a note, a notice flag) nets to nothing.
-    -- Dynamic SQL because a statement may name only the transition
-    -- tables its event has.
-    EXECUTE format($q$
-        INSERT INTO case_tile_deltas (res, cell, unit_id, status, late, due, n, sx, sy, x, y)
-        SELECT r.res, r.cell, ch.unit_id, ch.status, ch.late, ch.due, sum(ch.d), sum(ch.d * ch.x), sum(ch.d * ch.y),
-               (min(ARRAY[ch.x, ch.y]) FILTER (WHERE ch.d > 0))[1], (min(ARRAY[ch.x, ch.y]) FILTER (WHERE ch.d > 0))[2]
-        FROM (%s) ch
-        CROSS JOIN LATERAL (VALUES (6::smallint, ch.h3_r6), (7, ch.h3_r7), (8, ch.h3_r8), (9, ch.h3_r9), (10, ch.h3_r10)) r(res, cell)
-        GROUP BY 1, 2, 3, 4, 5, 6
-        HAVING sum(ch.d) <> 0 OR sum(ch.d * ch.x) <> 0 OR sum(ch.d * ch.y) <> 0$q$,
-        CASE TG_OP WHEN 'INSERT' THEN added WHEN 'DELETE' THEN taken ELSE added || ' UNION ALL ' || taken END);
+    IF TG_OP = 'UPDATE' AND (OLD.h3_r10, OLD.unit_id, OLD.status, OLD.handled_on_time IS FALSE, OLD.clock_from IS NULL, OLD.due_at, OLD.geom)
+        IS NOT DISTINCT FROM (NEW.h3_r10, NEW.unit_id, NEW.status, NEW.handled_on_time IS FALSE, NEW.clock_from IS NULL, NEW.due_at, NEW.geom) THEN
+        RETURN NULL;
+    END IF;
+    FOREACH d IN ARRAY CASE TG_OP WHEN 'INSERT' THEN ARRAY[1] WHEN 'DELETE' THEN ARRAY[-1] ELSE ARRAY[-1, 1] END LOOP
+        IF d < 0 THEN c := OLD; ELSE c := NEW; END IF;
+        INSERT INTO case_tile_deltas (n, h3_r6, h3_r7, h3_r8, h3_r9, h3_r10, unit_id, status, late, due, x, y)
+        VALUES (d, c.h3_r6, c.h3_r7, c.h3_r8, c.h3_r9, c.h3_r10, c.unit_id, c.status, c.handled_on_time IS FALSE,
+                CASE WHEN c.clock_from IS NOT NULL THEN citygrid_due_bucket(c.due_at) END, ST_X(c.geom), ST_Y(c.geom));
+    END LOOP;
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER citygrid_case_tiles_insert AFTER INSERT ON cases
-    REFERENCING NEW TABLE AS new_cases FOR EACH STATEMENT EXECUTE FUNCTION citygrid_case_tile_delta();
-CREATE TRIGGER citygrid_case_tiles_update AFTER UPDATE ON cases
-    REFERENCING OLD TABLE AS old_cases NEW TABLE AS new_cases FOR EACH STATEMENT EXECUTE FUNCTION citygrid_case_tile_delta();
-CREATE TRIGGER citygrid_case_tiles_delete AFTER DELETE ON cases
-    REFERENCING OLD TABLE AS old_cases FOR EACH STATEMENT EXECUTE FUNCTION citygrid_case_tile_delta();
+CREATE TRIGGER citygrid_case_tiles AFTER INSERT OR UPDATE OR DELETE ON cases
+    FOR EACH ROW EXECUTE FUNCTION citygrid_case_tile_delta();
 
 -- +goose StatementBegin
 -- citygrid_fold_case_tiles moves the deltas into the counts and answers
@@ -131,10 +126,12 @@ BEGIN
     -- wait for the next fold.
     WITH gone AS (DELETE FROM case_tile_deltas RETURNING *),
     s AS (
-        SELECT res, cell, unit_id, status, late,
-               CASE WHEN citygrid_due_bucket_over(due) THEN '-infinity' ELSE due END AS due,
-               sum(n) AS n, sum(sx) AS sx, sum(sy) AS sy, min(ARRAY[x, y]) AS p
-        FROM gone GROUP BY 1, 2, 3, 4, 5, 6),
+        SELECT r.res, r.cell, g.unit_id, g.status, g.late,
+               CASE WHEN citygrid_due_bucket_over(g.due) THEN '-infinity' ELSE g.due END AS due,
+               sum(g.n) AS n, sum(g.n * g.x) AS sx, sum(g.n * g.y) AS sy, min(ARRAY[g.x, g.y]) FILTER (WHERE g.n > 0) AS p
+        FROM gone g
+        CROSS JOIN LATERAL (VALUES (6::smallint, g.h3_r6), (7, g.h3_r7), (8, g.h3_r8), (9, g.h3_r9), (10, g.h3_r10)) r(res, cell)
+        GROUP BY 1, 2, 3, 4, 5, 6),
     anchored AS (
         INSERT INTO case_tile_anchors (res, cell, anchor)
         SELECT res, cell, ST_SetSRID(ST_MakePoint((min(p))[1], (min(p))[2]), 4326) FROM s WHERE p IS NOT NULL GROUP BY 1, 2
@@ -157,20 +154,14 @@ END $$;
 -- +goose StatementEnd
 
 -- The cases already stored, counted as the fold would count them.
-INSERT INTO case_tile_deltas (res, cell, unit_id, status, late, due, n, sx, sy, x, y)
-SELECT r.res, r.cell, c.unit_id, c.status, c.handled_on_time IS FALSE,
-       CASE WHEN c.clock_from IS NOT NULL THEN citygrid_due_bucket(c.due_at) END,
-       count(*), sum(ST_X(c.geom)), sum(ST_Y(c.geom)),
-       (min(ARRAY[ST_X(c.geom), ST_Y(c.geom)]))[1], (min(ARRAY[ST_X(c.geom), ST_Y(c.geom)]))[2]
-FROM cases c
-CROSS JOIN LATERAL (VALUES (6::smallint, c.h3_r6), (7, c.h3_r7), (8, c.h3_r8), (9, c.h3_r9), (10, c.h3_r10)) r(res, cell)
-GROUP BY 1, 2, 3, 4, 5, 6;
+INSERT INTO case_tile_deltas (n, h3_r6, h3_r7, h3_r8, h3_r9, h3_r10, unit_id, status, late, due, x, y)
+SELECT 1, h3_r6, h3_r7, h3_r8, h3_r9, h3_r10, unit_id, status, handled_on_time IS FALSE,
+       CASE WHEN clock_from IS NOT NULL THEN citygrid_due_bucket(due_at) END, ST_X(geom), ST_Y(geom)
+FROM cases;
 SELECT citygrid_fold_case_tiles();
 
 -- +goose Down
-DROP TRIGGER citygrid_case_tiles_delete ON cases;
-DROP TRIGGER citygrid_case_tiles_update ON cases;
-DROP TRIGGER citygrid_case_tiles_insert ON cases;
+DROP TRIGGER citygrid_case_tiles ON cases;
 DROP FUNCTION citygrid_fold_case_tiles();
 DROP FUNCTION citygrid_case_tile_delta();
 DROP TABLE case_tile_anchors;

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
 
 	"github.com/citygrid/citygrid/geo"
@@ -166,48 +167,54 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 	if err := s.limitOf(&c); err != nil {
 		return Case{}, false, err
 	}
+	if err := s.newCode(ctx, &c); err != nil {
+		return Case{}, false, err
+	}
+	if len(c.Reporters) > 0 {
+		c.Reporters[0].Case = c.Code
+	}
 	err = s.core.Tx(ctx, func(tx pgx.Tx) error {
+		// One round trip for the statements that need nothing from each
+		// other; the later ones find the case by its code.
+		b := &pgx.Batch{}
+		objectFound := true
 		if c.ObjectID != nil {
-			var ok bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1)`, *c.ObjectID).Scan(&ok); err != nil {
-				return err
-			}
-			if !ok {
-				return grids.Invalid("object_id", "no object %d", *c.ObjectID)
-			}
+			b.Queue(`SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1)`, *c.ObjectID).QueryRow(func(r pgx.Row) error {
+				return r.Scan(&objectFound)
+			})
 		}
-		if c.PossibleDuplicates, err = duplicates(ctx, tx, &c, pt, reportedAt); err != nil {
+		queueDuplicates(b, &c.PossibleDuplicates, &c, pt, reportedAt)
+		if err := s.queueInsert(b, &c, cells, p, placed); err != nil {
 			return err
 		}
-		if err := s.newCode(ctx, tx, &c); err != nil {
-			return err
-		}
-		if len(c.Reporters) > 0 {
-			c.Reporters[0].Case = c.Code
-		}
-		if err := s.insert(ctx, tx, &c, cells, p, placed); err != nil {
-			return err
-		}
+		const thisCase = `(SELECT id FROM cases WHERE code = @code AND reported_at = @at)`
 		for _, u := range in.PhotoURLs {
-			if _, err := tx.Exec(ctx, `INSERT INTO case_photos (case_id, case_code, stage, url, uploaded_by)
-				VALUES ($1, $2, 'report', $3, $4)`, c.id, c.Code, u, p.User); err != nil {
-				return err
-			}
+			b.Queue(`INSERT INTO case_photos (case_id, case_code, stage, url, uploaded_by)
+				VALUES (`+thisCase+`, @code, 'report', @url, @by)`,
+				pgx.NamedArgs{"code": c.Code, "at": c.ReportedAt, "url": u, "by": p.User})
+		}
+		keyTaken := false
+		if key != "" {
+			b.Queue(`INSERT INTO case_requests (principal, key, body_sha256, case_id, case_code)
+				VALUES (@p, @k, @h, `+thisCase+`, @code) ON CONFLICT DO NOTHING`,
+				pgx.NamedArgs{"p": principalKey(p), "k": key, "h": bodyHash, "code": c.Code, "at": c.ReportedAt}).
+				Exec(func(tag pgconn.CommandTag) error {
+					keyTaken = tag.RowsAffected() == 0
+					return nil
+				})
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		switch {
+		case !objectFound:
+			return grids.Invalid("object_id", "no object %d", *c.ObjectID)
+		case keyTaken:
+			return errReplay // a concurrent retry won: answer with its case
 		}
 		if len(photos) > 0 {
 			if c.Photos, err = s.insertPhotos(ctx, tx, p, &c, StageReport, photos); err != nil {
 				return err
-			}
-		}
-		if key != "" {
-			tag, err := tx.Exec(ctx, `INSERT INTO case_requests (principal, key, body_sha256, case_id, case_code)
-				VALUES (@p, @k, @h, @id, @code) ON CONFLICT DO NOTHING`,
-				pgx.NamedArgs{"p": principalKey(p), "k": key, "h": bodyHash, "id": c.id, "code": c.Code})
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return errReplay // a concurrent retry won: answer with its case
 			}
 		}
 		return nil
@@ -284,21 +291,33 @@ func (s *Store) limitOf(c *Case) error {
 }
 
 // newCode takes the next code of the district and local day: district
-// code, date, and a five-digit sequence (110108-20261201-00042). The
-// counter's row lock is held until commit, so codes never repeat.
-func (s *Store) newCode(ctx context.Context, tx pgx.Tx, c *Case) error {
+// code, date, and a five-digit sequence (110108-20261201-00042). It runs
+// in its own short transaction before the case's, so that the counter's
+// row (one a district and day, shared by every report there) is locked
+// for one statement rather than until the case commits. Its commit is
+// asynchronous, which is safe: the case's durable commit comes later in
+// the WAL and flushes it too, so no stored case can lose its number to a
+// crash. A case whose transaction fails leaves a gap in the sequence,
+// never a repeat.
+func (s *Store) newCode(ctx context.Context, c *Case) error {
 	prefix := s.CodePrefix(c.Regions.District.Code, c.ReportedAt)
 	var n int
-	err := tx.QueryRow(ctx, `INSERT INTO case_sequences (prefix, last) VALUES ($1, 1)
-		ON CONFLICT (prefix) DO UPDATE SET last = case_sequences.last + 1 RETURNING last`, prefix).Scan(&n)
+	b := &pgx.Batch{}
+	// A batch is one implicit transaction: the setting lasts for it.
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(`INSERT INTO case_sequences (prefix, last) VALUES ($1, 1)
+		ON CONFLICT (prefix) DO UPDATE SET last = case_sequences.last + 1 RETURNING last`, prefix).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
 	c.Code = CaseCode(prefix, n)
-	return err
+	return nil
 }
 
-// insert writes the case row.
-// insert writes the case row, its first event and its announcement in one
-// statement: intake's round trips are most of its time.
-func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64, p grids.Principal, placed map[string]any) error {
+// queueInsert queues the statement that writes the case row, its first
+// event and its announcement: intake's round trips are most of its time.
+func (s *Store) queueInsert(b *pgx.Batch, c *Case, cells [5]int64, p grids.Principal, placed map[string]any) error {
 	routing, input, grid, version, err := c.columns()
 	if err != nil {
 		return err
@@ -323,8 +342,7 @@ func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64, 
 	if err := eventArgs(args, c, p, actReport, nil, "", placed, c.ReportedAt); err != nil {
 		return err
 	}
-	var notified bool
-	return tx.QueryRow(ctx, `
+	b.Queue(`
 		WITH c AS (INSERT INTO cases (code, reported_at, status, category_code, theme_code, source, description, address,
 			location_quality, needs_confirmation, geom, input, reporters, reported_by, object_id, grid_code, grid_version,
 			district_code, subdistrict_code, community_code, routing, proposed_unit_id, limit_hours, limit_days,
@@ -336,7 +354,11 @@ func (s *Store) insert(ctx context.Context, tx pgx.Tx, c *Case, cells [5]int64, 
 			RETURNING id, proposed_unit_id),
 		e AS (INSERT INTO case_events `+eventColumns+` SELECT c.id, `+eventValues+` FROM c)
 		SELECT id, proposed_unit_id, pg_notify(@channel, @msg) IS NULL FROM c`, args).
-		Scan(&c.id, &c.proposedID, &notified)
+		QueryRow(func(r pgx.Row) error {
+			var notified bool
+			return r.Scan(&c.id, &c.proposedID, &notified)
+		})
+	return nil
 }
 
 func (c *Case) reportersOrEmpty() []Reporter {

@@ -81,10 +81,29 @@ func announcement(c *Case, action string) (string, error) {
 // partitions and the GiST index skips far cases; the box is wider than the
 // radius everywhere in range, and the test is ST_DWithin on the spheroid.
 func duplicates(ctx context.Context, q grids.Querier, c *Case, p orb.Point, at time.Time) ([]Duplicate, error) {
+	sql, args := duplicatesQuery(c, p, at)
+	rows, err := q.Query(ctx, sql, args)
+	if err != nil {
+		return nil, err
+	}
+	return collectDuplicates(rows)
+}
+
+// queueDuplicates is duplicates as a statement of batch b, its answer
+// stored in *out when the batch is read.
+func queueDuplicates(b *pgx.Batch, out *[]Duplicate, c *Case, p orb.Point, at time.Time) {
+	sql, args := duplicatesQuery(c, p, at)
+	b.Queue(sql, args).Query(func(rows pgx.Rows) (err error) {
+		*out, err = collectDuplicates(rows)
+		return err
+	})
+}
+
+func duplicatesQuery(c *Case, p orb.Point, at time.Time) (string, pgx.NamedArgs) {
 	w := time.Duration(c.dupWindowH) * time.Hour
 	dLat := c.dupRadiusM / 110000
 	dLon := dLat / max(math.Cos(p[1]*math.Pi/180), 0.01)
-	rows, err := q.Query(ctx, `
+	return `
 		SELECT c.code, c.status, ST_Distance(c.geom::geography, ST_SetSRID(ST_Point(@lon, @lat), 4326)::geography),
 		       c.reported_at, left(c.description, 80)
 		FROM cases c
@@ -94,10 +113,10 @@ func duplicates(ctx context.Context, q grids.Querier, c *Case, p orb.Point, at t
 		  AND ST_DWithin(c.geom::geography, ST_SetSRID(ST_Point(@lon, @lat), 4326)::geography, @r)
 		ORDER BY 3, c.reported_at DESC LIMIT 10`,
 		pgx.NamedArgs{"cat": c.Category, "lon": p[0], "lat": p[1], "from": at.Add(-w), "to": at.Add(w), "self": c.Code,
-			"r": c.dupRadiusM, "dlat": dLat, "dlon": dLon})
-	if err != nil {
-		return nil, err
-	}
+			"r": c.dupRadiusM, "dlat": dLat, "dlon": dLon}
+}
+
+func collectDuplicates(rows pgx.Rows) ([]Duplicate, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Duplicate, error) {
 		var d Duplicate
 		err := r.Scan(&d.Code, &d.Status, &d.DistanceM, &d.ReportedAt, &d.Summary)

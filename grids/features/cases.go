@@ -174,17 +174,16 @@ func caseClusters(z int, unit string, args pgx.NamedArgs) string {
 				WHERE a.res = ` + res + ` AND a.anchor && env.t AND ` + inTile("ST_X(a.anchor)", "ST_Y(a.anchor)") + `
 				UNION
 				-- A cell new since the last fold: by the point it will be anchored at.
-				SELECT d.cell FROM env, case_tile_deltas d
-				WHERE d.res = ` + res + ` AND d.x IS NOT NULL
-				  AND NOT EXISTS (SELECT 1 FROM case_tile_anchors a WHERE a.res = ` + res + ` AND a.cell = d.cell)
-				GROUP BY d.cell, env.t
+				SELECT d.h3_r` + res + ` FROM env, case_tile_deltas d
+				WHERE d.n > 0 AND NOT EXISTS (SELECT 1 FROM case_tile_anchors a WHERE a.res = ` + res + ` AND a.cell = d.h3_r` + res + `)
+				GROUP BY d.h3_r` + res + `, env.t
 				HAVING ` + inTile("(min(ARRAY[d.x, d.y]))[1]", "(min(ARRAY[d.x, d.y]))[2]") + `),
 			counted AS (
 				SELECT t.cell, t.status, t.n, t.sx, t.sy, CASE WHEN ` + cases.CountsOverdueSQL + ` THEN t.n ELSE 0 END AS overdue
 				FROM cells JOIN case_tile_cells t ON t.res = ` + res + ` AND t.cell = cells.cell` + scope("t") + `
 				UNION ALL
-				SELECT t.cell, t.status, t.n, t.sx, t.sy, CASE WHEN ` + cases.CountsOverdueSQL + ` THEN t.n ELSE 0 END
-				FROM cells JOIN case_tile_deltas t ON t.res = ` + res + ` AND t.cell = cells.cell` + scope("t") + `
+				SELECT t.h3_r` + res + `, t.status, t.n, t.n * t.x, t.n * t.y, CASE WHEN ` + cases.CountsOverdueSQL + ` THEN t.n ELSE 0 END
+				FROM cells JOIN case_tile_deltas t ON t.h3_r` + res + ` = cells.cell` + scope("t") + `
 				UNION ALL
 				SELECT c.h3_r` + res + `, NULL, 0, 0, 0, 1
 				FROM cells JOIN cases c ON c.h3_r` + res + ` = cells.cell
