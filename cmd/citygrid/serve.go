@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -33,7 +34,8 @@ func runServe(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "Usage: citygrid serve [flags]\n\nRuns the HTTP API and the map. Applies pending migrations first.\n\n"+
 			"Webhook deliveries (env): CITYGRID_WEBHOOK_TIMEOUT (10s), CITYGRID_WEBHOOK_RETRY (10s,30s,2m,10m,30m,1h,2h,4h,8h,8h),\n"+
 			"CITYGRID_WEBHOOK_MAX_ATTEMPTS (retries + 1), CITYGRID_WEBHOOK_WORKERS (10), CITYGRID_JOBS_RESCUE_AFTER (2m: a delivery\n"+
-			"running that long on a server that died is tried again).\n\nFlags:")
+			"running that long on a server that died is tried again), CITYGRID_WEBHOOK_ALLOW (none: address ranges such as\n"+
+			"127.0.0.0/8 that webhooks may reach although loopback, link-local, multicast or unspecified).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	commonFlags(fs, &cfg)
@@ -168,6 +170,15 @@ func noticeConfig() (notices.Config, error) {
 				return c, fmt.Errorf("CITYGRID_WEBHOOK_RETRY: want durations separated by commas such as 10s,30s,2m, got %q", v)
 			}
 			c.Retry = append(c.Retry, d)
+		}
+	}
+	if v := os.Getenv("CITYGRID_WEBHOOK_ALLOW"); v != "" && err == nil {
+		for _, part := range strings.Split(v, ",") {
+			p, perr := netip.ParsePrefix(strings.TrimSpace(part))
+			if perr != nil {
+				return c, fmt.Errorf("CITYGRID_WEBHOOK_ALLOW: want address ranges separated by commas such as 127.0.0.0/8,::1/128, got %q", v)
+			}
+			c.Allow = append(c.Allow, p)
 		}
 	}
 	c.MaxAttempts = envInt("CITYGRID_WEBHOOK_MAX_ATTEMPTS", 0)

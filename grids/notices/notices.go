@@ -7,6 +7,7 @@ package notices
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -65,6 +66,9 @@ type Config struct {
 	// Heartbeat is the interval of the event stream's comment lines that
 	// keep proxies from closing an idle stream (default 15 s).
 	Heartbeat time.Duration
+	// Allow lists the loopback, link-local, multicast or unspecified
+	// addresses webhooks may reach after all (guard.go): none by default.
+	Allow []netip.Prefix
 }
 
 // timeoutMargin is the time a delivery job has beyond its request to log

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,7 +103,7 @@ func TestDeliveryRetriesUntilAccepted(t *testing.T) {
 	ctx := context.Background()
 	unit(t, s, "CG-HD")
 	unit(t, s, "CG-XC")
-	ns, err := notices.NewStore(s.Pool(), notices.Config{Retry: []time.Duration{300 * time.Millisecond}, Timeout: 2 * time.Second}, quiet)
+	ns, err := notices.NewStore(s.Pool(), notices.Config{Retry: []time.Duration{300 * time.Millisecond}, Timeout: 2 * time.Second, Allow: loopback}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestDeliveryRetriesUntilAccepted(t *testing.T) {
 func TestEnqueueWithoutWebhooks(t *testing.T) {
 	s := gridstest.NewStore(t)
 	unit(t, s, "CG-HD")
-	ns, err := notices.NewStore(s.Pool(), notices.Config{}, quiet)
+	ns, err := notices.NewStore(s.Pool(), notices.Config{Allow: loopback}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func TestWebhookInput(t *testing.T) {
 	s := gridstest.NewStore(t)
 	ctx := context.Background()
 	unit(t, s, "CG-HD")
-	ns, err := notices.NewStore(s.Pool(), notices.Config{}, quiet)
+	ns, err := notices.NewStore(s.Pool(), notices.Config{Allow: loopback}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +270,7 @@ func TestWebhookInput(t *testing.T) {
 // Periodic work runs once the runner starts, on the elected server.
 func TestPeriodicRuns(t *testing.T) {
 	s := gridstest.NewStore(t)
-	ns, err := notices.NewStore(s.Pool(), notices.Config{}, quiet)
+	ns, err := notices.NewStore(s.Pool(), notices.Config{Allow: loopback}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +405,7 @@ func TestDeletedWebhookCancelsPendingDeliveries(t *testing.T) {
 	s := gridstest.NewStore(t)
 	ctx := context.Background()
 	unit(t, s, "CG-HD")
-	ns, err := notices.NewStore(s.Pool(), notices.Config{}, quiet)
+	ns, err := notices.NewStore(s.Pool(), notices.Config{Allow: loopback}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,5 +448,74 @@ func TestDeletedWebhookCancelsPendingDeliveries(t *testing.T) {
 	}
 	if log, err := ns.Deliveries(ctx, hook.ID, grids.Page{Limit: 10}); err != nil || log.Total != 0 {
 		t.Errorf("log of the deleted webhook: %+v %v", log, err)
+	}
+}
+
+// loopback lets the tests' receivers, on 127.0.0.1, be reached.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// Webhooks do not reach loopback or link-local addresses unless allowed:
+// a literal address is refused when the webhook is made, a name that
+// resolves to one when it is dialled, and the log says why.
+func TestWebhookGuard(t *testing.T) {
+	s := gridstest.NewStore(t)
+	ctx := context.Background()
+	unit(t, s, "CG-HD")
+	ns, err := notices.NewStore(s.Pool(), notices.Config{Retry: []time.Duration{time.Hour}}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data", "http://127.0.0.1:5432/", "http://localhost/x",
+		"http://[::1]/", "http://0.0.0.0/"} {
+		_, err := ns.CreateWebhook(ctx, "CG-HD", notices.WebhookInput{URL: u})
+		var v *grids.ValidationError
+		if !errors.As(err, &v) || v.Problems[0].Field != "url" {
+			t.Errorf("%s: %v, want a problem naming url", u, err)
+		}
+	}
+	unit(t, s, "CG-XC") // another unit's, so that nothing is posted to it
+	if _, err := ns.CreateWebhook(ctx, "CG-XC", notices.WebhookInput{URL: "https://10.20.30.40/hook"}); err != nil {
+		t.Errorf("a private address (a city's own systems): %v", err)
+	}
+
+	// A name that resolved elsewhere when the webhook was made and to
+	// loopback now (DNS rebinding) is as good as the address itself: the
+	// row is written as such a webhook would be found at delivery.
+	srv, got := receiver(t, func(int) int { return 204 })
+	var id int64
+	if err := s.Pool().QueryRow(ctx, `INSERT INTO webhooks (unit_id, url, events, secret, created_by)
+		SELECT id, $1, '{dispatched}', 'a-secret-of-sixteen-or-more', 'test' FROM units WHERE code = 'CG-HD' RETURNING id`,
+		srv.URL+"/hook").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	hook := notices.Webhook{ID: id}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := ns.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Stop(ctx)
+	enqueue(t, s, ns, notices.Notice{Kind: "dispatched", Case: "110108-20261201-00001", Unit: "CG-HD", At: time.Now()}, true)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		log, err := ns.Deliveries(ctx, hook.ID, grids.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log.Items) > 0 {
+			if e := log.Items[0].Error; !strings.Contains(e, "loopback") {
+				t.Errorf("the refused delivery is logged as %q", e)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery attempt logged")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case r := <-got:
+		t.Errorf("a delivery reached loopback: %s", r.body)
+	default:
 	}
 }

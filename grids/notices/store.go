@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -47,7 +48,7 @@ type Store struct {
 func NewStore(pool *pgxpool.Pool, cfg Config, log *slog.Logger) (*Store, error) {
 	cfg = cfg.withDefaults()
 	s := &Store{pool: pool, cfg: cfg, log: log, periodic: map[string]Periodic{},
-		client: &http.Client{Timeout: cfg.Timeout}}
+		client: cfg.httpClient()}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &deliveryWorker{s: s}); err != nil {
 		return nil, err
@@ -191,7 +192,7 @@ func MayManage(p grids.Principal, unit string) bool {
 	return p.Role == grids.RoleAdmin || (p.Role == grids.RoleUnit && p.Unit != "" && p.Unit == unit)
 }
 
-func (in *WebhookInput) check() error {
+func (in *WebhookInput) check(cfg Config) error {
 	var p grids.Problems
 	u, err := url.Parse(in.URL)
 	switch {
@@ -201,8 +202,19 @@ func (in *WebhookInput) check() error {
 		p.Add("url", "not a URL: %v", err)
 	case u.Scheme != "http" && u.Scheme != "https":
 		p.Add("url", "must be an http or https URL, not %q", u.Scheme)
-	case u.Host == "":
+	case u.Hostname() == "":
 		p.Add("url", "has no host")
+	default:
+		// A literal address is checked now; a name, when it is dialled.
+		host := u.Hostname()
+		if host == "localhost" {
+			host = "127.0.0.1"
+		}
+		if a, err := netip.ParseAddr(host); err == nil {
+			if err := cfg.allowed(a); err != nil {
+				p.Add("url", "%v", err)
+			}
+		}
 	}
 	if len(in.Events) == 0 {
 		in.Events = Kinds()
@@ -236,7 +248,7 @@ func scanWebhook(row pgx.Row) (Webhook, error) {
 // CreateWebhook subscribes unit to notices. The answer carries the secret
 // only when it was generated.
 func (s *Store) CreateWebhook(ctx context.Context, unit string, in WebhookInput) (Webhook, error) {
-	if err := in.check(); err != nil {
+	if err := in.check(s.cfg); err != nil {
 		return Webhook{}, err
 	}
 	generated := in.Secret == ""
