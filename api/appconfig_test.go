@@ -68,7 +68,9 @@ func TestAppConfig(t *testing.T) {
 		t.Errorf("the map opens at %v, not in the middle of the districts %v", c.Center, bb)
 	}
 	fits := func(z float64) bool {
-		px := func(lat float64) float64 { return 512 * math.Exp2(z) * math.Log(math.Tan(math.Pi/4+lat*math.Pi/360)) / (2 * math.Pi) }
+		px := func(lat float64) float64 {
+			return 512 * math.Exp2(z) * math.Log(math.Tan(math.Pi/4+lat*math.Pi/360)) / (2 * math.Pi)
+		}
 		return 512*math.Exp2(z)*(bb[2]-bb[0])/360 <= 1024 && px(bb[3])-px(bb[1]) <= 768
 	}
 	if !fits(c.Zoom) || fits(c.Zoom+0.5) {
