@@ -1,3 +1,7 @@
+//go:build linux
+
+// The browser tests run on Linux, where internal/apt installs chromium.
+
 package api_test
 
 import (
@@ -11,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +65,10 @@ func TestBrowser(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, filepath.Join("web", "e2e", "run.mjs"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CITYGRID_URL="+e.url, "CITYGRID_TOKENS="+string(tj), "CHROMIUM="+chromium, "SCREENSHOTS="+shots)
-	cmd.WaitDelay = 10 * time.Second // a chromium left behind must not hold the pipe open
+	// Chromium's processes are node's children: a timeout ends them all.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second // nor may one left behind hold the pipe open
 	start = time.Now()
 	err = stream(t, cmd)
 	t.Logf("browser tests took %s (chromium and playwright-core ready in %s, the Beijing server with its tokens in %s); screenshots in %s",
