@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/derive"
@@ -15,6 +17,12 @@ import (
 )
 
 func beijingEnv(t *testing.T) *env {
+	t.Helper()
+	return serverOn(t, beijingPool(t))
+}
+
+// beijingPool is a connection pool on a fresh copy of the Beijing demo.
+func beijingPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	root := filepath.Dir(filepath.Dir(testdb.SharedData(t, "beijing/districts_gcj02.geojson")))
 	url := testdb.Seeded(t, "beijing", func(ctx context.Context, url string) error {
@@ -30,7 +38,7 @@ func beijingEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return serverOn(t, pool)
+	return pool
 }
 
 func (e *env) coverage(theme, region string) coverage.Coverage {

@@ -16,6 +16,8 @@ func (s *Server) register() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metrics.handler())
+	// The map app reads it before anyone signs in.
+	e.GET("/api/v1/config", s.appConfig.config)
 
 	v1 := e.Group("/api/v1", s.authenticate)
 	planners := allow(grids.RolePlanner)
@@ -134,7 +136,14 @@ func (s *Server) register() {
 	ogc.GET("/collections/:collection/items/:id", s.gis.ogcItem)
 
 	if s.cfg.Web != nil {
-		e.GET("/*", echo.WrapHandler(s.cfg.Web))
+		// A path of the API that names no route is the API's 404, in
+		// JSON, not a page of the app (the groups above answer their own).
+		for _, p := range []string{"/api", "/api/*", "/tiles/*", "/ogc/*"} {
+			e.RouteNotFound(p, func(echo.Context) error { return echo.ErrNotFound })
+		}
+		app := echo.WrapHandler(s.cfg.Web)
+		e.GET("/*", app)
+		e.HEAD("/*", app)
 	} else {
 		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/healthz") })
 	}

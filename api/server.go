@@ -42,6 +42,9 @@ type Config struct {
 	Version string
 	// Web serves the map app at /; nil serves nothing there.
 	Web http.Handler
+	// Basemap is the external map the app draws under citygrid's tiles
+	// (zero: none, the map is citygrid's tiles only).
+	Basemap Basemap
 	// TileCacheBytes bounds the vector tile cache (0: 64 MiB).
 	TileCacheBytes int64
 	// MaxExports is how many exports may stream at once (0: 6). Each holds
@@ -77,6 +80,7 @@ type Server struct {
 	notices     *noticesAPI
 	stats       *statsAPI
 	search      *searchAPI
+	appConfig   *appConfigAPI
 	openapiJSON []byte
 }
 
@@ -143,6 +147,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 		deps.Search = search.NewStore(store)
 	}
 	s.search = &searchAPI{search: deps.Search}
+	s.appConfig = &appConfigAPI{store: store, cfg: cfg}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err
@@ -181,6 +186,7 @@ func (s *Server) Changed(table string) {
 	s.resolver.Changed(table)
 	s.gis.tiles.cache.changed(table)
 	s.gis.extents.changed(table)
+	s.appConfig.changed(table)
 	s.calendar.holder.Changed(table)
 	switch table {
 	case "api_tokens", "users", "units", grids.AnyChange:

@@ -349,3 +349,20 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// CityExtent is the bounding box of the city: its districts, or when it
+// has none yet, whatever regions and grids there are; ok is false for an
+// empty database. A few rows' boxes, so cheap enough for a start page.
+func (s *Store) CityExtent(ctx context.Context) (b orb.Bound, ok bool, err error) {
+	var x [4]*float64
+	// COALESCE runs the later subqueries only when the earlier are empty.
+	err = s.pool.QueryRow(ctx, `
+		SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT coalesce(
+			(SELECT ST_Extent(geom) FROM regions WHERE level = 'district'),
+			(SELECT ST_Extent(geom) FROM regions),
+			(SELECT ST_Extent(geom) FROM grids WHERE valid_to IS NULL))::geometry AS e) x`).Scan(&x[0], &x[1], &x[2], &x[3])
+	if err != nil || x[0] == nil {
+		return b, false, err
+	}
+	return orb.Bound{Min: orb.Point{*x[0], *x[1]}, Max: orb.Point{*x[2], *x[3]}}, true, nil
+}

@@ -46,6 +46,11 @@ func runServe(ctx context.Context, args []string) error {
 	demoGrids := fs.Int("demo-grids", 2000, "size of the generated demo city, in grids")
 	maxExports := fs.Int("max-exports", envInt("CITYGRID_MAX_EXPORTS", 6), "exports streaming at once; each holds a database connection (env CITYGRID_MAX_EXPORTS)")
 	calendarZone := fs.String("calendar-zone", envOr("CITYGRID_CALENDAR_ZONE", calendar.DefaultZone), "time zone whose local days the working calendar counts (env CITYGRID_CALENDAR_ZONE)")
+	var basemap api.Basemap
+	fs.StringVar(&basemap.URL, "basemap-url", os.Getenv("CITYGRID_BASEMAP_URL"), "external basemap under citygrid's own tiles: a MapLibre style URL or a raster\n"+
+		"tile template with {z}/{x}/{y} (e.g. 天地图 with its key; public, browsers load it); empty draws\n"+
+		"the map from citygrid's tiles only, which needs no internet (env CITYGRID_BASEMAP_URL)")
+	fs.StringVar(&basemap.Attribution, "basemap-attribution", os.Getenv("CITYGRID_BASEMAP_ATTRIBUTION"), "credit line the map shows for the basemap (env CITYGRID_BASEMAP_ATTRIBUTION)")
 	tileCacheMB := fs.Int("tile-cache-mb", envInt("CITYGRID_TILE_CACHE_MB", 64), "memory for cached vector tiles, in MiB (env CITYGRID_TILE_CACHE_MB)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,7 +96,7 @@ func runServe(ctx context.Context, args []string) error {
 		Codes:   rules,
 		Log:     log,
 		Notices: noticeCfg,
-		API: api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler(),
+		API: api.Config{AdminToken: cfg.AdminToken, Version: version, Web: web.Handler(), Basemap: basemap,
 			TileCacheBytes: int64(*tileCacheMB) << 20, MaxExports: *maxExports},
 		Prepare: func(ctx context.Context, store *grids.Store) error {
 			if *demo == "generated" || (*demo == "auto" && cfg.DatabaseURL == "") {

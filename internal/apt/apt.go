@@ -84,7 +84,9 @@ func Install(ctx context.Context, log io.Writer, pkgs ...string) error {
 		logf("%s took %s", strings.Join(args, " "), time.Since(start).Round(time.Second))
 		return nil
 	}
-	install := append([]string{"apt-get", "install", "-y", "--no-install-recommends"}, pkgs...)
+	// Another install may be running (a person's, or a second test's):
+	// wait for its lock rather than fail at once.
+	install := append([]string{"apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends"}, pkgs...)
 	if err := run(install...); err == nil {
 		return nil
 	}
