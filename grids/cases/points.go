@@ -35,11 +35,13 @@ type PointPage struct {
 }
 
 // pointColumns are what a point and its clock read (scanPoint's order).
-const pointColumns = `c.id, c.code, c.status, c.category_code, cat.name_zh, c.source, c.reported_at, c.due_at,
-	c.grid_code, du.code, ST_X(c.geom), ST_Y(c.geom),
+// The unit's code is looked up per row, the category's name in Go from
+// the few categories: joined, a generic plan hashed the categories again
+// for each of a thousand rows (14 ms of 22), and a subquery per row
+// scanned them (24 ms).
+const pointColumns = `c.id, c.code, c.status, c.category_code, c.source, c.reported_at, c.due_at,
+	c.grid_code, (SELECT du.code FROM units du WHERE du.id = c.unit_id), ST_X(c.geom), ST_Y(c.geom),
 	c.limit_hours, c.limit_days, c.spent_s, c.clock_from, c.handled_on_time, c.dispatched_at`
-
-const pointJoins = ` JOIN categories cat ON cat.code = c.category_code LEFT JOIN units du ON du.id = c.unit_id`
 
 // Points answers a page of the cases the principal may see as map points:
 // the list's filters, sorts, cursors and counts, at a fraction of the
@@ -47,18 +49,23 @@ const pointJoins = ` JOIN categories cat ON cat.code = c.category_code LEFT JOIN
 func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (PointPage, error) {
 	out := PointPage{Items: []Point{}, Counts: map[Status]int{}}
 	err := s.readGeneric(ctx, func(tx pgx.Tx) error {
+		names, err := categoryNames(ctx, tx)
+		if err != nil {
+			return err
+		}
 		now := time.Now()
 		var keys []time.Time
 		var ids []int64
-		err := s.page(ctx, tx, p, &q, pointColumns, pointJoins, func(rows pgx.Rows) error {
+		err = s.page(ctx, tx, p, &q, pointColumns, "", func(rows pgx.Rows) error {
 			var c Case // the clock's fields, for the deadline flags
 			var pt Point
 			var key time.Time
-			if err := rows.Scan(&c.id, &pt.Code, &c.Status, &pt.Category, &pt.CategoryName, &pt.Source, &pt.ReportedAt, &c.Deadline,
+			if err := rows.Scan(&c.id, &pt.Code, &c.Status, &pt.Category, &pt.Source, &pt.ReportedAt, &c.Deadline,
 				&pt.Grid, &pt.Unit, &pt.Lon, &pt.Lat,
 				&c.limitHours, &c.limitDays, &c.spentS, &c.clockFrom, &c.HandledOnTime, &c.DispatchedAt, &key); err != nil {
 				return err
 			}
+			pt.CategoryName = names[pt.Category]
 			s.clockState(&c, now)
 			pt.Status, pt.Deadline, pt.Overdue, pt.Warning = c.Status, c.Deadline, c.Overdue, c.Warning
 			out.Items = append(out.Items, pt)
@@ -76,4 +83,19 @@ func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (Poi
 		return err
 	})
 	return out, err
+}
+
+// categoryNames maps every category's code to its name.
+func categoryNames(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
+	rows, err := tx.Query(ctx, `SELECT code, name_zh FROM categories`)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	var code, name string
+	_, err = pgx.ForEachRow(rows, []any{&code, &name}, func() error {
+		names[code] = name
+		return nil
+	})
+	return names, err
 }
