@@ -34,11 +34,11 @@ type PointPage struct {
 	NextCursor string
 }
 
-// pointColumns are what a point and its clock read (scanPoint's order).
-// The unit's code is looked up per row, the category's name in Go from
-// the few categories: joined, a generic plan hashed the categories again
-// for each of a thousand rows (14 ms of 22), and a subquery per row
-// scanned them (24 ms).
+// pointColumns are what a point and its clock read, in the order Points
+// scans them. The unit's code is looked up per row, the category's name
+// in Go from the few categories: joined, a generic plan hashed the
+// categories again for each of a thousand rows (14 ms of 22), and a
+// subquery per row scanned them (24 ms).
 const pointColumns = `c.id, c.code, c.status, c.category_code, c.source, c.reported_at, c.due_at,
 	c.grid_code, (SELECT du.code FROM units du WHERE du.id = c.unit_id), ST_X(c.geom), ST_Y(c.geom),
 	c.limit_hours, c.limit_days, c.spent_s, c.clock_from, c.handled_on_time, c.dispatched_at`
