@@ -162,34 +162,26 @@ func (s *casesAPI) casesGeoJSON(c echo.Context) error {
 		}
 		q.Limit = n
 	}
-	page, err := s.cases.List(c.Request().Context(), principalOf(c), q)
+	page, err := s.cases.Points(c.Request().Context(), principalOf(c), q)
 	if err != nil {
 		return err
 	}
 	type feature struct {
-		Type       string         `json:"type"`
-		ID         string         `json:"id"`
-		Geometry   geometry       `json:"geometry"`
-		Properties map[string]any `json:"properties"`
+		Type       string       `json:"type"`
+		ID         string       `json:"id"`
+		Geometry   geometry     `json:"geometry"`
+		Properties *cases.Point `json:"properties"`
 	}
 	fc := struct {
 		Type       string               `json:"type"`
 		Features   []feature            `json:"features"`
 		Counts     map[cases.Status]int `json:"counts"`
 		NextCursor string               `json:"next_cursor,omitempty"`
-	}{Type: "FeatureCollection", Features: make([]feature, 0, len(page.Items)), Counts: page.Counts, NextCursor: page.NextCursor}
-	for _, k := range page.Items {
-		props := map[string]any{"code": k.Code, "status": k.Status, "category": k.Category, "category_name": k.CategoryName,
-			"source": k.Source, "reported_at": k.ReportedAt, "deadline": k.Deadline, "overdue": k.Overdue, "warning": k.Warning,
-			"grid": nil, "unit": nil}
-		if k.Grid != nil {
-			props["grid"] = k.Grid.Code
-		}
-		if k.Unit != nil {
-			props["unit"] = k.Unit.Code
-		}
-		fc.Features = append(fc.Features, feature{Type: "Feature", ID: k.Code,
-			Geometry: geometry{Type: "Point", Coordinates: [2]float64{k.Point.Lon, k.Point.Lat}}, Properties: props})
+	}{Type: "FeatureCollection", Features: make([]feature, len(page.Items)), Counts: page.Counts, NextCursor: page.NextCursor}
+	for i := range page.Items {
+		k := &page.Items[i]
+		fc.Features[i] = feature{Type: "Feature", ID: k.Code,
+			Geometry: geometry{Type: "Point", Coordinates: [2]float64{k.Lon, k.Lat}}, Properties: k}
 	}
 	return c.JSON(http.StatusOK, fc)
 }
