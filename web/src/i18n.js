@@ -12,7 +12,7 @@ const messages = {
     search: '搜索区划、网格、道路、单位、案件…', searchNone: '没有找到“{q}”', searching: '搜索中…',
     kinds: { region: '区划', grid: '网格', object: '对象', unit: '单位', case: '案件' },
     levels: { district: '区', subdistrict: '街道', community: '社区' },
-    layers: 'Layers 图层', layerNames: { regions: '行政区划', grids: '网格', streets: '道路', objects: '部件与场所', cases: '案件' },
+    layers: '图层', layerNames: { regions: '行政区划', grids: '网格', streets: '道路', objects: '部件与场所', cases: '案件' },
     legend: '图例', legendItems: { district: '区界', subdistrict: '街道界', community: '社区界', grid: '网格', street: '主次干道', alley: '背街小巷', compound: '小区', school: '学校', market: '农贸市场', park: '公园', station: '站点', warning: '即将超时', overdue: '已超时', cluster: '案件聚合（数量）' },
     status: { reported: '上报', registered: '立案', dispatched: '已派遣', handling: '处置中', handled: '已处置', verified: '已核查', closed: '结案', cancelled: '作废', merged: '已合并', suspended: '挂起' },
     actions: { register: '立案', dispatch: '派遣', handle: '开始处置', handled: '处置完成', verify: '核查', close: '结案', return: '退回', cancel: '作废', merge: '合并', suspend: '挂起', resume: '恢复', reopen: '重新开启' },

@@ -2,6 +2,13 @@
 // map works on a network without internet. No glyphs URL: MapLibre draws
 // every label with the local system font (Noto Sans CJK on the desk
 // machines), which keeps the bundle small and Chinese legible offline.
+import { setWorkerUrl } from 'maplibre-gl';
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
+
+// MapLibre looks for its worker beside its own module; the bundle renames
+// both, so the worker's hashed asset is named here.
+setWorkerUrl(workerUrl);
+
 export const statusColors = {
   reported: '#2563eb', registered: '#7c3aed', dispatched: '#0891b2', handling: '#0d9488', handled: '#65a30d',
   verified: '#15803d', closed: '#6b7280', cancelled: '#9ca3af', merged: '#a8a29e', suspended: '#92400e',
@@ -87,7 +94,7 @@ export function buildStyle(origin, basemap, version = 0) {
     { id: 'grids-label', type: 'symbol', source: 'grids', 'source-layer': 'grids', minzoom: 15,
       // A grid is about 100 m across: its own number (the code's last
       // three digits) until the whole code fits.
-      layout: { ...text(['interpolate', ['linear'], ['zoom'], 15, 10, 18, 13]), 'text-field': ['step', ['zoom'], ['slice', ['get', 'code'], 12], 17, ['get', 'code']], 'text-allow-overlap': false, 'text-padding': 1 },
+      layout: { ...text(['interpolate', ['linear'], ['zoom'], 15, 10, 18, 13]), 'text-field': ['step', ['zoom'], ['slice', ['get', 'code'], 12], 17, ['get', 'code']], 'text-allow-overlap': false, 'text-padding': 1, 'symbol-avoid-edges': true },
       paint: { 'text-color': '#2f5d2b', ...halo } },
     { id: 'objects-label', type: 'symbol', source: 'objects', 'source-layer': 'objects', minzoom: 16,
       filter: ['match', ['get', 'layer'], ['station', 'school', 'market', 'compound', 'park'], true, false],

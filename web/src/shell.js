@@ -72,6 +72,7 @@ export function signIn(root, message = '') {
 // session resolves with the signed-in user: the stored token's if it still
 // works, else after sign-in (saying why when the stored one has expired).
 export async function session(root) {
+  root.replaceChildren(); // the static "loading" line: lit renders beside, not over, what is there
   if (getToken()) {
     try {
       return await api('/api/v1/me', { quiet401: true });
