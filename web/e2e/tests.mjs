@@ -218,8 +218,29 @@ export const tests = [
     await desk.locator(`#queue-list li[data-code="${code}"]`).waitFor({ timeout: 15000 });
     const k = await apiGet(env, `/api/v1/cases/${code}/photos`, 'dispatcher');
     if (!k.photos.length) fail('the phone report has no photo');
+    // Without network the report waits in the outbox and goes when online.
+    await phone.context().setOffline(true);
+    const offDesc = `离线上报 ${Date.now()}`;
+    await phone.locator('#m-category').selectOption('E0504');
+    await phone.locator('#m-description').fill(offDesc);
+    await phone.locator('#m-submit').click();
+    await phone.locator('#outbox').waitFor({ timeout: 10000 });
+    await phone.context().setOffline(false);
+    await phone.locator('#my-reports .mine-item', { hasText: offDesc }).waitFor({ timeout: 15000 });
+    if (await phone.locator('#outbox').count()) fail('the outbox kept the report after the network came back');
+    // A short patrol: the walked track goes to the patrols API at the end.
+    await phone.locator('#patrol-start').click();
+    for (const [dx, dy] of [[0.0003, 0.0001], [0.0006, 0.0003]]) {
+      await phone.context().setGeolocation({ longitude: at.lon + dx, latitude: at.lat + dy, accuracy: 8 });
+      await phone.waitForTimeout(700);
+    }
+    await phone.locator('#patrol-stop').click();
+    await phone.waitForFunction(() => document.getElementById('toast')?.textContent.includes('巡查轨迹已上传'), null, { timeout: 10000 });
+    if (await phone.locator('#outbox').count()) fail(`the outbox still holds: ${await phone.locator('#outbox').innerText()}`);
     await mapIdle(phone);
-    await env.shot(phone);
+    await phone.evaluate(() => document.getElementById('toast')?.setAttribute('hidden', ''));
+    await phone.screenshot({ path: `${env.shots}/${env.name}.png`, fullPage: true });
+    await phone.evaluate(() => window.scrollTo(0, 0));
     await env.shot(phone, 'phone');
   }],
 
@@ -239,6 +260,24 @@ export const tests = [
     await env.shot(page);
     await page.locator('#lang-switch').click();
     await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+  }],
+
+  // Not a check of its own: the desk as a dispatcher sees it, for docs/.
+  ['desk-overview', async (env) => {
+    const found = await apiGet(env, `/api/v1/search?q=${encodeURIComponent('中关村北大街')}`);
+    const street = found.results.find((r) => r.kind === 'object' && r.layer === 'street') || fail('no street 中关村北大街');
+    const [lon, lat] = street.point;
+    const page = await open(env, 'dispatcher', `/#map=15.6/${lat}/${lon}`);
+    await page.locator('#queue-list li').first().waitFor({ timeout: 10000 });
+    await mapIdle(page);
+    const pts = await page.evaluate(() => window.citygridMap.queryRenderedFeatures({ layers: ['cases-point'] }).map((f) => f.geometry.coordinates));
+    if (!pts.length) fail('no case markers in view');
+    const mid = pts.sort((p, q) => Math.hypot(p[0] - lon, p[1] - lat) - Math.hypot(q[0] - lon, q[1] - lat))[0];
+    await clickLngLat(page, mid[0], mid[1]);
+    await page.locator('#case-panel[data-status]').waitFor({ timeout: 10000 });
+    await mapIdle(page);
+    await env.shot(page, 'desk');
+    await env.shot(page);
   }],
 
   ['expired-token', async (env) => {

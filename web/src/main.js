@@ -7,7 +7,7 @@ import { html, render, nothing } from 'lit-html';
 import './style.css';
 import { api, errorText, events, loadConfig, categories, photoURL, authHeaders } from './api.js';
 import { t, onLang, getLang, setLang, num, dateTime, duration, relative, catName } from './i18n.js';
-import { buildStyle, layerGroups, statusColors, overdueColor, warningColor, localFonts } from './mapstyle.js';
+import { buildStyle, layerGroups, statusColors, overdueColor, warningColor, localFonts, attachGridLabels } from './mapstyle.js';
 import { session, onExpired, toast, uuid, langButton } from './shell.js';
 
 const openStatuses = ['reported', 'registered', 'dispatched', 'handling', 'handled', 'verified', 'suspended'];
@@ -87,8 +87,8 @@ function initMap() {
     hash: 'map', attributionControl: false, localIdeographFontFamily: localFonts,
     transformRequest: (url) => (url.startsWith(`${origin}/tiles/`) ? { url, headers: authHeaders() } : { url }),
   });
-  if (!p.get('map') && !state.cfg.center_given) { /* the config's centre */ }
   window.citygridMap = map;
+  attachGridLabels(map);
   map.addControl(new NavigationControl({ visualizePitch: false }), 'top-left');
   map.addControl(new ScaleControl({ unit: 'metric', maxWidth: 140 }), 'bottom-left');
   map.addControl(new AttributionControl({ compact: false, customAttribution: '© OpenStreetMap contributors' }), 'bottom-right');
@@ -316,7 +316,7 @@ async function openCase(code, { fly = false, quiet = false } = {}) {
 function photoImg(p) {
   const id = `photo-${p.id}`;
   photoURL(p.href).then((u) => { const el = document.getElementById(id); if (el) el.src = u; }).catch(() => {});
-  return html`<figure><img id=${id} alt=${p.name || p.stage} loading="lazy"><figcaption>${t(`actions.${p.stage}`) !== p.stage ? t(`actions.${p.stage}`) : p.stage} · ${p.taken_at || p.added_at ? dateTime(p.taken_at || p.added_at) : ''}</figcaption></figure>`;
+  return html`<figure><img id=${id} alt=${p.name || p.stage} loading="lazy"><figcaption>${p.stage === 'report' ? statusName('reported') : t(`actions.${p.stage}`)} · ${dateTime(p.taken_at || p.created_at)}${p.uploaded_by ? html`<br>${p.uploaded_by}` : nothing}</figcaption></figure>`;
 }
 
 function dispatchUnits(k) {
@@ -414,7 +414,7 @@ function caseView() {
       <div class="photos" id="case-photos">${state.kasePhotos.length ? state.kasePhotos.map(photoImg) : html`<p class="muted">${t('noPhotos')}</p>`}</div>
       <h3>${t('history')}</h3>
       <ol class="history" id="case-history">${state.kaseEvents.map((e) => html`<li><time>${dateTime(e.at)}</time> <b>${e.action === 'report' ? statusName('reported') : t(`actions.${e.action}`)}</b>
-        ${e.to ? html`→ ${statusName(e.to)}` : nothing} <span class="muted">${e.actor}${e.actor_role ? ` · ${t(`roles.${e.actor_role}`)}` : ''}</span>${e.note ? html`<div class="note">${e.note}</div>` : nothing}</li>`)}</ol>` : nothing}
+        ${e.to && e.action !== 'report' ? html`→ ${statusName(e.to)}` : nothing} <span class="muted">${e.actor}${e.actor_role ? ` · ${t(`roles.${e.actor_role}`)}` : ''}</span>${e.note ? html`<div class="note">${e.note}</div>` : nothing}</li>`)}</ol>` : nothing}
   </section>`;
 }
 
@@ -657,7 +657,7 @@ function drawControls() {
       <div>${sw('#7b2d8b', 'line')}${L('district')}</div><div>${sw('#2f855a', 'line')}${L('subdistrict')}</div><div>${sw('#b7791f', 'dash')}${L('community')}</div>
       <div>${sw('#5f8f5a', 'box')}${L('grid')}</div><div>${sw('#e6a23c', 'road')}${L('street')}</div><div>${sw('#bbb', 'thin')}${L('alley')}</div>
       <div>${sw('#eadfd3', 'box')}${L('compound')}</div><div>${sw('#f6e3b4', 'box')}${L('school')}</div><div>${sw('#1d4ed8', 'dot')}${L('station')}</div>
-      <hr>${openStatuses.map((s) => html`<div>${sw(statusColors[s], 'dot')}${statusName(s)}</div>`)}
+      <hr>${[...openStatuses, 'closed'].map((s) => html`<div>${sw(statusColors[s], 'dot')}${statusName(s)}</div>`)}
       <div>${sw(warningColor, 'ring')}${L('warning')}</div><div>${sw(overdueColor, 'ring')}${L('overdue')}</div><div>${sw('#7c3aed', 'big')}${L('cluster')}</div>
     </div></details>`, el);
 }

@@ -18,6 +18,7 @@ export const warningColor = '#f59e0b';
 export const fontStack = ['Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei', 'sans-serif'];
 export const localFonts = "'Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif";
 
+const openPoint = ['all', ['!', ['has', 'count']], ['!', ['in', ['get', 'status'], ['literal', ['closed', 'cancelled', 'merged']]]]];
 const statusMatch = ['match', ['get', 'status'], ...Object.entries(statusColors).flat(), '#2563eb'];
 
 // The tile layers, zooms as grids/features/tiles.go serves them.
@@ -42,6 +43,10 @@ export function buildStyle(origin, basemap, version = 0) {
       promoteId: id === 'cases' ? { cases: 'code' } : id === 'grids' ? { grids: 'code' } : undefined,
     };
   }
+  // Grid labels come from points the page derives from the loaded grid
+  // tiles (attachGridLabels): a grid clipped into several tiles would
+  // otherwise be labelled once per piece.
+  sources['grid-labels'] = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#f3f1ec' } }];
   if (basemap?.url) {
     // A raster template ({z}/{x}/{y}) as the base; a style URL's sources
@@ -91,10 +96,10 @@ export function buildStyle(origin, basemap, version = 0) {
     { id: 'street-label', type: 'symbol', source: 'streets', 'source-layer': 'streets', minzoom: 13,
       layout: { ...text(['interpolate', ['linear'], ['zoom'], 13, 11, 17, 14]), 'symbol-placement': 'line', 'text-field': ['get', 'name'], 'text-max-angle': 30 },
       paint: { 'text-color': '#5b4321', ...halo } },
-    { id: 'grids-label', type: 'symbol', source: 'grids', 'source-layer': 'grids', minzoom: 15,
+    { id: 'grids-label', type: 'symbol', source: 'grid-labels', minzoom: 15,
       // A grid is about 100 m across: its own number (the code's last
       // three digits) until the whole code fits.
-      layout: { ...text(['interpolate', ['linear'], ['zoom'], 15, 10, 18, 13]), 'text-field': ['step', ['zoom'], ['slice', ['get', 'code'], 12], 17, ['get', 'code']], 'text-allow-overlap': false, 'text-padding': 1, 'symbol-avoid-edges': true },
+      layout: { ...text(['interpolate', ['linear'], ['zoom'], 15, 10, 18, 13]), 'text-field': ['step', ['zoom'], ['slice', ['get', 'code'], 12], 17, ['get', 'code']], 'text-allow-overlap': false, 'text-padding': 1 },
       paint: { 'text-color': '#2f5d2b', ...halo } },
     { id: 'objects-label', type: 'symbol', source: 'objects', 'source-layer': 'objects', minzoom: 16,
       filter: ['match', ['get', 'layer'], ['station', 'school', 'market', 'compound', 'park'], true, false],
@@ -112,15 +117,42 @@ export function buildStyle(origin, basemap, version = 0) {
     { id: 'cases-cluster-count', type: 'symbol', source: 'cases', 'source-layer': 'cases', maxzoom: 15, filter: ['has', 'count'],
       layout: { ...text(12), 'text-field': ['to-string', ['get', 'count']], 'text-allow-overlap': true },
       paint: { 'text-color': '#ffffff' } },
-    { id: 'cases-point', type: 'circle', source: 'cases', 'source-layer': 'cases', minzoom: 15, filter: ['!', ['has', 'count']],
+    // Points of open cases only: closed ones are history, not work.
+    { id: 'cases-point', type: 'circle', source: 'cases', 'source-layer': 'cases', minzoom: 15, filter: openPoint,
       paint: { 'circle-color': statusMatch,
         'circle-radius': ['case', ['boolean', ['feature-state', 'selected'], false], 10, 7],
         'circle-stroke-color': ['case', ['==', ['get', 'overdue'], true], overdueColor, ['boolean', ['feature-state', 'warning'], false], warningColor, '#ffffff'],
         'circle-stroke-width': ['case', ['any', ['==', ['get', 'overdue'], true], ['boolean', ['feature-state', 'warning'], false]], 3.5, 1.5] } },
-    { id: 'cases-point-code', type: 'symbol', source: 'cases', 'source-layer': 'cases', minzoom: 17, filter: ['!', ['has', 'count']],
+    { id: 'cases-point-code', type: 'symbol', source: 'cases', 'source-layer': 'cases', minzoom: 17, filter: openPoint,
       layout: { ...text(10), 'text-field': ['slice', ['get', 'code'], 7], 'text-offset': [0, 1.3], 'text-anchor': 'top', 'text-optional': true },
       paint: { 'text-color': '#1f2937', ...halo } },
   );
   // Round-tripped through JSON to drop the undefined options.
   return JSON.parse(JSON.stringify({ version: 8, name: 'citygrid', sources, layers }));
+}
+
+// attachGridLabels keeps the grid-labels source at one point per grid in
+// view: the middle of the bounding box of all its tile pieces.
+export function attachGridLabels(map) {
+  let timer, last = '';
+  const update = () => {
+    const src = map.getSource('grid-labels');
+    if (!src || map.getZoom() < 14.9) return;
+    const boxes = new Map();
+    for (const f of map.querySourceFeatures('grids', { sourceLayer: 'grids' })) {
+      const code = f.properties.code;
+      const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
+      const b = boxes.get(code) || [180, 90, -180, -90];
+      for (const p of polys) for (const [x, y] of p[0]) { b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y); }
+      boxes.set(code, b);
+    }
+    const features = [...boxes].map(([code, b]) => ({ type: 'Feature', properties: { code }, geometry: { type: 'Point', coordinates: [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] } }));
+    const key = features.map((f) => f.properties.code + f.geometry.coordinates.join()).join('|');
+    if (key === last) return;
+    last = key;
+    src.setData({ type: 'FeatureCollection', features });
+  };
+  const soon = () => { clearTimeout(timer); timer = setTimeout(update, 120); };
+  map.on('moveend', soon);
+  map.on('sourcedata', (e) => { if (e.sourceId === 'grids' && e.isSourceLoaded) soon(); });
 }

@@ -11,7 +11,7 @@ import './style.css';
 import './mobile.css';
 import { api, errorText, loadConfig, categories, authHeaders, ApiError } from './api.js';
 import { t, onLang, num, dateTime, relative, catName } from './i18n.js';
-import { buildStyle, statusColors, localFonts } from './mapstyle.js';
+import { buildStyle, statusColors, localFonts, attachGridLabels } from './mapstyle.js';
 import { session, onExpired, toast, uuid, langButton } from './shell.js';
 
 const outboxKey = 'citygrid.outbox';
@@ -34,6 +34,7 @@ async function start() {
     transformRequest: (url) => (url.startsWith(`${origin}/tiles/`) ? { url, headers: authHeaders() } : { url }),
   });
   window.citygridMap = map;
+  attachGridLabels(map);
   map.addControl(new AttributionControl({ compact: true, customAttribution: '© OpenStreetMap contributors' }), 'bottom-right');
   map.addControl(new ScaleControl({ unit: 'metric', maxWidth: 80 }), 'bottom-left');
   const el = document.createElement('div');
@@ -55,7 +56,7 @@ function locateMe() {
   navigator.geolocation.getCurrentPosition((p) => {
     state.pos = { lon: p.coords.longitude, lat: p.coords.latitude, acc: p.coords.accuracy };
     me.setLngLat([state.pos.lon, state.pos.lat]).addTo(map);
-    map.jumpTo({ center: [state.pos.lon, state.pos.lat], zoom: 17 });
+    map.jumpTo({ center: [state.pos.lon, state.pos.lat], zoom: 16 });
     state.geoError = '';
     draw();
   }, (err) => { state.geoError = t('noGeo', { msg: err.message }); draw(); }, { enableHighAccuracy: true, timeout: 15000 });
