@@ -46,6 +46,8 @@ const isUnit = () => state.me?.role === 'unit';
 const canQueue = () => ['admin', 'dispatcher', 'unit', 'analyst'].includes(state.me?.role);
 const canReport = () => reporterRoles.has(state.me?.role);
 const statusName = (s) => t(`status.${s}`);
+// catLabel names a case's category in the user's language (the case carries the Chinese name).
+const catLabel = (k) => { const c = state.cats.find((x) => x.code === k.category); return c ? catName(c) : k.category_name; };
 const rerender = () => { draw(); drawControls(); };
 
 // ---------------------------------------------------------------- start
@@ -278,7 +280,7 @@ function queueView() {
           tabindex="0" @click=${() => { state.sel = i; openCase(k.code, { fly: true }); }}>
         <div class="row1">${badge(k.status)} <code>${k.code}</code>
           ${k.overdue ? html`<span class="flag late">${t('overdueBadge')}</span>` : k.warning ? html`<span class="flag warn">${t('warningBadge')}</span>` : nothing}</div>
-        <div class="row2"><b>${k.category_name}</b> · ${k.description || ''}</div>
+        <div class="row2"><b>${catLabel(k)}</b> · ${k.description || ''}</div>
         <div class="row3 muted">${relative(k.reported_at)} · ${k.regions?.subdistrict?.name || ''} ${k.unit ? html`· ${k.unit.name}` : nothing}
           ${k.remaining_s != null ? html`· <span class=${k.overdue ? 'late-text' : k.warning ? 'warn-text' : ''}>${remainingText(k)}</span>` : nothing}</div>
       </li>`)}
@@ -394,7 +396,7 @@ function caseView() {
     ${k.status ? html`
       <div class="case-status">${badge(k.status)} ${k.overdue ? html`<span class="flag late">${t('overdueBadge')}</span>` : k.warning ? html`<span class="flag warn">${t('warningBadge')}</span>` : nothing}
         ${k.needs_confirmation ? html`<span class="flag">${t('needsConfirmation')}</span>` : nothing}</div>
-      <p class="desc"><b>${k.category_name}</b> <code>${k.category}</code><br>${k.description}</p>
+      <p class="desc"><b>${catLabel(k)}</b> <code>${k.category}</code><br>${k.description}</p>
       ${k.possible_duplicates?.length ? html`<div class="dupes filed"><b>${t('dupesFiled')}</b>${k.possible_duplicates.map((d) => html`<div><a href="#" @click=${(e) => { e.preventDefault(); openCase(d.code, { fly: true }); }}>${d.code}</a> ${statusName(d.status)} · ${num(Math.round(d.distance_m))} m · ${d.summary}</div>`)}</div>` : nothing}
       <dl class="facts">
         <dt>${t('reportedAt')}</dt><dd>${dateTime(k.reported_at)} · ${t(`sources.${k.source}`)}</dd>
