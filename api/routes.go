@@ -70,7 +70,7 @@ func (s *Server) register() {
 	v1.GET("/rules/:id/matches", s.cover.ruleMatches)
 	v1.GET("/rules/:id/matches.geojson", s.cover.ruleMatches)
 
-	v1.POST("/patrols", s.cover.createPatrol, allow(grids.RolePlanner, grids.RoleDispatcher, grids.RoleUnit))
+	v1.POST("/patrols", s.cover.createPatrol, allow(grids.RolePlanner, grids.RoleDispatcher, grids.RoleUnit, grids.RoleInspector))
 	v1.GET("/coverage/patrols", s.cover.patrolCoverage)
 
 	v1.GET("/coverage", s.cover.coverage)

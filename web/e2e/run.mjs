@@ -1,68 +1,57 @@
-// A stand-in for the app's browser tests, to prove the Go harness
-// (api/browser_test.go): the webapp branch replaces it with the real suite.
-// Same interface: CITYGRID_URL, CITYGRID_TOKENS, CHROMIUM, SCREENSHOTS; one
-// line per test (ok NAME / FAIL NAME: why), a screenshot per test, exit 1
-// when any failed.
+// The browser tests of the map app: `node web/e2e/run.mjs` against a running
+// citygrid with the Beijing demo. Environment: CITYGRID_URL, CITYGRID_TOKENS
+// (JSON: admin, dispatcher, unit, unit_code, inspector, expired), CHROMIUM,
+// SCREENSHOTS. Prints `ok <name>` or `FAIL <name>: <why>` per test, saves
+// <name>.png for each, and exits 1 if any failed.
 import { chromium } from 'playwright-core';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tests } from './tests.mjs';
 
-const url = process.env.CITYGRID_URL;
+const base = (process.env.CITYGRID_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const tokens = JSON.parse(process.env.CITYGRID_TOKENS || '{}');
-const shots = process.env.SCREENSHOTS;
-let failed = 0;
+const shots = process.env.SCREENSHOTS || 'e2e-screenshots';
+const only = process.env.E2E_ONLY ? new Set(process.env.E2E_ONLY.split(',')) : null;
+mkdirSync(shots, { recursive: true });
 
-const t0 = Date.now();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  headless: true,
-  args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--no-sandbox'],
-});
-console.log(`chromium launched in ${Date.now() - t0} ms`);
-
-async function test(name, fn) {
-  const t = Date.now();
-  const ctx = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });
-  const page = await ctx.newPage();
-  try {
-    await fn(page);
-    console.log(`ok ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${String(e.message || e).split('\n')[0]}`);
-  }
-  await page.screenshot({ path: path.join(shots, `${name}.png`) }).catch(() => {});
-  await ctx.close();
+for (const k of ['admin', 'dispatcher', 'unit', 'inspector', 'expired']) {
+  if (!tokens[k]) { console.log(`FAIL setup: CITYGRID_TOKENS has no ${k} token`); process.exit(1); }
 }
 
-await test('desk-title', async (page) => {
-  const res = await page.goto(url + '/');
-  if (res.status() !== 200) throw new Error(`GET / answered ${res.status()}`);
-  const title = await page.title();
-  if (!title.includes('城市网格')) throw new Error(`title is ${JSON.stringify(title)}`);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+  args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--no-sandbox', '--ignore-gpu-blocklist'],
 });
-
-await test('api-from-page', async (page) => {
-  await page.goto(url + '/');
-  const me = await page.evaluate(async (tok) => {
-    const r = await fetch('/api/v1/me', { headers: { Authorization: 'Bearer ' + tok } });
-    return r.status + ' ' + (await r.json()).role;
-  }, tokens.dispatcher);
-  if (me !== '200 dispatcher') throw new Error(`/api/v1/me: ${me}`);
-  const exp = await page.evaluate(async (tok) => (await fetch('/api/v1/me', { headers: { Authorization: 'Bearer ' + tok } })).status, tokens.expired);
-  if (exp !== 401) throw new Error(`expired token: ${exp}`);
-});
-
-await test('webgl', async (page) => {
-  await page.goto(url + '/');
-  const gl = await page.evaluate(() => {
-    const gl = document.createElement('canvas').getContext('webgl2');
-    if (!gl) return null;
-    const info = gl.getExtension('WEBGL_debug_renderer_info');
-    return gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER);
-  });
-  if (!gl) throw new Error('no WebGL2 context');
-  console.log(`  WebGL renderer: ${gl}`);
-});
-
-await browser.close();
+const started = Date.now();
+const ctx = { base, tokens, shots, browser, shared: {} };
+let failed = 0, passed = 0;
+try {
+  for (const [name, fn] of tests) {
+    if (only && !only.has(name)) continue;
+    const t0 = Date.now();
+    const pages = [];
+    const env = { ...ctx, name, pages, shot: async (page, file = name) => page.screenshot({ path: join(shots, `${file}.png`) }) };
+    try {
+      await withTimeout(fn(env), 60000, `${name} timed out`);
+      console.log(`ok ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      passed++;
+    } catch (err) {
+      failed++;
+      console.log(`FAIL ${name}: ${String(err?.message || err).split('\n')[0]}`);
+      // The failing screen, for whoever reads the log.
+      const p = pages[pages.length - 1];
+      if (p && !p.isClosed()) await p.screenshot({ path: join(shots, `${name}.png`) }).catch(() => {});
+    } finally {
+      for (const p of pages) await p.context().close().catch(() => {});
+    }
+  }
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 process.exit(failed ? 1 : 0);
+
+function withTimeout(p, ms, msg) {
+  let timer;
+  return Promise.race([p, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(msg)), ms); })]).finally(() => clearTimeout(timer));
+}
