@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,10 +31,10 @@ func TestCasesTileCounts(t *testing.T) {
 		count, overdue int
 		status         map[string]int // dominant status → clusters
 	}
-	render := func(z maptile.Zoom, unit string) totals {
+	renderAs := func(z maptile.Zoom, unit, narrowing string) totals {
 		t.Helper()
 		tile := maptile.At(orb.Point{zgcLon, zgcLat}, z)
-		b, err := fs.Tile(ctx, layer, int(tile.Z), int(tile.X), int(tile.Y), "", unit)
+		b, err := fs.Tile(ctx, layer, int(tile.Z), int(tile.X), int(tile.Y), narrowing, unit)
 		if err != nil {
 			t.Fatalf("z%d: %v", z, err)
 		}
@@ -56,6 +57,7 @@ func TestCasesTileCounts(t *testing.T) {
 		}
 		return out
 	}
+	render := func(z maptile.Zoom, unit string) totals { return renderAs(z, unit, "") }
 	// Every case of the lattice is in one tile at z12 and z14 (r8 and r10).
 	for _, c := range filed {
 		var lon, lat float64
@@ -135,5 +137,29 @@ func TestCasesTileCounts(t *testing.T) {
 		if got.count != 12 || got.status["reported"] != 0 || got.status["registered"] == 0 {
 			t.Errorf("after registering (folded %v): %d cases, statuses %v", fold, got.count, got.status)
 		}
+	}
+
+	// ?status=open leaves out what is closed, cancelled or merged, at
+	// every zoom: clusters and points.
+	e.act(dispatcher, filed[1].Code, "cancel", map[string]any{"note": "重复上报"})
+	for _, z := range []maptile.Zoom{12, 14} {
+		if all, open := render(z, ""), renderAs(z, "", "open"); all.count != 12 || open.count != 11 || open.status["cancelled"] != 0 {
+			t.Errorf("z%d after a cancel: %d cases, %d open (%v)", z, all.count, open.count, open.status)
+		}
+	}
+	z15 := maptile.At(orb.Point{zgcLon, zgcLat}, 15)
+	for _, q := range []string{"", "?status=open"} {
+		r := e.do("GET", tilePath("cases", z15, "")+q, adminToken, nil)
+		for _, f := range decodeTile(t, r, z15, "cases") {
+			if f.Properties["code"] == filed[1].Code && q != "" {
+				t.Errorf("the open points draw the cancelled %s", filed[1].Code)
+			}
+		}
+	}
+	if r := e.do("GET", tilePath("cases", z15, "")+"?status=closed", adminToken, nil); r.status != 400 {
+		t.Errorf("?status=closed: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/tiles/cases.json?status=open", adminToken, nil); !strings.Contains(string(r.body), "mvt?status=open") {
+		t.Errorf("the open TileJSON: %s", r.body)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -87,10 +86,10 @@ func newTileService(maxBytes int64, reg *prometheus.Registry) *tileService {
 }
 
 type tileKey struct {
-	layer   string
-	z, x, y int
-	theme   string
-	unit    string // a unit token's own tiles of a scoped layer (cases)
+	layer     string
+	z, x, y   int
+	narrowing string // the duty of a theme layer, or open (?status=open)
+	unit      string // a unit token's own tiles of a scoped layer (cases)
 }
 
 type tileEntry struct {
@@ -216,7 +215,7 @@ func (c *tileCache) remove(el *list.Element) {
 }
 
 func entryCost(e *tileEntry) int64 {
-	return int64(len(e.gz) + len(e.etag) + len(e.key.layer) + len(e.key.theme) + len(e.key.unit) + tileEntryOverhead)
+	return int64(len(e.gz) + len(e.etag) + len(e.key.layer) + len(e.key.narrowing) + len(e.key.unit) + tileEntryOverhead)
 }
 
 func (c *tileCache) layerBounds(layer string) (layerBounds, bool) {
@@ -246,7 +245,7 @@ func (s *gisAPI) tile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	theme, err := l.ThemeParam(c.QueryParam("theme"))
+	narrowing, err := l.Narrowing(c.QueryParams())
 	if err != nil {
 		return err
 	}
@@ -254,7 +253,7 @@ func (s *gisAPI) tile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	key := tileKey{layer: l.ID, z: z, x: x, y: y, theme: theme, unit: unit}
+	key := tileKey{layer: l.ID, z: z, x: x, y: y, narrowing: narrowing, unit: unit}
 	cache := s.tiles.cache
 	if !noCache(c.Request()) {
 		if e, ok := cache.get(key); ok {
@@ -270,9 +269,9 @@ func (s *gisAPI) tile(c echo.Context) error {
 		// (the store passes it on to PostgreSQL as statement_timeout).
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.tiles.renderTimeout)
 		defer cancel()
-		raw, err := s.features.Tile(ctx, l, z, x, y, theme, unit)
+		raw, err := s.features.Tile(ctx, l, z, x, y, narrowing, unit)
 		if errors.Is(err, context.DeadlineExceeded) {
-			s.log.Warn("tile rendering timed out", "layer", l.ID, "z", z, "x", x, "y", y, "theme", theme,
+			s.log.Warn("tile rendering timed out", "layer", l.ID, "z", z, "x", x, "y", y, "narrowing", narrowing,
 				"timeout", s.tiles.renderTimeout.String(), "err", err)
 			return nil, &unavailable{fmt.Sprintf("rendering tile %s %d/%d/%d took longer than %s and was given up", l.ID, z, x, y, s.tiles.renderTimeout)}
 		}
@@ -425,13 +424,13 @@ func (s *gisAPI) tileJSON(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	theme, err := l.ThemeParam(c.QueryParam("theme"))
+	narrowing, err := l.Narrowing(c.QueryParams())
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	if l.Theme {
-		if err := s.features.CheckTileTheme(ctx, l, theme); err != nil {
+		if err := s.features.CheckTileTheme(ctx, l, narrowing); err != nil {
 			return err
 		}
 	}
@@ -452,9 +451,9 @@ func (s *gisAPI) tileJSON(c echo.Context) error {
 	}
 	tiles := c.Scheme() + "://" + c.Request().Host + "/tiles/" + l.ID + "/{z}/{x}/{y}.mvt"
 	name := l.ID
-	if theme != "" {
-		tiles += "?theme=" + url.QueryEscape(theme)
-		name += " (" + theme + ")"
+	if narrowing != "" {
+		tiles += l.NarrowingQuery(narrowing)
+		name += " (" + narrowing + ")"
 	}
 	doc := tileJSON{
 		TileJSON:    "3.0.0",

@@ -107,7 +107,7 @@ func duplicatesQuery(c *Case, p orb.Point, at time.Time) (string, pgx.NamedArgs)
 		SELECT c.code, c.status, ST_Distance(c.geom::geography, ST_SetSRID(ST_Point(@lon, @lat), 4326)::geography),
 		       c.reported_at, left(c.description, 80)
 		FROM cases c
-		WHERE c.category_code = @cat AND c.status NOT IN ('closed', 'cancelled', 'merged') AND c.code <> @self
+		WHERE c.category_code = @cat AND c.status NOT IN ` + FinalSQL + ` AND c.code <> @self
 		  AND c.reported_at >= @from AND c.reported_at <= @to
 		  AND c.geom && ST_MakeEnvelope(@lon - @dlon, @lat - @dlat, @lon + @dlon, @lat + @dlat, 4326)
 		  AND ST_DWithin(c.geom::geography, ST_SetSRID(ST_Point(@lon, @lat), 4326)::geography, @r)

@@ -107,7 +107,7 @@ func (f *Filter) where(p grids.Principal, args pgx.NamedArgs, withStatus bool) s
 		// Said again as a literal when every status asked for is open, so
 		// that a generic plan may read the partial indexes of open cases.
 		if !slices.ContainsFunc(f.Status, func(s Status) bool { return !s.Open() }) {
-			add(`c.status NOT IN ('closed', 'cancelled', 'merged')`, "", nil)
+			add(`c.status NOT IN `+FinalSQL, "", nil)
 		}
 	}
 	if f.Unit != "" {
@@ -361,7 +361,7 @@ func (q *ListQuery) counts(ctx context.Context, tx pgx.Tx, p grids.Principal, co
 		} else {
 			cwhere += " AND "
 		}
-		cwhere += `c.status NOT IN ('closed', 'cancelled', 'merged')`
+		cwhere += `c.status NOT IN ` + FinalSQL
 	}
 	rows, err := tx.Query(ctx, `SELECT c.status, count(*) FROM cases c`+cwhere+` GROUP BY c.status`, cargs)
 	if err != nil {

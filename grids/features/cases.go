@@ -128,12 +128,14 @@ func casesTileLayer() TileLayer {
 		Fields: map[string]string{"code": "String: the case code (points)", "status": "String: the status, or a cluster's most frequent status",
 			"category": "String: the category code (points)",
 			"overdue":  "Boolean for a point (红牌); for a cluster, Number: how many of its cases are overdue",
+			"warning":  "Boolean: 80% of the time is gone and the deadline is not (黄牌; points)",
 			"count":    "Number: the cases in a cluster (clusters only, below z15)"},
 		Tables:        []string{"cases"},
 		Scoped:        true,
+		OpenParam:     true,
 		clusterBelow:  caseClusterBelow,
 		geom:          "c.geom",
-		cols:          "c.id AS fid, c.code, c.status, c.category_code AS category, " + cases.OverdueSQL + " AS overdue",
+		cols:          "c.id AS fid, c.code, c.status, c.category_code AS category, " + cases.OverdueSQL + " AS overdue, " + cases.WarningSQL + " AS warning",
 		from:          "cases c",
 		where:         "true",
 		extent:        `SELECT ST_Extent(geom) FROM regions WHERE level = 'district' AND EXISTS (SELECT 1 FROM cases)`,
@@ -143,8 +145,17 @@ func casesTileLayer() TileLayer {
 }
 
 // caseScoped is the cases a tile reads, as the reader may see them.
-func caseScoped(unit string, args pgx.NamedArgs) string {
-	return `(SELECT c.* FROM cases c` + (&cases.Filter{}).Where(unitViewer(unit), args) + `) c`
+func caseScoped(unit string, open bool, args pgx.NamedArgs) string {
+	w := (&cases.Filter{}).Where(unitViewer(unit), args)
+	if open {
+		if w == "" {
+			w = " WHERE "
+		} else {
+			w += " AND "
+		}
+		w += "c.status NOT IN " + cases.FinalSQL
+	}
+	return `(SELECT c.* FROM cases c` + w + `) c`
 }
 
 // caseClusters is the clustered tile query's inner select at zoom z over
@@ -156,14 +167,18 @@ func caseScoped(unit string, args pgx.NamedArgs) string {
 // centroid (kept inside the tile), with the count, the overdue count and
 // the most frequent status (ties to the first status by name, so that a
 // tile renders the same twice).
-func caseClusters(z int, unit string, args pgx.NamedArgs) string {
+func caseClusters(z int, unit string, open bool, args pgx.NamedArgs) string {
 	res := strconv.Itoa(caseCellRes(z))
 	viewer := unitViewer(unit)
 	scope := func(alias string) string {
-		if w := cases.UnitScope(viewer, alias, args); w != "" {
-			return " AND " + w
+		w := ""
+		if s := cases.UnitScope(viewer, alias, args); s != "" {
+			w += " AND " + s
 		}
-		return ""
+		if open {
+			w += " AND " + alias + ".status NOT IN " + cases.FinalSQL
+		}
+		return w
 	}
 	inTile := func(x, y string) string {
 		return x + ` >= ST_XMin(env.t) AND ` + x + ` < ST_XMax(env.t) AND ` + y + ` > ST_YMin(env.t) AND ` + y + ` <= ST_YMax(env.t)`
@@ -192,7 +207,7 @@ func caseClusters(z int, unit string, args pgx.NamedArgs) string {
 			-- on its most frequent status's row.
 			k AS (
 				SELECT cell, status, (sum(sum(n)) OVER w)::bigint AS count, (sum(sum(overdue)) OVER w)::bigint AS overdue,
-				       sum(sum(sx)) OVER w / sum(sum(n)) OVER w AS x, sum(sum(sy)) OVER w / sum(sum(n)) OVER w AS y,
+				       sum(sum(sx)) OVER w / nullif(sum(sum(n)) OVER w, 0) AS x, sum(sum(sy)) OVER w / nullif(sum(sum(n)) OVER w, 0) AS y,
 				       row_number() OVER (w ORDER BY sum(n) DESC, status NULLS LAST) AS rank
 				FROM counted GROUP BY cell, status
 				WINDOW w AS (PARTITION BY cell))

@@ -113,12 +113,22 @@ func TestTileRefusals(t *testing.T) {
 	if z, x, y, err := l.Coordinates("14", "13516", "6396"); err != nil || z != 14 || x != 13516 || y != 6396 {
 		t.Errorf("14/13516/6396: %d/%d/%d %v", z, x, y, err)
 	}
-	if theme, err := l.ThemeParam("sanitation"); theme != "" || err != nil {
-		t.Errorf("grids keeps no theme: %q %v", theme, err)
+	if n, err := l.Narrowing(url.Values{"theme": {"sanitation"}, "status": {"open"}}); n != "" || err != nil {
+		t.Errorf("grids keeps no theme nor status: %q %v", n, err)
 	}
 	gaps, _ := set.Layer("gaps")
-	if _, err := gaps.ThemeParam(""); func() bool { k, f := kindOf(err); return k != "malformed" || f != "theme" }() {
+	if _, err := gaps.Narrowing(url.Values{}); func() bool { k, f := kindOf(err); return k != "malformed" || f != "theme" }() {
 		t.Errorf("gaps without a theme: %v", err)
+	}
+	if n, err := gaps.Narrowing(url.Values{"theme": {"sanitation"}}); n != "sanitation" || err != nil || gaps.NarrowingQuery(n) != "?theme=sanitation" {
+		t.Errorf("gaps of sanitation: %q %v", n, err)
+	}
+	cs, _ := set.Layer("cases")
+	if n, err := cs.Narrowing(url.Values{"status": {"open"}}); n != "open" || err != nil || cs.NarrowingQuery(n) != "?status=open" {
+		t.Errorf("open cases: %q %v", n, err)
+	}
+	if _, err := cs.Narrowing(url.Values{"status": {"closed"}}); func() bool { k, f := kindOf(err); return k != "malformed" || f != "status" }() {
+		t.Errorf("cases ?status=closed: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,10 @@ type TileLayer struct {
 	// Scoped says a unit token sees only its unit's features (cases), so
 	// its tiles are its own.
 	Scoped bool
+	// OpenParam says ?status=open draws only the open features (cases not
+	// closed, cancelled or merged): the dispatcher's map, whose zoomed-out
+	// clusters would otherwise be a year of closed cases.
+	OpenParam bool
 
 	geom string // the WGS84 geometry expression drawn
 	// filter is the indexed geometry the tile filter tests, when it is not
@@ -74,13 +79,14 @@ type TileLayer struct {
 	simplifyBelow int
 	extent        string // one box2d: the layer's data, for TileJSON bounds
 	// scopedSource replaces from for a Scoped layer: what the unit (empty:
-	// any reader) may see, adding its values to args.
-	scopedSource func(unit string, args pgx.NamedArgs) string
+	// any reader) may see (only open ones when open), adding its values to
+	// args.
+	scopedSource func(unit string, open bool, args pgx.NamedArgs) string
 	// clusterSelect, below zoom clusterBelow, replaces the features with
 	// clusters: the select of one row per cluster (geom, fid and
 	// attributes) at zoom z, as the unit (empty: any reader) may see them,
 	// adding its values to args.
-	clusterSelect func(z int, unit string, args pgx.NamedArgs) string
+	clusterSelect func(z int, unit string, open bool, args pgx.NamedArgs) string
 	clusterBelow  int
 }
 
@@ -328,27 +334,50 @@ func tileCoord(name, v string, limit int) (int, error) {
 	return n, nil
 }
 
-// ThemeParam reads the ?theme= of a layer drawn per duty: required there
-// (a grids.MalformedError), ignored elsewhere, so that it cannot split the
-// cache of other layers. Whether the duty exists is Tile's or
-// CheckTileTheme's to say.
-func (l TileLayer) ThemeParam(v string) (string, error) {
-	if !l.Theme {
-		return "", nil
+// Narrowing reads the one query parameter that narrows a layer, which
+// Tile takes and the cache keys by: a theme layer's duty (?theme=,
+// required there, a grids.MalformedError when missing; whether the duty
+// exists is Tile's or CheckTileTheme's to say), or "open" for ?status=open
+// of a layer with OpenParam. Other layers ignore both, so that they cannot
+// split the cache.
+func (l TileLayer) Narrowing(q url.Values) (string, error) {
+	switch {
+	case l.Theme:
+		v := q.Get("theme")
+		if v == "" {
+			return "", grids.Malformed("theme", "required: the duty whose gaps to draw, e.g. sanitation (see /api/v1/themes)")
+		}
+		return v, nil
+	case l.OpenParam:
+		switch v := q.Get("status"); v {
+		case "", "open":
+			return v, nil
+		default:
+			return "", grids.Malformed("status", "only open is drawn apart (?status=open: not closed, cancelled or merged), not %q", v)
+		}
 	}
-	if v == "" {
-		return "", grids.Malformed("theme", "required: the duty whose gaps to draw, e.g. sanitation (see /api/v1/themes)")
+	return "", nil
+}
+
+// NarrowingQuery is the query string that asks for narrowing n ("" when none).
+func (l TileLayer) NarrowingQuery(n string) string {
+	switch {
+	case n == "":
+		return ""
+	case l.Theme:
+		return "?theme=" + url.QueryEscape(n)
+	default:
+		return "?status=" + url.QueryEscape(n)
 	}
-	return v, nil
 }
 
 // sql is the layer's tile query: its features in the buffered tile,
 // projected to Web Mercator, quantised by ST_AsMVTGeom and encoded by
 // ST_AsMVT in one round trip.
-func (l TileLayer) sql(z int, unit string, args pgx.NamedArgs) string {
+func (l TileLayer) sql(z int, unit string, open bool, args pgx.NamedArgs) string {
 	from := l.from
 	if l.scopedSource != nil {
-		from = l.scopedSource(unit, args)
+		from = l.scopedSource(unit, open, args)
 	}
 	g := l.geom
 	if l.clip {
@@ -374,7 +403,7 @@ func (l TileLayer) sql(z int, unit string, args pgx.NamedArgs) string {
 			       ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326) AS t)` + with
 	if l.clustered(z) {
 		return env + `
-		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (` + l.clusterSelect(z, unit, args) + `
+		SELECT ST_AsMVT(t, @layer, ` + strconv.Itoa(TileExtent) + `, 'geom', 'fid') FROM (` + l.clusterSelect(z, unit, open, args) + `
 		) t WHERE t.geom IS NOT NULL`
 	}
 	return env + `
@@ -391,14 +420,18 @@ func (l TileLayer) clustered(z int) bool {
 }
 
 // Tile renders one tile of a layer as Mapbox Vector Tile bytes; an empty
-// tile is nil. z, x and y must be in range (Coordinates checks them). A theme layer needs an existing duty (an area duty for
-// an AreaOnly layer). A deadline on ctx bounds the rendering in PostgreSQL
-// too; running out of it is an error wrapping context.DeadlineExceeded.
+// tile is nil. z, x and y must be in range (Coordinates checks them).
+// narrowing is what Narrowing read: a theme layer needs an existing duty
+// (an area duty for an AreaOnly layer). A deadline on ctx bounds the
+// rendering in PostgreSQL too; running out of it is an error wrapping
+// context.DeadlineExceeded.
 //
 // unit is the unit of a unit-role reader of a Scoped layer, which sees only
 // its unit's features; empty for every other reader.
-func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme, unit string) ([]byte, error) {
+func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, narrowing, unit string) ([]byte, error) {
+	theme := ""
 	if l.Theme {
+		theme = narrowing
 		if err := s.CheckTileTheme(ctx, l, theme); err != nil {
 			return nil, err
 		}
@@ -406,7 +439,7 @@ func (s *Store) Tile(ctx context.Context, l TileLayer, z, x, y int, theme, unit 
 	// About one pixel of a 256-pixel tile, in Web Mercator metres.
 	tolerance := 2 * math.Pi * 6378137 / (256 * math.Exp2(float64(z)))
 	args := pgx.NamedArgs{"z": z, "x": x, "y": y, "layer": l.ID, "theme": theme, "tolerance": tolerance}
-	sql := l.sql(z, unit, args)
+	sql := l.sql(z, unit, l.OpenParam && narrowing == "open", args)
 	// set_config(…, true) lasts until the end of the batch's implicit
 	// transaction, so a setting costs no extra round trip.
 	batch := &pgx.Batch{}

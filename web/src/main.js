@@ -111,7 +111,7 @@ function reloadCases() {
   reloadTimer = setTimeout(() => {
     reloadTimer = null;
     tilesVersion++;
-    map?.getSource('cases')?.setTiles([`${location.origin}/tiles/cases/{z}/{x}/{y}.mvt?v=${tilesVersion}`]);
+    map?.getSource('cases')?.setTiles([`${location.origin}/tiles/cases/{z}/{x}/{y}.mvt?status=open&v=${tilesVersion}`]);
   }, 600);
 }
 

@@ -38,7 +38,7 @@ export function buildStyle(origin, basemap, version = 0) {
   for (const [id, [minzoom, maxzoom]] of Object.entries(tileLayers)) {
     sources[id] = {
       type: 'vector', minzoom, maxzoom,
-      tiles: [`${origin}/tiles/${id}/{z}/{x}/{y}.mvt${id === 'cases' ? `?v=${version}` : ''}`],
+      tiles: [`${origin}/tiles/${id}/{z}/{x}/{y}.mvt${id === 'cases' ? `?status=open&v=${version}` : ''}`],
       attribution: id === 'streets' ? '© OpenStreetMap contributors' : undefined,
       promoteId: id === 'cases' ? { cases: 'code' } : id === 'grids' ? { grids: 'code' } : undefined,
     };
@@ -121,8 +121,9 @@ export function buildStyle(origin, basemap, version = 0) {
     { id: 'cases-point', type: 'circle', source: 'cases', 'source-layer': 'cases', minzoom: 15, filter: openPoint,
       paint: { 'circle-color': statusMatch,
         'circle-radius': ['case', ['boolean', ['feature-state', 'selected'], false], 10, 7],
-        'circle-stroke-color': ['case', ['==', ['get', 'overdue'], true], overdueColor, ['boolean', ['feature-state', 'warning'], false], warningColor, '#ffffff'],
-        'circle-stroke-width': ['case', ['any', ['==', ['get', 'overdue'], true], ['boolean', ['feature-state', 'warning'], false]], 3.5, 1.5] } },
+        'circle-stroke-color': ['case', ['==', ['get', 'overdue'], true], overdueColor,
+          ['any', ['==', ['get', 'warning'], true], ['boolean', ['feature-state', 'warning'], false]], warningColor, '#ffffff'],
+        'circle-stroke-width': ['case', ['any', ['==', ['get', 'overdue'], true], ['==', ['get', 'warning'], true], ['boolean', ['feature-state', 'warning'], false]], 3.5, 1.5] } },
     { id: 'cases-point-code', type: 'symbol', source: 'cases', 'source-layer': 'cases', minzoom: 17, filter: openPoint,
       layout: { ...text(10), 'text-field': ['slice', ['get', 'code'], 7], 'text-offset': [0, 1.3], 'text-anchor': 'top', 'text-optional': true },
       paint: { 'text-color': '#1f2937', ...halo } },
