@@ -257,6 +257,13 @@ export const tests = [
     if (!side.includes('Case queue') || /上报|立案/.test(side.split('\n').slice(0, 4).join(' '))) fail(`queue not in English: ${side.slice(0, 120)}`);
     const legend = await page.locator('#layer-switcher').innerText();
     if (!legend.includes('Grids')) fail('legend not in English');
+    // Who owns here names the duties in English too.
+    await mapIdle(page);
+    await page.locator('[data-menu=owners]').click();
+    await clickLngLat(page, zgc.lon, zgc.lat);
+    await page.locator('#owners').waitFor({ timeout: 10000 });
+    const duties = await page.locator('#owners').innerText();
+    if (!duties.includes('sanitation') || duties.includes('环境卫生')) fail(`duties not in English: ${duties.slice(0, 120)}`);
     await env.shot(page);
     await page.locator('#lang-switch').click();
     await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');

@@ -139,3 +139,10 @@ export function categories() {
   categoriesPromise ??= api('/api/v1/categories').then((r) => r.items.filter((c) => c.parent)).catch((e) => { categoriesPromise = null; throw e; });
   return categoriesPromise;
 }
+
+let themesPromise;
+// themes lists the duties with their Chinese and English names.
+export function themes() {
+  themesPromise ??= api('/api/v1/themes').then((r) => r.items).catch((e) => { themesPromise = null; throw e; });
+  return themesPromise;
+}

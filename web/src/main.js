@@ -5,7 +5,7 @@ import { Map as MapLibre, NavigationControl, ScaleControl, AttributionControl, M
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { html, render, nothing } from 'lit-html';
 import './style.css';
-import { api, errorText, events, loadConfig, categories, photoURL, authHeaders } from './api.js';
+import { api, errorText, events, loadConfig, categories, themes, photoURL, authHeaders } from './api.js';
 import { t, onLang, getLang, setLang, num, dateTime, duration, relative, catName } from './i18n.js';
 import { buildStyle, layerGroups, statusColors, overdueColor, warningColor, localFonts, attachGridLabels } from './mapstyle.js';
 import { session, onExpired, toast, uuid, langButton } from './shell.js';
@@ -60,6 +60,7 @@ async function start() {
   onLang(() => rerender());
   initMap();
   categories().then((c) => { state.cats = c; draw(); }).catch(() => {});
+  themes().then((ts) => { state.themes = new Map(ts.map((x) => [x.code, x])); draw(); }).catch(() => {});
   if (canQueue()) loadQueue();
   else state.view = 'owners';
   events(onCaseEvent, (up) => { state.live = up; drawHeader(); if (up) loadQueue(); });
@@ -177,7 +178,8 @@ async function showGrid(code) {
 function ownersByTheme(owners) {
   const m = new Map();
   for (const o of owners) {
-    if (!m.has(o.theme)) m.set(o.theme, { name: o.theme_name, lead: [], support: [] });
+    // The duty in the user's language (the locate answer names it in Chinese).
+    if (!m.has(o.theme)) m.set(o.theme, { name: catName(state.themes?.get(o.theme)) || o.theme_name, lead: [], support: [] });
     m.get(o.theme)[o.role === 'lead' ? 'lead' : 'support'].push(o);
   }
   return [...m.values()];
