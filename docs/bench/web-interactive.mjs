@@ -29,11 +29,6 @@ for (let i = 0; i < loads; i++) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' });
   await context.addInitScript(([t]) => sessionStorage.setItem('citygrid.token', t), [token]);
   const page = await context.newPage();
-  let bytes = 0;
-  page.on('response', async (r) => {
-    const len = Number(r.headers()['content-length'] || 0);
-    if (r.url().includes('/assets/')) bytes += len;
-  });
   const t0 = Date.now();
   await page.goto(base + '/' + (view ? `#map=${view}` : ''));
   await page.locator('#queue .muted').first().waitFor({ timeout: 30000 });
@@ -41,7 +36,8 @@ for (let i = 0; i < loads; i++) {
   const queue = Date.now() - t0;
   await page.waitForFunction(() => window.citygridMap?.loaded() && window.citygridMap.areTilesLoaded(), null, { timeout: 30000, polling: 20 });
   const map = Date.now() - t0;
-  const dcl = await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd);
+  const [dcl, bytes] = await page.evaluate(() => [performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+    performance.getEntriesByType('resource').filter((e) => e.name.includes('/assets/')).reduce((n, e) => n + e.transferSize, 0)]);
   rows.push({ queue, map, dcl: Math.round(dcl), bytes });
   await context.close();
 }

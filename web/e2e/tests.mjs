@@ -287,6 +287,30 @@ export const tests = [
     await env.shot(page);
   }],
 
+  // The dispatcher's shortcuts: ? lists them, j and Enter open the first
+  // case of the queue, Escape goes back, / goes to the search box.
+  ['shortcuts', async (env) => {
+    const page = await open(env, 'dispatcher', '/#map=15/39.984/116.3165');
+    const first = page.locator('#queue-list li').first();
+    await first.waitFor({ timeout: 10000 });
+    const code = await first.getAttribute('data-code');
+    await page.keyboard.press('?');
+    const help = page.locator('[role=dialog] table.keys');
+    await help.waitFor({ timeout: 5000 });
+    if ((await help.locator('tr').count()) < 6) fail('the help lists fewer than six shortcuts');
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'detached', timeout: 5000 });
+    await page.keyboard.press('j');
+    await page.locator('#queue-list li.sel').first().waitFor({ timeout: 5000 });
+    await page.keyboard.press('Enter');
+    await page.locator(`#case-panel[data-code="${code}"]`).waitFor({ timeout: 10000 });
+    await page.keyboard.press('Escape');
+    await page.locator('#queue').waitFor({ timeout: 5000 });
+    await page.keyboard.press('/');
+    if (await page.evaluate(() => document.activeElement?.id) !== 'search') fail('/ does not focus the search box');
+    await env.shot(page);
+  }],
+
   ['expired-token', async (env) => {
     const page = await open(env, 'expired', '/');
     const msg = page.locator('#signin-message');

@@ -58,12 +58,22 @@ async function start() {
   state.cfg = cfg; state.me = me;
   render(shellTemplate(), root);
   onLang(() => rerender());
+  // The queue's request goes out before the map is made: creating the
+  // WebGL context holds the page for a while on a slow machine.
+  if (canQueue()) loadQueue();
+  else state.view = 'owners';
   initMap();
   categories().then((c) => { state.cats = c; draw(); }).catch(() => {});
   themes().then((ts) => { state.themes = new Map(ts.map((x) => [x.code, x])); draw(); }).catch(() => {});
-  if (canQueue()) loadQueue();
-  else state.view = 'owners';
-  events(onCaseEvent, (up) => { state.live = up; drawHeader(); if (up) loadQueue(); });
+  // Reload the queue when the stream comes back after a break (events
+  // may have been missed), not when it first connects: that would
+  // abort the first load and start it again.
+  let wasLive = null;
+  events(onCaseEvent, (up) => {
+    state.live = up; drawHeader();
+    if (up && wasLive === false) loadQueue();
+    wasLive = up;
+  });
   document.addEventListener('keydown', onKey);
   const p = hashParams();
   if (p.get('case')) openCase(p.get('case'), { fly: !p.get('map') });
