@@ -1,13 +1,15 @@
 // The dispatcher's desk: the map of citygrid's own tiles, who owns a point,
 // the case queue kept live by the event stream, intake with a duplicate
 // check, and the case panel with exactly the actions the role may take.
-import { Map as MapLibre, NavigationControl, ScaleControl, AttributionControl, Marker } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
+// maplibre-gl itself is loaded apart (initMap): the queue need not wait
+// for a megabyte of map code to be parsed.
+let ml;
 import { html, render, nothing } from 'lit-html';
 import './style.css';
 import { api, errorText, events, loadConfig, categories, themes, photoURL, authHeaders } from './api.js';
 import { t, onLang, getLang, setLang, num, dateTime, duration, relative, catName } from './i18n.js';
-import { buildStyle, layerGroups, statusColors, overdueColor, warningColor, localFonts, attachGridLabels } from './mapstyle.js';
+import { buildStyle, layerGroups, statusColors, overdueColor, warningColor, localFonts, attachGridLabels, loadMapLibre } from './mapstyle.js';
 import { session, onExpired, toast, uuid, langButton } from './shell.js';
 
 const openStatuses = ['reported', 'registered', 'dispatched', 'handling', 'handled', 'verified', 'suspended'];
@@ -62,7 +64,7 @@ async function start() {
   // WebGL context holds the page for a while on a slow machine.
   if (canQueue()) loadQueue();
   else state.view = 'owners';
-  initMap();
+  await initMap();
   categories().then((c) => { state.cats = c; draw(); }).catch(() => {});
   themes().then((ts) => { state.themes = new Map(ts.map((x) => [x.code, x])); draw(); }).catch(() => {});
   // Reload the queue when the stream comes back after a break (events
@@ -90,10 +92,11 @@ const shellTemplate = () => html`
   <div id="overlay"></div>`;
 
 // ---------------------------------------------------------------- map
-function initMap() {
+async function initMap() {
+  ml = await loadMapLibre();
   const origin = location.origin;
   const p = hashParams();
-  map = new MapLibre({
+  map = new ml.Map({
     container: 'map',
     style: buildStyle(origin, state.cfg.basemap, tilesVersion),
     center: state.cfg.center, zoom: state.cfg.zoom ?? 13,
@@ -102,9 +105,9 @@ function initMap() {
   });
   window.citygridMap = map;
   attachGridLabels(map);
-  map.addControl(new NavigationControl({ visualizePitch: false }), 'top-left');
-  map.addControl(new ScaleControl({ unit: 'metric', maxWidth: 140 }), 'bottom-left');
-  map.addControl(new AttributionControl({ compact: false, customAttribution: '© OpenStreetMap contributors' }), 'bottom-right');
+  map.addControl(new ml.NavigationControl({ visualizePitch: false }), 'top-left');
+  map.addControl(new ml.ScaleControl({ unit: 'metric', maxWidth: 140 }), 'bottom-left');
+  map.addControl(new ml.AttributionControl({ compact: false, customAttribution: '© OpenStreetMap contributors' }), 'bottom-right');
   map.addControl({ onAdd() { const d = document.createElement('div'); d.className = 'maplibregl-ctrl maplibregl-ctrl-group mapbox-panel'; d.id = 'map-panel'; return d; }, onRemove() {} }, 'top-right');
   map.on('load', () => { drawControls(); paintWarnings(); });
   map.on('click', onMapClick);
@@ -441,7 +444,7 @@ function newCaseAt(lon, lat) {
   if (!marker) {
     const el = document.createElement('div');
     el.className = 'draft-marker';
-    marker = new Marker({ element: el, draggable: true });
+    marker = new ml.Marker({ element: el, draggable: true });
     marker.on('dragend', () => { const p = marker.getLngLat(); state.draft.lon = p.lng; state.draft.lat = p.lat; checkDupes(); draw(); });
   }
   marker.setLngLat([lon, lat]).addTo(map);

@@ -2,12 +2,17 @@
 // map works on a network without internet. No glyphs URL: MapLibre draws
 // every label with the local system font (Noto Sans CJK on the desk
 // machines), which keeps the bundle small and Chinese legible offline.
-import { setWorkerUrl } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 
-// MapLibre looks for its worker beside its own module; the bundle renames
-// both, so the worker's hashed asset is named here.
-setWorkerUrl(workerUrl);
+// loadMapLibre imports maplibre-gl, apart from the page's own code so that
+// a page can draw its panels while the map's megabyte is fetched and
+// parsed. MapLibre looks for its worker beside its own module; the bundle
+// renames both, so the worker's hashed asset is named here.
+export async function loadMapLibre() {
+  const ml = await import('maplibre-gl');
+  ml.setWorkerUrl(workerUrl);
+  return ml;
+}
 
 export const statusColors = {
   reported: '#2563eb', registered: '#7c3aed', dispatched: '#0891b2', handling: '#0d9488', handled: '#65a30d',

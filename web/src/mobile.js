@@ -3,7 +3,6 @@
 // reports, patrol recording, and an outbox that keeps reports made without
 // network until they can be sent. Each report's Idempotency-Key is fixed
 // when it is made, so a resend after a lost answer files it only once.
-import { Map as MapLibre, Marker, AttributionControl, ScaleControl } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { html, render, nothing } from 'lit-html';
 import { get, set } from 'idb-keyval';
@@ -11,7 +10,7 @@ import './style.css';
 import './mobile.css';
 import { api, errorText, loadConfig, categories, authHeaders, ApiError } from './api.js';
 import { t, onLang, num, dateTime, relative, catName } from './i18n.js';
-import { buildStyle, statusColors, localFonts, attachGridLabels } from './mapstyle.js';
+import { buildStyle, statusColors, localFonts, attachGridLabels, loadMapLibre } from './mapstyle.js';
 import { session, onExpired, toast, uuid, langButton } from './shell.js';
 
 const outboxKey = 'citygrid.outbox';
@@ -28,18 +27,19 @@ async function start() {
   render(html`<header id="mtop"></header><div id="mmap"></div><main id="mbody"></main>`, root);
   onLang(draw);
   const origin = location.origin;
-  map = new MapLibre({
+  const ml = await loadMapLibre();
+  map = new ml.Map({
     container: 'mmap', style: buildStyle(origin, cfg.basemap), center: cfg.center, zoom: 16,
     attributionControl: false, localIdeographFontFamily: localFonts,
     transformRequest: (url) => (url.startsWith(`${origin}/tiles/`) ? { url, headers: authHeaders() } : { url }),
   });
   window.citygridMap = map;
   attachGridLabels(map);
-  map.addControl(new AttributionControl({ compact: true, customAttribution: '© OpenStreetMap contributors' }), 'bottom-right');
-  map.addControl(new ScaleControl({ unit: 'metric', maxWidth: 80 }), 'bottom-left');
+  map.addControl(new ml.AttributionControl({ compact: true, customAttribution: '© OpenStreetMap contributors' }), 'bottom-right');
+  map.addControl(new ml.ScaleControl({ unit: 'metric', maxWidth: 80 }), 'bottom-left');
   const el = document.createElement('div');
   el.className = 'me-dot';
-  me = new Marker({ element: el });
+  me = new ml.Marker({ element: el });
   locateMe();
   categories().then((c) => { state.cats = c; draw(); }).catch((err) => { state.error = errorText(err); draw(); });
   state.outbox = (await get(outboxKey)) || [];
