@@ -13,12 +13,14 @@
 ALTER TABLE grids ADD COLUMN created_by text, ADD COLUMN closed_by text;
 ALTER TABLE grids ALTER COLUMN created_by SET DEFAULT NULLIF(current_setting('citygrid.user', true), '');
 
+-- +goose StatementBegin
 CREATE FUNCTION citygrid_grid_closed_by() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     NEW.closed_by := NULLIF(current_setting('citygrid.user', true), '');
     RETURN NEW;
 END $$;
+-- +goose StatementEnd
 CREATE TRIGGER grids_closed_by BEFORE UPDATE OF valid_to ON grids
     FOR EACH ROW WHEN (OLD.valid_to IS NULL AND NEW.valid_to IS NOT NULL)
     EXECUTE FUNCTION citygrid_grid_closed_by();
