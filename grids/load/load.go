@@ -38,15 +38,21 @@ type Grid struct {
 	Code   string  `json:"code"`
 	AreaM2 float64 `json:"area_m2"` // geodesic
 	// StreetM and AlleyM are the lengths of the street and alley layers'
-	// lines inside the grid (geodesic): what an inspector walks.
+	// lines inside the grid (geodesic): what an inspector walks. Grids are
+	// drawn along streets, so a stretch on the grid's border counts half
+	// (its other half is the neighbour's), and the lengths of a tiling add
+	// up to the streets' length inside it (to about 1%: a stretch a float's
+	// width beside the border counts whole, on both sides).
 	StreetM float64 `json:"street_m"`
 	AlleyM  float64 `json:"alley_m"`
 	// Objects counts the objects by layer whose representative point
-	// (ST_PointOnSurface) lies in the grid, so each object counts in one
-	// grid only; street and alley lines are counted here and measured above.
+	// (ST_PointOnSurface) lies in the grid, one on a border in the grid
+	// with the smaller code, so each object counts in one grid of a
+	// tiling; street and alley lines are counted here and measured above.
 	Objects map[string]int `json:"objects"`
 	// Cases counts the cases reported in the window at a point in the grid
-	// (cancelled and merged duplicates are not work and do not count).
+	// (on a border: the smaller code), except cancelled ones and merged
+	// duplicates, which are not work.
 	Cases int `json:"cases"`
 	// Load is the mean of the grid's ratios to the set's medians (see
 	// Report); Flag is Over, Under or empty.
@@ -69,13 +75,14 @@ func (g Grid) things() int {
 	return n
 }
 
-// Medians are the set's medians of each measure and of the load.
-type Medians struct {
+// Measures are a set's figure of each measure (its mean or median), and
+// for the median also of the load.
+type Measures struct {
 	AreaM2  float64 `json:"area_m2"`
 	WalkM   float64 `json:"walk_m"`  // street and alley length
 	Objects float64 `json:"objects"` // objects other than streets and alleys
 	Cases   float64 `json:"cases"`
-	Load    float64 `json:"load"`
+	Load    float64 `json:"load,omitempty"`
 }
 
 // Report is the load of a set of grids (a region's live grids, or given
@@ -83,18 +90,19 @@ type Medians struct {
 //
 // A grid's load is the mean, over the four measures — area, street and
 // alley length, objects other than streets and alleys, cases of the
-// window — of the grid's measure divided by the set's median of it; a
-// measure whose median is 0 (a set with no cases at all) is left out of
-// the mean, so it neither inflates nor hides anything. A grid with the
-// median of everything has load 1; one with twice the area and twice the
-// cases but median streets and objects has 1.5. A grid is flagged Over
-// when its load is more than twice the set's median load, Under when it is
-// less than half of it.
+// window — of the grid's measure divided by the set's mean of it, so that
+// each measure weighs the same whatever its unit; a measure that is 0 in
+// every grid (no cases at all) is left out. The mean, not the median,
+// normalises because in a city most grids may hold no street or case at
+// all, and a median of 0 would hide the grids that do. A grid is flagged
+// Over when its load is more than twice the set's median load, Under when
+// it is less than half of it.
 type Report struct {
 	Region     string    `json:"region,omitempty"`
 	CasesSince time.Time `json:"cases_since"`
 	CasesUntil time.Time `json:"cases_until"`
-	Median     Medians   `json:"median"`
+	Mean       Measures  `json:"mean"`   // the normalisers
+	Median     Measures  `json:"median"` // and the median load, the flags' reference
 	Over       int       `json:"over"`
 	Under      int       `json:"under"`
 	Grids      []Grid    `json:"grids"`
@@ -157,23 +165,29 @@ func Measure(ctx context.Context, q grids.Querier, shapesSQL string, args pgx.Na
 	for k, v := range args {
 		a[k] = v
 	}
-	// Each measure is a lateral subquery over its table's GiST index.
+	// Each measure is a lateral subquery over its table's GiST index. A
+	// point on the border of two shapes counts in the one with the smaller
+	// code (as the point's grid is chosen, grids/ownership.go).
 	rows, err := q.Query(ctx, `
 		WITH s AS MATERIALIZED (`+shapesSQL+`)
 		SELECT s.code, ST_Area(s.geom::geography), w.street, w.alley, o.layers, o.counts, k.n
 		FROM s
 		CROSS JOIN LATERAL (
-			SELECT COALESCE(sum(ST_Length(ST_Intersection(x.geom, s.geom)::geography)) FILTER (WHERE x.layer = 'street'), 0) AS street,
-			       COALESCE(sum(ST_Length(ST_Intersection(x.geom, s.geom)::geography)) FILTER (WHERE x.layer = 'alley'), 0) AS alley
-			FROM objects x WHERE x.layer IN ('street', 'alley') AND ST_Intersects(x.geom, s.geom)) w
+			SELECT COALESCE(sum(y.m) FILTER (WHERE y.layer = 'street'), 0) AS street, COALESCE(sum(y.m) FILTER (WHERE y.layer = 'alley'), 0) AS alley
+			FROM objects x CROSS JOIN LATERAL (SELECT x.layer,
+				ST_Length(ST_Intersection(x.geom, s.geom)::geography) - ST_Length(ST_Intersection(x.geom, ST_Boundary(s.geom))::geography) / 2 AS m) y
+			WHERE x.layer IN ('street', 'alley') AND ST_Intersects(x.geom, s.geom)) w
 		CROSS JOIN LATERAL (
 			SELECT COALESCE(array_agg(layer ORDER BY layer), '{}') AS layers, COALESCE(array_agg(n ORDER BY layer), '{}') AS counts
 			FROM (SELECT x.layer, count(*)::int AS n FROM objects x
-			      WHERE x.geom && s.geom AND ST_Intersects(ST_PointOnSurface(x.geom), s.geom) GROUP BY x.layer) y) o
+			      WHERE x.geom && s.geom AND ST_Intersects(ST_PointOnSurface(x.geom), s.geom)
+			        AND NOT EXISTS (SELECT 1 FROM s s2 WHERE s2.code < s.code AND ST_Intersects(ST_PointOnSurface(x.geom), s2.geom))
+			      GROUP BY x.layer) y) o
 		CROSS JOIN LATERAL (
 			SELECT count(*)::int AS n FROM cases c
 			WHERE c.reported_at >= @since AND c.reported_at < @until AND ST_Intersects(c.geom, s.geom)
-			  AND c.status NOT IN ('cancelled', 'merged')) k
+			  AND c.status NOT IN ('cancelled', 'merged')
+			  AND NOT EXISTS (SELECT 1 FROM s s2 WHERE s2.code < s.code AND ST_Intersects(c.geom, s2.geom))) k
 		ORDER BY s.code`, a)
 	if err != nil {
 		return r, err
@@ -199,31 +213,26 @@ func Measure(ctx context.Context, q grids.Querier, shapesSQL string, args pgx.Na
 	return r, nil
 }
 
-// score fills the medians, each grid's load and the flags (see Report).
+// score fills the means and medians, each grid's load and the flags (see
+// Report).
 func (r *Report) score() {
-	col := func(f func(Grid) float64) float64 {
-		v := make([]float64, len(r.Grids))
-		for i, g := range r.Grids {
-			v[i] = f(g)
-		}
-		return median(v)
-	}
 	measures := []func(Grid) float64{
 		func(g Grid) float64 { return g.AreaM2 },
 		Grid.walkM,
 		func(g Grid) float64 { return float64(g.things()) },
 		func(g Grid) float64 { return float64(g.Cases) },
 	}
-	meds := make([]float64, len(measures))
+	means, medians := make([]float64, len(measures)), make([]float64, len(measures))
 	for i, m := range measures {
-		meds[i] = col(m)
+		means[i], medians[i] = stats(r.Grids, m)
 	}
-	r.Median = Medians{AreaM2: meds[0], WalkM: meds[1], Objects: meds[2], Cases: meds[3]}
+	r.Mean = Measures{AreaM2: means[0], WalkM: means[1], Objects: means[2], Cases: means[3]}
+	r.Median = Measures{AreaM2: medians[0], WalkM: medians[1], Objects: medians[2], Cases: medians[3]}
 	for i := range r.Grids {
 		sum, n := 0.0, 0
 		for j, m := range measures {
-			if meds[j] > 0 {
-				sum += m(r.Grids[i]) / meds[j]
+			if means[j] > 0 {
+				sum += m(r.Grids[i]) / means[j]
 				n++
 			}
 		}
@@ -231,7 +240,7 @@ func (r *Report) score() {
 			r.Grids[i].Load = sum / float64(n)
 		}
 	}
-	r.Median.Load = col(func(g Grid) float64 { return g.Load })
+	_, r.Median.Load = stats(r.Grids, func(g Grid) float64 { return g.Load })
 	for i := range r.Grids {
 		g := &r.Grids[i]
 		switch {
@@ -246,17 +255,21 @@ func (r *Report) score() {
 	}
 }
 
-// median is the middle value (the mean of the two middle ones for an even
-// count); 0 for none.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
+// stats is the mean and the median of a measure over the grids (0 and 0
+// for none; the median of an even count is the mean of the middle two).
+func stats(gs []Grid, m func(Grid) float64) (mean, median float64) {
+	if len(gs) == 0 {
+		return 0, 0
 	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
+	v := make([]float64, len(gs))
+	for i, g := range gs {
+		v[i] = m(g)
+		mean += v[i]
+	}
+	slices.Sort(v)
+	n := len(v)
 	if n%2 == 1 {
-		return s[n/2]
+		return mean / float64(n), v[n/2]
 	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return mean / float64(n), (v[n/2-1] + v[n/2]) / 2
 }
