@@ -3,10 +3,13 @@ package api
 import (
 	"log/slog"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
+	"github.com/citygrid/citygrid/grids/history"
 	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/grids/search"
 )
@@ -53,4 +56,11 @@ type calendarAPI struct {
 // searchAPI serves the search box and address placing.
 type searchAPI struct {
 	search *search.Store
+}
+
+// historyAPI serves the grids' history (versions, the layout at a moment,
+// diffs) and their load figures.
+type historyAPI struct {
+	history *history.Store
+	pool    *pgxpool.Pool // the load figures' queries
 }

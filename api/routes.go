@@ -58,8 +58,11 @@ func (s *Server) register() {
 	v1.GET("/objects/:id", s.places.getObject)
 	v1.PATCH("/objects/:id", s.places.updateObject, planners)
 	v1.DELETE("/objects/:id", s.places.deleteObject, planners)
-	v1.GET("/grids", s.places.listGrids)
+	v1.GET("/grids", s.history.asOf(s.places.listGrids)) // ?at=: the layout then
 	v1.GET("/grids/check", s.places.checkGrids)
+	v1.GET("/grids/load", s.history.gridLoad)
+	v1.GET("/grids/:code/history", s.history.gridHistory)
+	v1.GET("/layouts/diff.geojson", s.history.layoutDiff)
 	v1.GET("/grids/:code", s.places.getGrid)
 	v1.GET("/grids/:code/objects", s.places.gridObjects)
 

@@ -23,6 +23,7 @@ import (
 	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/features"
+	"github.com/citygrid/citygrid/grids/history"
 	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/grids/notices"
 	"github.com/citygrid/citygrid/grids/search"
@@ -80,6 +81,7 @@ type Server struct {
 	notices     *noticesAPI
 	stats       *statsAPI
 	search      *searchAPI
+	history     *historyAPI
 	appConfig   *appConfigAPI
 	openapiJSON []byte
 }
@@ -148,6 +150,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 	}
 	s.search = &searchAPI{search: deps.Search}
 	s.appConfig = &appConfigAPI{store: store, cfg: cfg}
+	s.history = &historyAPI{history: history.NewStore(store), pool: store.Pool()}
 	doc, err := openapiJSON()
 	if err != nil {
 		return nil, err
