@@ -22,6 +22,7 @@ import (
 	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/coverage"
+	"github.com/citygrid/citygrid/grids/drafts"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/ingest"
 	"github.com/citygrid/citygrid/grids/notices"
@@ -80,6 +81,7 @@ type Server struct {
 	notices     *noticesAPI
 	stats       *statsAPI
 	search      *searchAPI
+	drafts      *draftsAPI
 	appConfig   *appConfigAPI
 	openapiJSON []byte
 }
@@ -92,6 +94,8 @@ type Deps struct {
 	Calendar *calendar.Holder
 	// Search finds places, units and cases by name or code (nil: built here).
 	Search *search.Store
+	// Drafts keeps planners' drafts of grids (nil: built here).
+	Drafts *drafts.Store
 }
 
 // New builds the server and registers every route.
@@ -127,6 +131,10 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
 	s.cases = &casesAPI{cases: deps.Cases, cfg: cfg}
 	s.calendar = &calendarAPI{holder: deps.Calendar, log: log, cfg: cfg}
+	if deps.Drafts == nil {
+		deps.Drafts = drafts.NewStore(store)
+	}
+	s.drafts = &draftsAPI{drafts: deps.Drafts, cfg: cfg}
 	if cfg.Notices == nil {
 		ns, err := notices.NewStore(store.Pool(), notices.Config{}, log)
 		if err != nil {
