@@ -81,7 +81,8 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 // grids that leave their community, grids outside the size guideline, and
 // codes that break the code rules. Each finding's kind says which. geom
 // renders the geometries (see Finding); the region and the guideline are
-// checked before the first finding.
+// checked before the first finding. With opt.Source it checks those grids
+// instead of the live ones, and reports their duplicate codes.
 func (s *Store) GridProblems(ctx context.Context, region string, opt GridCheckOptions, geom func(col string) string, emit func(*Finding) error) error {
 	opt, err := opt.withDefaults()
 	if err != nil {

@@ -28,6 +28,9 @@ func NewStore(core *grids.Store) *Store {
 	return &Store{pool: core.Pool(), core: core, cov: coverage.NewStore(core)}
 }
 
+// Core is the core store the drafts store works over.
+func (s *Store) Core() *grids.Store { return s.core }
+
 // Draft is a planner's copy of a region's grids.
 type Draft struct {
 	ID          int64     `json:"id"`
@@ -124,6 +127,12 @@ func (s *Store) Create(ctx context.Context, by grids.Principal, region, name str
 		return err
 	})
 	if err != nil {
+		return Draft{}, err
+	}
+	// A draft adds its hundreds of rows at once; without fresh statistics
+	// the check's plan over them is a nested loop of every grid with
+	// every grid (1.5 s for 1,400 grids instead of 0.23 s).
+	if _, err := s.pool.Exec(ctx, `ANALYZE draft_grids`); err != nil {
 		return Draft{}, err
 	}
 	return s.Get(ctx, id)
