@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -345,5 +346,69 @@ func TestDraftsBeijing(t *testing.T) {
 	}
 	if live() != liveBefore {
 		t.Error("the live grids changed")
+	}
+}
+
+// Two planners change the same draft at once with the same ETag: one
+// change is made, the other is refused with 412, and the draft holds only
+// the first.
+func TestDraftsConcurrentChanges(t *testing.T) {
+	e := beijingEnv(t)
+	ctx := context.Background()
+	p1, p2 := e.token("planner", ""), e.token("planner", "")
+	var community string
+	var codes []string
+	rows, _ := e.store.Pool().Query(ctx, `
+		WITH c AS (SELECT c.code, c.id FROM regions c JOIN grids g ON g.community_id = c.id AND g.valid_to IS NULL
+		           WHERE c.level = 'community' GROUP BY c.code, c.id HAVING count(*) >= 4 ORDER BY c.code LIMIT 1)
+		SELECT c.code, g.code FROM c JOIN grids g ON g.community_id = c.id AND g.valid_to IS NULL ORDER BY g.code LIMIT 2`)
+	for rows.Next() {
+		var g string
+		rows.Scan(&community, &g)
+		codes = append(codes, g)
+	}
+	rows.Close()
+	if len(codes) != 2 {
+		t.Fatalf("a community with grids: %v", codes)
+	}
+	r := e.do("POST", "/api/v1/drafts", p1, map[string]any{"region": community, "name": "并发"})
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	path, etag := r.header.Get("Location"), r.header.Get("ETag")
+	before := len(e.draftGrids(path, p1))
+	statuses := make(chan int, 2)
+	for i, tok := range []string{p1, p2} {
+		go func() {
+			req, _ := http.NewRequest("DELETE", e.url+path+"/grids/"+codes[i], nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("If-Match", etag)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode >= 500 {
+				t.Logf("%d %s", res.StatusCode, body)
+			}
+			statuses <- res.StatusCode
+		}()
+	}
+	a, b := <-statuses, <-statuses
+	if !(a == 200 && b == 412 || a == 412 && b == 200) {
+		t.Fatalf("two changes with one ETag: %d and %d, want 200 and 412", a, b)
+	}
+	if got := len(e.draftGrids(path, p1)); got != before-1 {
+		t.Errorf("%d grids after one delete of %d", got, before)
+	}
+	// Undo brings the deleted grid back.
+	cur := e.do("GET", path, p2, nil).header.Get("ETag")
+	if r := e.draftCall("POST", path+"/undo", p2, cur, nil); r.status != 200 {
+		t.Fatalf("undo: %d %s", r.status, r.body)
+	}
+	if got := e.draftGrids(path, p1); len(got) != before || got[codes[0]] == 0 || got[codes[1]] == 0 {
+		t.Errorf("after undo: %d grids, want %d with %v", len(got), before, codes)
 	}
 }

@@ -29,7 +29,7 @@ func (s *Store) change(ctx context.Context, by grids.Principal, id int64, etag, 
 		if err != nil {
 			return err
 		}
-		st := &step{d: d}
+		st := &step{d: d, added: []string{}}
 		args := pgx.NamedArgs{"id": id, "kind": kind, "detail": detail, "by": by.User}
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO draft_steps (draft_id, step, kind, detail, made_by)
