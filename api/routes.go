@@ -66,6 +66,23 @@ func (s *Server) register() {
 	v1.GET("/grids/:code", s.places.getGrid)
 	v1.GET("/grids/:code/objects", s.places.gridObjects)
 
+	// Planners' drafts of a region's grids (drafts.go): planners and admins only.
+	v1.GET("/drafts", s.drafts.list, planners)
+	v1.POST("/drafts", s.drafts.create, planners)
+	v1.GET("/drafts/:id", s.drafts.get, planners)
+	v1.PATCH("/drafts/:id", s.drafts.rename, planners)
+	v1.DELETE("/drafts/:id", s.drafts.discard, planners)
+	v1.GET("/drafts/:id/grids", s.drafts.grids, planners)
+	v1.POST("/drafts/:id/grids", s.drafts.addGrid, planners)
+	v1.PUT("/drafts/:id/grids/:code", s.drafts.updateGrid, planners)
+	v1.DELETE("/drafts/:id/grids/:code", s.drafts.deleteGrid, planners)
+	v1.POST("/drafts/:id/split", s.drafts.split, planners)
+	v1.POST("/drafts/:id/merge", s.drafts.merge, planners)
+	v1.POST("/drafts/:id/derive", s.drafts.derive, planners)
+	v1.POST("/drafts/:id/undo", s.drafts.undo, planners)
+	v1.GET("/drafts/:id/steps", s.drafts.steps, planners)
+	v1.GET("/drafts/:id/check", s.drafts.check, planners)
+
 	v1.GET("/rules", s.cover.listRules)
 	v1.POST("/rules", s.cover.createRule, planners)
 	v1.GET("/rules/:id", s.cover.getRule)

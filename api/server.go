@@ -22,6 +22,7 @@ import (
 	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/cases"
 	"github.com/citygrid/citygrid/grids/coverage"
+	"github.com/citygrid/citygrid/grids/drafts"
 	"github.com/citygrid/citygrid/grids/features"
 	"github.com/citygrid/citygrid/grids/history"
 	"github.com/citygrid/citygrid/grids/ingest"
@@ -82,6 +83,7 @@ type Server struct {
 	stats       *statsAPI
 	search      *searchAPI
 	history     *historyAPI
+	drafts      *draftsAPI
 	appConfig   *appConfigAPI
 	openapiJSON []byte
 }
@@ -94,6 +96,8 @@ type Deps struct {
 	Calendar *calendar.Holder
 	// Search finds places, units and cases by name or code (nil: built here).
 	Search *search.Store
+	// Drafts keeps planners' drafts of grids (nil: built here).
+	Drafts *drafts.Store
 }
 
 // New builds the server and registers every route.
@@ -129,6 +133,10 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 	s.cover = &coverageAPI{cov: cov, ingest: s.ingest, cfg: cfg}
 	s.cases = &casesAPI{cases: deps.Cases, cfg: cfg}
 	s.calendar = &calendarAPI{holder: deps.Calendar, log: log, cfg: cfg}
+	if deps.Drafts == nil {
+		deps.Drafts = drafts.NewStore(store)
+	}
+	s.drafts = &draftsAPI{drafts: deps.Drafts, cfg: cfg}
 	if cfg.Notices == nil {
 		ns, err := notices.NewStore(store.Pool(), notices.Config{}, log)
 		if err != nil {

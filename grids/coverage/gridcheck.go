@@ -17,7 +17,24 @@ type GridCheckOptions struct {
 	MinAreaM2 float64 // default 2,000
 	MaxAreaM2 float64 // default 60,000
 	SliverM2  float64 // gaps and overlaps smaller than this are noise (default 1)
+	// Source, when set, is checked instead of the live grids.
+	Source *GridSource
 }
+
+// GridSource is a set of grids checked instead of the live ones (a
+// planner's draft), so that one check serves both.
+type GridSource struct {
+	// SQL selects id, code, name, geom, area_m2 and community_id; Args are
+	// its named arguments, prefixed "src_" to stay clear of the check's own.
+	SQL  string
+	Args pgx.NamedArgs
+	// Duplicates are codes of the set already held elsewhere, with why;
+	// each is a finding of kind duplicate_code.
+	Duplicates map[string]string
+}
+
+// liveGrids is the default source: the live grids.
+const liveGrids = `SELECT id, code, name, geom, area_m2, community_id FROM grids WHERE valid_to IS NULL`
 
 // withDefaults fills in the guideline's defaults and checks it.
 func (opt GridCheckOptions) withDefaults() (GridCheckOptions, error) {
@@ -41,6 +58,9 @@ func (opt GridCheckOptions) withDefaults() (GridCheckOptions, error) {
 func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOptions, w io.Writer) error {
 	start := time.Now()
 	counts := map[string]int{"gap": 0, "overlap": 0, "outside_community": 0, "too_small": 0, "too_large": 0, "bad_code": 0}
+	if opt.Source != nil {
+		counts["duplicate_code"] = 0
+	}
 	fc := &featureCollection{w: w}
 	err := s.GridProblems(ctx, region, opt, grids.GeoJSONOf, func(f *Finding) error {
 		counts[f.Kind]++
@@ -61,11 +81,22 @@ func (s *Store) CheckGrids(ctx context.Context, region string, opt GridCheckOpti
 // grids that leave their community, grids outside the size guideline, and
 // codes that break the code rules. Each finding's kind says which. geom
 // renders the geometries (see Finding); the region and the guideline are
-// checked before the first finding.
+// checked before the first finding. With opt.Source it checks those grids
+// instead of the live ones, and reports their duplicate codes.
 func (s *Store) GridProblems(ctx context.Context, region string, opt GridCheckOptions, geom func(col string) string, emit func(*Finding) error) error {
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return err
+	}
+	src, srcArgs := liveGrids, pgx.NamedArgs{}
+	if opt.Source != nil {
+		src, srcArgs = opt.Source.SQL, opt.Source.Args
+	}
+	with := func(a pgx.NamedArgs) pgx.NamedArgs {
+		for k, v := range srcArgs {
+			a[k] = v
+		}
+		return a
 	}
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// The whole city (no region) is every district: the walk down starts
@@ -86,8 +117,8 @@ func (s *Store) GridProblems(ctx context.Context, region string, opt GridCheckOp
 			WITH RECURSIVE down AS (
 				SELECT id, level FROM regions WHERE id = ANY(@ids)
 				UNION ALL SELECT r.id, r.level FROM regions r JOIN down d ON r.parent_id = d.id)
-			SELECT g.code, c.code FROM grids g JOIN regions c ON c.id = g.community_id
-			WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM down WHERE level = 'community')`, pgx.NamedArgs{"ids": ids})
+			SELECT g.code, c.code FROM (`+src+`) g JOIN regions c ON c.id = g.community_id
+			WHERE g.community_id IN (SELECT id FROM down WHERE level = 'community')`, with(pgx.NamedArgs{"ids": ids}))
 		if err != nil {
 			return err
 		}
@@ -111,13 +142,19 @@ func (s *Store) GridProblems(ctx context.Context, region string, opt GridCheckOp
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		var dupCodes, dupReasons []string
+		if opt.Source != nil {
+			for code, why := range opt.Source.Duplicates {
+				dupCodes, dupReasons = append(dupCodes, code), append(dupReasons, why)
+			}
+		}
 		rows, err = tx.Query(ctx, `
 			WITH RECURSIVE down AS (
 				SELECT id, level FROM regions WHERE id = ANY(@ids)
 				UNION ALL SELECT r.id, r.level FROM regions r JOIN down d ON r.parent_id = d.id),
 			comm AS (SELECT c.id, c.code, c.geom FROM regions c WHERE c.id IN (SELECT id FROM down WHERE level = 'community')),
-			g AS (SELECT g.id, g.code, g.name, g.geom, g.area_m2, g.community_id FROM grids g
-			      WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM comm)),
+			g AS (SELECT g.id, g.code, g.name, g.geom, g.area_m2, g.community_id FROM (`+src+`) g
+			      WHERE g.community_id IN (SELECT id FROM comm)),
 			per AS (
 				-- Each community's union of grids: its gaps, and whether any of
 				-- its grids overlap (their areas then add up to more than the union).
@@ -155,10 +192,14 @@ func (s *Store) GridProblems(ctx context.Context, region string, opt GridCheckOp
 				FROM g WHERE g.area_m2 < @min OR g.area_m2 > @max
 				UNION ALL
 				SELECT 'bad_code', g.geom, jsonb_build_object('grid', g.code, 'reason', b.reason)
-				FROM g JOIN unnest(@bad::text[], @reasons::text[]) AS b(code, reason) ON b.code = g.code)
+				FROM g JOIN unnest(@bad::text[], @reasons::text[]) AS b(code, reason) ON b.code = g.code
+				UNION ALL
+				SELECT 'duplicate_code', g.geom, jsonb_build_object('grid', g.code, 'reason', b.reason)
+				FROM g JOIN unnest(@dup::text[], @dup_reasons::text[]) AS b(code, reason) ON b.code = g.code)
 			SELECT NULL::text, kind, (props || jsonb_build_object('kind', kind))::text, `+geom("geom")+`
 			FROM findings ORDER BY kind`,
-			pgx.NamedArgs{"ids": ids, "sliver": opt.SliverM2, "min": opt.MinAreaM2, "max": opt.MaxAreaM2, "bad": badCodes, "reasons": reasons})
+			with(pgx.NamedArgs{"ids": ids, "sliver": opt.SliverM2, "min": opt.MinAreaM2, "max": opt.MaxAreaM2, "bad": badCodes, "reasons": reasons,
+				"dup": dupCodes, "dup_reasons": dupReasons}))
 		if err != nil {
 			return err
 		}

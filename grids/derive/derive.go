@@ -539,3 +539,11 @@ func numberCells(ctx context.Context, tx pgx.Tx, target float64, code func(int) 
 		pgx.NamedArgs{"ids": ids, "codes": codes})
 	return codes, err
 }
+
+// Propose draws, in tx, cells that tile a community about target m² each
+// along its streets and alleys, as DeriveGrids would, without writing any
+// grid: they are left in tx's temporary table derive_cells (geom, area),
+// for a planner's draft to take (grids/drafts). The next call replaces them.
+func Propose(ctx context.Context, tx pgx.Tx, communityID int64, target float64) error {
+	return partition(ctx, tx, communityID, target, []string{"street", "alley"})
+}

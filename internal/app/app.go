@@ -18,6 +18,7 @@ import (
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/cases"
+	"github.com/citygrid/citygrid/grids/drafts"
 	"github.com/citygrid/citygrid/grids/notices"
 	"github.com/citygrid/citygrid/grids/search"
 	"github.com/citygrid/citygrid/internal/db"
@@ -119,7 +120,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 			return nil, err
 		}
 	}
-	srv, err := api.New(store, resolver, migrator, api.Deps{Cases: cs, Calendar: cal, Search: ss}, cfg.Log, cfg.API)
+	srv, err := api.New(store, resolver, migrator, api.Deps{Cases: cs, Calendar: cal, Search: ss, Drafts: drafts.NewStore(store)}, cfg.Log, cfg.API)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,74 @@
+package drafts
+
+import (
+	"context"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/coverage"
+)
+
+// WriteGrids writes a draft's grids as a GeoJSON FeatureCollection: code,
+// name, community, area and the live grid each was copied from.
+func (s *Store) WriteGrids(ctx context.Context, id int64, w io.Writer) error {
+	d, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	err = s.pool.QueryRow(ctx, `
+		SELECT json_build_object('type', 'FeatureCollection', 'draft', @id::bigint, 'etag', @etag::text, 'features', COALESCE(json_agg(json_build_object(
+			'type', 'Feature', 'id', g.code, 'geometry', `+grids.GeoJSONOf("g.geom")+`::json,
+			'properties', json_build_object('code', g.code, 'name', g.name, 'community', c.code, 'area_m2', round(g.area_m2::numeric, 2),
+			                                'origin_code', g.origin_code, 'origin_version', g.origin_version)) ORDER BY g.code), '[]'))
+		FROM draft_grids g JOIN regions c ON c.id = g.community_id WHERE g.draft_id = @id`,
+		pgx.NamedArgs{"id": id, "etag": d.ETag}).Scan(&body)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(body)
+	return err
+}
+
+// Check writes the tiling check of grids/coverage over the draft's grids
+// (gaps, overlaps, grids leaving their community, size outside the
+// guideline, bad codes) as GeoJSON with its summary, plus the draft's codes
+// that are held by a grid elsewhere (duplicate_code): a live grid outside
+// the draft, or a closed one, which a code must never take again.
+func (s *Store) Check(ctx context.Context, id int64, opt coverage.GridCheckOptions, w io.Writer) error {
+	d, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT dg.code, CASE WHEN bool_or(g.valid_to IS NULL) THEN 'held by a live grid outside the draft'
+		                     ELSE 'held by a closed grid; codes are never reused' END
+		FROM draft_grids dg JOIN grids g ON g.code = dg.code
+		WHERE dg.draft_id = @id AND dg.origin_code IS DISTINCT FROM dg.code
+		GROUP BY dg.code`, pgx.NamedArgs{"id": id})
+	if err != nil {
+		return err
+	}
+	dups := map[string]string{}
+	for rows.Next() {
+		var code, why string
+		if err := rows.Scan(&code, &why); err != nil {
+			rows.Close()
+			return err
+		}
+		dups[code] = why
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	opt.Source = &coverage.GridSource{
+		SQL:        `SELECT id, code, name, geom, area_m2, community_id FROM draft_grids WHERE draft_id = @src_draft`,
+		Args:       pgx.NamedArgs{"src_draft": id},
+		Duplicates: dups,
+	}
+	return s.cov.CheckGrids(ctx, d.Region, opt, w)
+}
+
