@@ -12,7 +12,7 @@ import (
 )
 
 type loadJSON struct {
-	Region string
+	Region       string
 	Mean, Median struct {
 		AreaM2  float64 `json:"area_m2"`
 		WalkM   float64 `json:"walk_m"`
