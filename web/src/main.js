@@ -64,6 +64,8 @@ async function start() {
   // WebGL context holds the page for a while on a slow machine.
   if (canQueue()) loadQueue();
   else state.view = 'owners';
+  // The keys work as soon as the queue shows, before the map is ready.
+  document.addEventListener('keydown', onKey);
   await initMap();
   categories().then((c) => { state.cats = c; draw(); }).catch(() => {});
   themes().then((ts) => { state.themes = new Map(ts.map((x) => [x.code, x])); draw(); }).catch(() => {});
@@ -76,7 +78,6 @@ async function start() {
     if (up && wasLive === false) loadQueue();
     wasLive = up;
   });
-  document.addEventListener('keydown', onKey);
   const p = hashParams();
   if (p.get('case')) openCase(p.get('case'), { fly: !p.get('map') });
   else if (p.get('grid')) showGrid(p.get('grid'));
@@ -323,7 +324,7 @@ async function openCase(code, { fly = false, quiet = false } = {}) {
     state.kaseEvents = ev.events; state.kasePhotos = ph.photos || [];
     highlight(k.grid?.code, []);
     paintWarnings();
-    if (fly) map.flyTo({ center: [k.point.lon, k.point.lat], zoom: Math.max(map.getZoom(), 16) });
+    if (fly && map) map.flyTo({ center: [k.point.lon, k.point.lat], zoom: Math.max(map.getZoom(), 16) });
   } catch (err) {
     state.kaseError = errorText(err);
   }
@@ -569,6 +570,7 @@ async function runSearch() {
   state.search.busy = false; drawHeader();
 }
 function goTo(r) {
+  if (!map) return; // the map is still loading
   state.search.open = false;
   drawHeader();
   if (r.kind === 'case') { openCase(r.code, { fly: true }); return; }
@@ -693,7 +695,7 @@ function onKey(e) {
   const k = e.key;
   if (k === '?') { state.help = !state.help; draw(); }
   else if (k === '/') { e.preventDefault(); $('#search')?.focus(); }
-  else if ((k === 'n' || k === 'N') && canReport()) { const c = map.getCenter(); newCaseAt(c.lng, c.lat); }
+  else if ((k === 'n' || k === 'N') && canReport() && map) { const c = map.getCenter(); newCaseAt(c.lng, c.lat); }
   else if ((k === 'q' || k === 'Q') && canQueue()) { state.view = 'queue'; draw(); }
   else if (k === 'r' || k === 'R') { loadQueue(); reloadCases(); }
   else if (k === 'l' || k === 'L') { setLang(getLang() === 'en' ? 'zh-CN' : 'en'); }
