@@ -165,29 +165,39 @@ func Measure(ctx context.Context, q grids.Querier, shapesSQL string, args pgx.Na
 	for k, v := range args {
 		a[k] = v
 	}
-	// Each measure is a lateral subquery over its table's GiST index. A
-	// point on the border of two shapes counts in the one with the smaller
-	// code (as the point's grid is chosen, grids/ownership.go).
+	// Streets and alleys are cut by each shape (a lateral subquery over
+	// the objects' GiST index). Objects (by their representative point) and
+	// cases are each joined to the shapes they fall in and kept once, in
+	// the shape with the smaller code, as the point's grid is chosen
+	// (grids/ownership.go): one pass over the matches, not a search of
+	// every other shape for each of them.
 	rows, err := q.Query(ctx, `
-		WITH s AS MATERIALIZED (`+shapesSQL+`)
-		SELECT s.code, ST_Area(s.geom::geography), w.street, w.alley, o.layers, o.counts, k.n
+		WITH s AS MATERIALIZED (`+shapesSQL+`),
+		ob AS (
+			SELECT code, array_agg(layer ORDER BY layer) AS layers, array_agg(n ORDER BY layer) AS counts
+			FROM (SELECT code, layer, count(*)::int AS n FROM (
+				SELECT DISTINCT ON (x.id) s.code, x.layer
+				FROM s JOIN objects x ON x.geom && s.geom AND ST_Intersects(ST_PointOnSurface(x.geom), s.geom)
+				ORDER BY x.id, s.code) y
+			      GROUP BY code, layer) z
+			GROUP BY code),
+		kc AS (
+			SELECT code, count(*)::int AS n FROM (
+				SELECT DISTINCT ON (c.id, c.reported_at) s.code
+				FROM s JOIN cases c ON c.geom && s.geom AND ST_Intersects(c.geom, s.geom)
+				WHERE c.reported_at >= @since AND c.reported_at < @until AND c.status NOT IN ('cancelled', 'merged')
+				ORDER BY c.id, c.reported_at, s.code) y
+			GROUP BY code)
+		SELECT s.code, ST_Area(s.geom::geography), w.street, w.alley,
+		       COALESCE(ob.layers, '{}'), COALESCE(ob.counts, '{}'), COALESCE(kc.n, 0)
 		FROM s
 		CROSS JOIN LATERAL (
 			SELECT COALESCE(sum(y.m) FILTER (WHERE y.layer = 'street'), 0) AS street, COALESCE(sum(y.m) FILTER (WHERE y.layer = 'alley'), 0) AS alley
 			FROM objects x CROSS JOIN LATERAL (SELECT x.layer,
 				ST_Length(ST_Intersection(x.geom, s.geom)::geography) - ST_Length(ST_Intersection(x.geom, ST_Boundary(s.geom))::geography) / 2 AS m) y
 			WHERE x.layer IN ('street', 'alley') AND ST_Intersects(x.geom, s.geom)) w
-		CROSS JOIN LATERAL (
-			SELECT COALESCE(array_agg(layer ORDER BY layer), '{}') AS layers, COALESCE(array_agg(n ORDER BY layer), '{}') AS counts
-			FROM (SELECT x.layer, count(*)::int AS n FROM objects x
-			      WHERE x.geom && s.geom AND ST_Intersects(ST_PointOnSurface(x.geom), s.geom)
-			        AND NOT EXISTS (SELECT 1 FROM s s2 WHERE s2.code < s.code AND ST_Intersects(ST_PointOnSurface(x.geom), s2.geom))
-			      GROUP BY x.layer) y) o
-		CROSS JOIN LATERAL (
-			SELECT count(*)::int AS n FROM cases c
-			WHERE c.reported_at >= @since AND c.reported_at < @until AND ST_Intersects(c.geom, s.geom)
-			  AND c.status NOT IN ('cancelled', 'merged')
-			  AND NOT EXISTS (SELECT 1 FROM s s2 WHERE s2.code < s.code AND ST_Intersects(c.geom, s2.geom))) k
+		LEFT JOIN ob ON ob.code = s.code
+		LEFT JOIN kc ON kc.code = s.code
 		ORDER BY s.code`, a)
 	if err != nil {
 		return r, err
