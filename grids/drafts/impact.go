@@ -200,12 +200,16 @@ func (s *Store) Impact(ctx context.Context, id int64) (Impact, error) {
 // grid, with how the live grids' areas fall into the draft grids.
 func (s *Store) impactGrids(ctx context.Context, tx pgx.Tx, id int64) ([]ImpactGrid, error) {
 	rows, err := tx.Query(ctx, impactWith+`,
+		same AS MATERIALIZED (SELECT o.code FROM old o JOIN new n ON n.origin_code = o.code AND ST_Equals(o.geom, n.geom)),
+		-- Two unchanged grids need no intersection: an unchanged grid's
+		-- area stays its own (filled in by the caller).
 		pairs AS MATERIALIZED (
 			SELECT o.code AS old_code, n.code AS new_code, ST_Area(ST_Intersection(o.geom, n.geom)::geography) AS m2
-			FROM old o JOIN new n ON o.geom && n.geom AND ST_Intersects(o.geom, n.geom))
+			FROM old o JOIN new n ON o.geom && n.geom AND ST_Intersects(o.geom, n.geom)
+			WHERE o.code NOT IN (SELECT code FROM same) OR n.code NOT IN (SELECT code FROM same))
 		SELECT COALESCE(n.code, o.code),
 		       CASE WHEN o.code IS NULL THEN 'added' WHEN n.code IS NULL THEN 'removed'
-		            WHEN ST_Equals(o.geom, n.geom) THEN 'unchanged' ELSE 'reshaped' END,
+		            WHEN o.code IN (SELECT code FROM same) THEN 'unchanged' ELSE 'reshaped' END,
 		       COALESCE(n.name, o.name), o.version, COALESCE(o.area_m2, 0), COALESCE(n.area_m2, 0),
 		       COALESCE((SELECT json_agg(json_build_object('code', p.new_code, 'area_m2', p.m2) ORDER BY p.m2 DESC, p.new_code)
 		                 FROM pairs p WHERE p.old_code = o.code AND p.m2 > 0.01), '[]'),
@@ -226,6 +230,9 @@ func (s *Store) impactGrids(ctx context.Context, tx pgx.Tx, id int64) ([]ImpactG
 		g.AreaBeforeM2, g.AreaAfterM2 = round2(g.AreaBeforeM2), round2(g.AreaAfterM2)
 		if err := json.Unmarshal(succ, &g.successorsAll); err != nil {
 			return g, err
+		}
+		if g.Kind == Unchanged {
+			g.successorsAll = []Share{{Code: g.Code, AreaM2: g.AreaAfterM2, Share: 1}}
 		}
 		for i := range g.successorsAll {
 			sh := &g.successorsAll[i]
