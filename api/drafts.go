@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -283,4 +284,29 @@ func (s *draftsAPI) check(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
 	return s.drafts.Check(c.Request().Context(), id, opt, &lazyWriter{c: c})
+}
+
+// impact answers what publishing the draft would change: JSON, or the
+// changed areas as GeoJSON with ?f=geojson or Accept: application/geo+json.
+func (s *draftsAPI) impact(c echo.Context) error {
+	id, err := draftID(c)
+	if err != nil {
+		return err
+	}
+	f := c.QueryParam("f")
+	if f != "" && f != "json" && f != "geojson" {
+		return bad("f", "want json or geojson")
+	}
+	if f == "geojson" || (f == "" && strings.Contains(c.Request().Header.Get("Accept"), "application/geo+json")) {
+		body, err := s.drafts.ImpactGeoJSON(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, "application/geo+json", body)
+	}
+	im, err := s.drafts.Impact(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, im)
 }

@@ -1,0 +1,386 @@
+package drafts
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/cases"
+)
+
+// Kinds of a grid in an impact, matched by code (a draft grid's origin_code
+// names the live grid it was copied from).
+const (
+	Added     = "added"     // a draft grid copied from no live grid
+	Removed   = "removed"   // a live grid no draft grid was copied from
+	Reshaped  = "reshaped"  // copied, and its geometry changed
+	Unchanged = "unchanged" // copied with the same geometry (a new name only is still unchanged)
+)
+
+// What becomes of an assignment whose grid changes.
+const (
+	Moved    = "moved"    // its grid is reshaped, or all of its area goes to one draft grid
+	Split    = "split"    // its grid's area is divided among two or more draft grids
+	Orphaned = "orphaned" // its grid disappears and no draft grid covers any of it
+)
+
+// minShare is the share of an old grid's area below which a draft grid is
+// not one of its successors: the slivers a redrawn edge hands a neighbour
+// (a 3 m shift of a 200 m grid moves 1.5%) are not a split.
+const minShare = 0.02
+
+// Share is the part of a grid's area another grid holds.
+type Share struct {
+	Code   string  `json:"code"`
+	AreaM2 float64 `json:"area_m2"`
+	Share  float64 `json:"share"` // of the grid's own area, 0..1
+}
+
+// ImpactGrid is one grid of the live layout or of the draft, and what the
+// draft does to it.
+type ImpactGrid struct {
+	Code          string  `json:"code"`
+	Kind          string  `json:"kind"`
+	Name          string  `json:"name"`
+	LiveVersion   *int    `json:"live_version,omitempty"`
+	AreaBeforeM2  float64 `json:"area_before_m2"` // geodesic; 0 for an added grid
+	AreaAfterM2   float64 `json:"area_after_m2"`  // 0 for a removed grid
+	AreaChangeM2  float64 `json:"area_change_m2"`
+	Successors    []Share `json:"successors,omitempty"`   // a live grid's area in the draft grids, largest first
+	Predecessors  []Share `json:"predecessors,omitempty"` // an added grid's area from live grids, of the added grid's area
+	successorsAll []Share // every draft grid holding part of it, slivers too
+}
+
+// ImpactAssignment is a grid assignment whose grid changes, with the
+// proposal of what to carry it to: the draft grid that holds most of the
+// old grid's area.
+type ImpactAssignment struct {
+	ID       int64   `json:"id"`
+	Theme    string  `json:"theme"`
+	Unit     string  `json:"unit"`
+	UnitName string  `json:"unit_name"`
+	Role     string  `json:"role"`
+	Grid     string  `json:"grid"`
+	Fate     string  `json:"fate"` // Moved, Split or Orphaned
+	Proposal *Share  `json:"proposal"`
+	Parts    []Share `json:"parts"` // every draft grid holding part of the grid
+}
+
+// ImpactItem is an object or an open case whose grid changes.
+type ImpactItem struct {
+	ID       int64   `json:"id"`
+	Code     string  `json:"code,omitempty"`  // a case's number
+	Layer    string  `json:"layer,omitempty"` // an object's layer
+	Name     string  `json:"name,omitempty"`
+	Status   string  `json:"status,omitempty"`
+	Reported *string `json:"reported_grid,omitempty"` // a case's grid at report time
+	Before   *string `json:"grid_before"`
+	After    *string `json:"grid_after"`
+}
+
+// ImpactUnit is a unit whose led area in the region changes when its
+// assignments are carried as proposed.
+type ImpactUnit struct {
+	Code     string  `json:"code"`
+	Name     string  `json:"name"`
+	BeforeM2 float64 `json:"lead_area_before_m2"`
+	AfterM2  float64 `json:"lead_area_after_m2"`
+	ChangeM2 float64 `json:"change_m2"`
+}
+
+// Impact is what publishing a draft would change in the live city.
+type Impact struct {
+	Draft       int64              `json:"draft"`
+	ETag        string             `json:"etag"`
+	Region      string             `json:"region"`
+	Summary     map[string]int     `json:"summary"`
+	Grids       []ImpactGrid       `json:"grids"` // every grid but the unchanged ones
+	Assignments []ImpactAssignment `json:"assignments"`
+	Objects     []ImpactItem       `json:"objects"`
+	Cases       []ImpactItem       `json:"cases"`
+	Units       []ImpactUnit       `json:"units"`
+}
+
+// impactWith names the live grids of the draft's region (old) and the
+// draft's grids (new); @id is the draft.
+const impactWith = `WITH comm AS MATERIALIZED (
+		SELECT r.id FROM drafts d JOIN regions r ON (r.id = d.region_id OR r.parent_id = d.region_id) AND r.level = 'community' WHERE d.id = @id),
+	old AS MATERIALIZED (SELECT g.code, g.version, g.name, g.geom, g.area_m2 FROM grids g
+		WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM comm)),
+	new AS MATERIALIZED (SELECT g.code, g.name, g.geom, g.area_m2, g.origin_code FROM draft_grids g WHERE g.draft_id = @id)`
+
+// gridAfterSQL is the grid that would hold point p once the draft is
+// published: the ownership rule (grids/ownership.go: the covering grid
+// with the smallest code) over the live grids outside the region and the
+// draft's grids. gridBeforeSQL is the same rule over the live grids.
+const (
+	gridBeforeSQL = `(SELECT g.code FROM grids g WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p) ORDER BY g.code COLLATE "C" LIMIT 1)`
+	gridAfterSQL  = `(SELECT z.code FROM (
+		SELECT g.code FROM grids g WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p) AND g.community_id NOT IN (SELECT id FROM comm)
+		UNION ALL
+		SELECT n.code FROM draft_grids n WHERE n.draft_id = @id AND n.geom && m.p AND ST_Covers(n.geom, m.p)) z ORDER BY z.code COLLATE "C" LIMIT 1)`
+	// changedSQL is the geometries of the changed grids, before and after:
+	// only a point inside one of them can change its grid.
+	changedSQL = `chg AS MATERIALIZED (SELECT geom FROM old WHERE code = ANY(@old_changed) UNION ALL SELECT geom FROM new WHERE code = ANY(@new_changed))`
+)
+
+// Impact compares a draft with the live layout of its region, in one
+// read-only snapshot: the grids added, removed and reshaped; the grid
+// assignments, objects and open cases whose grid changes; the units whose
+// led area changes.
+func (s *Store) Impact(ctx context.Context, id int64) (Impact, error) {
+	var im Impact
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		d, err := s.get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		im = Impact{Draft: id, ETag: d.ETag, Region: d.Region, Summary: map[string]int{},
+			Grids: []ImpactGrid{}, Assignments: []ImpactAssignment{}, Objects: []ImpactItem{}, Cases: []ImpactItem{}, Units: []ImpactUnit{}}
+		gs, err := s.impactGrids(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		byCode := map[string]*ImpactGrid{}
+		newArea := map[string]float64{}
+		var oldChanged, newChanged []string
+		for i := range gs {
+			g := &gs[i]
+			im.Summary[g.Kind]++
+			if g.Kind != Added {
+				byCode[g.Code] = g
+			}
+			if g.Kind != Removed {
+				newArea[g.Code] = g.AreaAfterM2
+			}
+			if g.Kind == Unchanged {
+				continue
+			}
+			if g.Kind != Added {
+				oldChanged = append(oldChanged, g.Code)
+			}
+			if g.Kind != Removed {
+				newChanged = append(newChanged, g.Code)
+			}
+			im.Grids = append(im.Grids, *g)
+		}
+		if err := s.impactAssignments(ctx, tx, id, byCode, newArea, &im); err != nil {
+			return err
+		}
+		args := pgx.NamedArgs{"id": id, "old_changed": oldChanged, "new_changed": newChanged}
+		if im.Objects, err = impactItems(ctx, tx, `
+			SELECT o.id, '', o.layer, o.name, '', NULL, b.code, a.code
+			FROM (SELECT DISTINCT x.id FROM chg JOIN objects x ON x.geom && chg.geom AND ST_Covers(chg.geom, citygrid_middle(x.geom))) c
+			JOIN objects o ON o.id = c.id CROSS JOIN LATERAL (SELECT citygrid_middle(o.geom) AS p) m
+			LEFT JOIN LATERAL `+gridBeforeSQL+` b (code) ON true LEFT JOIN LATERAL `+gridAfterSQL+` a (code) ON true
+			WHERE b.code IS DISTINCT FROM a.code ORDER BY o.id`, args); err != nil {
+			return err
+		}
+		if im.Cases, err = impactItems(ctx, tx, `
+			SELECT k.id, k.code, '', '', k.status, k.grid_code, b.code, a.code
+			FROM (SELECT DISTINCT x.id, x.code, x.status, x.grid_code, x.geom FROM chg JOIN cases x ON x.geom && chg.geom AND ST_Covers(chg.geom, x.geom)
+			      WHERE x.status NOT IN `+cases.FinalSQL+`) k
+			CROSS JOIN LATERAL (SELECT k.geom AS p) m
+			LEFT JOIN LATERAL `+gridBeforeSQL+` b (code) ON true LEFT JOIN LATERAL `+gridAfterSQL+` a (code) ON true
+			WHERE b.code IS DISTINCT FROM a.code ORDER BY k.id`, args); err != nil {
+			return err
+		}
+		im.Summary["assignments"], im.Summary["objects"], im.Summary["cases"], im.Summary["units"] =
+			len(im.Assignments), len(im.Objects), len(im.Cases), len(im.Units)
+		return nil
+	})
+	return im, err
+}
+
+// impactGrids classifies every live grid of the region and every draft
+// grid, with how the live grids' areas fall into the draft grids.
+func (s *Store) impactGrids(ctx context.Context, tx pgx.Tx, id int64) ([]ImpactGrid, error) {
+	rows, err := tx.Query(ctx, impactWith+`,
+		same AS MATERIALIZED (SELECT o.code FROM old o JOIN new n ON n.origin_code = o.code AND ST_Equals(o.geom, n.geom)),
+		-- Two unchanged grids need no intersection: an unchanged grid's
+		-- area stays its own (filled in by the caller).
+		pairs AS MATERIALIZED (
+			SELECT o.code AS old_code, n.code AS new_code, ST_Area(ST_Intersection(o.geom, n.geom)::geography) AS m2
+			FROM old o JOIN new n ON o.geom && n.geom AND ST_Intersects(o.geom, n.geom)
+			WHERE o.code NOT IN (SELECT code FROM same) OR n.code NOT IN (SELECT code FROM same))
+		SELECT COALESCE(n.code, o.code),
+		       CASE WHEN o.code IS NULL THEN 'added' WHEN n.code IS NULL THEN 'removed'
+		            WHEN o.code IN (SELECT code FROM same) THEN 'unchanged' ELSE 'reshaped' END,
+		       COALESCE(n.name, o.name), o.version, COALESCE(o.area_m2, 0), COALESCE(n.area_m2, 0),
+		       COALESCE((SELECT json_agg(json_build_object('code', p.new_code, 'area_m2', p.m2) ORDER BY p.m2 DESC, p.new_code)
+		                 FROM pairs p WHERE p.old_code = o.code AND p.m2 > 0.01), '[]'),
+		       COALESCE((SELECT json_agg(json_build_object('code', p.old_code, 'area_m2', p.m2) ORDER BY p.m2 DESC, p.old_code)
+		                 FROM pairs p WHERE p.new_code = n.code AND p.m2 > 0.01), '[]')
+		FROM old o FULL JOIN new n ON n.origin_code = o.code
+		ORDER BY 1`, pgx.NamedArgs{"id": id})
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ImpactGrid, error) {
+		var g ImpactGrid
+		var succ, pred []byte
+		if err := r.Scan(&g.Code, &g.Kind, &g.Name, &g.LiveVersion, &g.AreaBeforeM2, &g.AreaAfterM2, &succ, &pred); err != nil {
+			return g, err
+		}
+		g.AreaChangeM2 = round2(g.AreaAfterM2 - g.AreaBeforeM2)
+		g.AreaBeforeM2, g.AreaAfterM2 = round2(g.AreaBeforeM2), round2(g.AreaAfterM2)
+		if err := json.Unmarshal(succ, &g.successorsAll); err != nil {
+			return g, err
+		}
+		if g.Kind == Unchanged {
+			g.successorsAll = []Share{{Code: g.Code, AreaM2: g.AreaAfterM2, Share: 1}}
+		}
+		for i := range g.successorsAll {
+			sh := &g.successorsAll[i]
+			if g.AreaBeforeM2 > 0 {
+				sh.Share = round4(sh.AreaM2 / g.AreaBeforeM2)
+			}
+			sh.AreaM2 = round2(sh.AreaM2)
+			if sh.Share >= minShare && g.Kind != Unchanged {
+				g.Successors = append(g.Successors, *sh)
+			}
+		}
+		if g.Kind == Added {
+			if err := json.Unmarshal(pred, &g.Predecessors); err != nil {
+				return g, err
+			}
+			kept := g.Predecessors[:0]
+			for _, sh := range g.Predecessors {
+				if g.AreaAfterM2 > 0 {
+					sh.Share = round4(sh.AreaM2 / g.AreaAfterM2)
+				}
+				sh.AreaM2 = round2(sh.AreaM2)
+				if sh.Share >= minShare {
+					kept = append(kept, sh)
+				}
+			}
+			g.Predecessors = kept
+		}
+		return g, nil
+	})
+}
+
+// impactAssignments lists the live grid assignments on changed grids with
+// their fate and proposal, and the units whose led area changes when
+// every lead is carried as proposed.
+func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCode map[string]*ImpactGrid, newArea map[string]float64, im *Impact) error {
+	codes := make([]string, 0, len(byCode))
+	for c := range byCode {
+		codes = append(codes, c)
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT a.id, a.theme, u.code, u.name, a.role, a.grid_code
+		FROM live_assignments a JOIN units u ON u.id = a.unit_id
+		WHERE a.target_kind = 'grid' AND a.grid_code = ANY(@codes)
+		ORDER BY a.grid_code, a.theme, a.role, a.id`, pgx.NamedArgs{"codes": codes})
+	if err != nil {
+		return err
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ImpactAssignment, error) {
+		var a ImpactAssignment
+		return a, r.Scan(&a.ID, &a.Theme, &a.Unit, &a.UnitName, &a.Role, &a.Grid)
+	})
+	if err != nil {
+		return err
+	}
+	type unitSum struct {
+		name          string
+		before, after float64
+		carried       map[[2]string]bool // (theme, draft grid) already counted
+	}
+	units := map[string]*unitSum{}
+	for _, a := range all {
+		g := byCode[a.Grid]
+		var to *Share
+		if len(g.successorsAll) > 0 {
+			to = &g.successorsAll[0]
+		}
+		if a.Role == "lead" {
+			u := units[a.Unit]
+			if u == nil {
+				u = &unitSum{name: a.UnitName, carried: map[[2]string]bool{}}
+				units[a.Unit] = u
+			}
+			u.before += g.AreaBeforeM2
+			if to != nil && !u.carried[[2]string{a.Theme, to.Code}] {
+				// Two leads carried to one merged grid lead it once.
+				u.carried[[2]string{a.Theme, to.Code}] = true
+				u.after += newArea[to.Code]
+			}
+		}
+		if g.Kind == Unchanged {
+			continue
+		}
+		a.Parts = g.Successors
+		if a.Parts == nil {
+			a.Parts = []Share{}
+		}
+		switch {
+		case to == nil:
+			a.Fate = Orphaned
+		case g.Kind == Removed && len(g.Successors) > 1:
+			a.Fate = Split
+		default:
+			a.Fate = Moved
+		}
+		if to != nil {
+			p := *to
+			a.Proposal = &p
+		}
+		im.Assignments = append(im.Assignments, a)
+	}
+	for code, u := range units {
+		if math.Abs(u.after-u.before) >= 0.01 {
+			im.Units = append(im.Units, ImpactUnit{Code: code, Name: u.name, BeforeM2: round2(u.before), AfterM2: round2(u.after), ChangeM2: round2(u.after - u.before)})
+		}
+	}
+	sort.Slice(im.Units, func(i, j int) bool { return im.Units[i].Code < im.Units[j].Code })
+	return nil
+}
+
+func impactItems(ctx context.Context, tx pgx.Tx, sql string, args pgx.NamedArgs) ([]ImpactItem, error) {
+	rows, err := tx.Query(ctx, impactWith+`, `+changedSQL+` `+sql, args)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ImpactItem, error) {
+		var it ImpactItem
+		return it, r.Scan(&it.ID, &it.Code, &it.Layer, &it.Name, &it.Status, &it.Reported, &it.Before, &it.After)
+	})
+}
+
+// ImpactGeoJSON writes the changed areas of a draft as a GeoJSON
+// FeatureCollection, one feature per changed grid: an added grid's
+// geometry, a removed grid's live geometry, and for a reshaped grid the
+// area that changes hands (the symmetric difference of its live and draft
+// geometries). Properties: code, kind, name, area before, after and change.
+func (s *Store) ImpactGeoJSON(ctx context.Context, id int64) ([]byte, error) {
+	var body []byte
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		d, err := s.get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, impactWith+`,
+			k AS (SELECT COALESCE(n.code, o.code) AS code, COALESCE(n.name, o.name) AS name,
+			             CASE WHEN o.code IS NULL THEN 'added' WHEN n.code IS NULL THEN 'removed' ELSE 'reshaped' END AS kind,
+			             CASE WHEN o.code IS NULL THEN n.geom WHEN n.code IS NULL THEN o.geom ELSE ST_SymDifference(o.geom, n.geom) END AS geom,
+			             COALESCE(o.area_m2, 0) AS before, COALESCE(n.area_m2, 0) AS after
+			      FROM old o FULL JOIN new n ON n.origin_code = o.code
+			      WHERE o.code IS NULL OR n.code IS NULL OR NOT ST_Equals(o.geom, n.geom))
+			SELECT json_build_object('type', 'FeatureCollection', 'draft', @id::bigint, 'etag', @etag::text, 'region', @region::text,
+				'features', COALESCE(json_agg(json_build_object('type', 'Feature', 'id', k.code, 'geometry', `+grids.GeoJSONOf("k.geom")+`::json,
+					'properties', json_build_object('code', k.code, 'kind', k.kind, 'name', k.name,
+						'area_before_m2', round(k.before::numeric, 2), 'area_after_m2', round(k.after::numeric, 2),
+						'area_change_m2', round((k.after - k.before)::numeric, 2))) ORDER BY k.code), '[]'))
+			FROM k`, pgx.NamedArgs{"id": id, "etag": d.ETag, "region": d.Region}).Scan(&body)
+	})
+	return body, err
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+func round4(v float64) float64 { return math.Round(v*10000) / 10000 }
