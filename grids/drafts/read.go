@@ -71,4 +71,3 @@ func (s *Store) Check(ctx context.Context, id int64, opt coverage.GridCheckOptio
 	}
 	return s.cov.CheckGrids(ctx, d.Region, opt, w)
 }
-
