@@ -302,9 +302,9 @@ func TestLocateSecondServerSeesChanges(t *testing.T) {
 			t.Logf("server B answered with the new market after %s", time.Since(start).Round(time.Millisecond))
 			break
 		}
-		// That it arrives is checked here; how fast (within 1 s) is a
-		// benchmark's to say: under -race on a loaded 2-core machine the
-		// rebuild has taken over a second.
+		// That it arrives is checked here and how fast is logged; a 1 s
+		// deadline made the test fail under -race on a loaded 2-core
+		// machine, and speed belongs to benchmarks, not to tests.
 		if time.Since(start) > 10*time.Second {
 			t.Fatal("server B did not see the change within 10 s")
 		}
