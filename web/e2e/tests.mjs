@@ -247,6 +247,7 @@ export const tests = [
   ['lang-switch', async (env) => {
     const page = await open(env, 'dispatcher', '/#map=15/39.984/116.3165');
     await page.locator('#queue-list').waitFor({ state: 'attached' });
+    await page.locator('header#top [data-menu=desk]').waitFor();
     const zh = await page.locator('header#top').innerText();
     if (!zh.includes('案件调度')) fail(`no Chinese menu: ${zh}`);
     await page.locator('#lang-switch').click();

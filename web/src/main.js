@@ -60,10 +60,12 @@ async function start() {
   state.cfg = cfg; state.me = me;
   render(shellTemplate(), root);
   onLang(() => rerender());
-  // The queue's request goes out before the map is made: creating the
-  // WebGL context holds the page for a while on a slow machine.
+  // The header, the panels and the queue's request come before the map:
+  // loading and starting MapLibre holds the page for a while on a slow
+  // machine.
+  if (!canQueue()) state.view = 'owners';
+  draw();
   if (canQueue()) loadQueue();
-  else state.view = 'owners';
   // The keys work as soon as the queue shows, before the map is ready.
   document.addEventListener('keydown', onKey);
   await initMap();
