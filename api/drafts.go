@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/citygrid/citygrid/grids"
-	"github.com/citygrid/citygrid/grids/coverage"
 	"github.com/citygrid/citygrid/grids/drafts"
 )
 
@@ -272,14 +271,8 @@ func (s *draftsAPI) check(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var opt coverage.GridCheckOptions
-	if opt.MinAreaM2, err = floatParam(c, "min_area_m2"); err != nil {
-		return err
-	}
-	if opt.MaxAreaM2, err = floatParam(c, "max_area_m2"); err != nil {
-		return err
-	}
-	if opt.SliverM2, err = floatParam(c, "sliver_m2"); err != nil {
+	opt, err := gridCheckOptions(c)
+	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")

@@ -48,17 +48,25 @@ func floatParam(c echo.Context, name string) (float64, error) {
 // checkGrids streams the tiling check of a region's grids as GeoJSON.
 func (s *placesAPI) checkGrids(c echo.Context) error {
 	region := c.QueryParam("region") // empty: the whole city
-	var opt coverage.GridCheckOptions
-	var err error
-	if opt.MinAreaM2, err = floatParam(c, "min_area_m2"); err != nil {
-		return err
-	}
-	if opt.MaxAreaM2, err = floatParam(c, "max_area_m2"); err != nil {
-		return err
-	}
-	if opt.SliverM2, err = floatParam(c, "sliver_m2"); err != nil {
+	opt, err := gridCheckOptions(c)
+	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/geo+json")
 	return s.cov.CheckGrids(c.Request().Context(), region, opt, &lazyWriter{c: c})
+}
+
+// gridCheckOptions reads the tiling check's size thresholds, for the live
+// grids' check and a draft's.
+func gridCheckOptions(c echo.Context) (coverage.GridCheckOptions, error) {
+	var opt coverage.GridCheckOptions
+	var err error
+	if opt.MinAreaM2, err = floatParam(c, "min_area_m2"); err != nil {
+		return opt, err
+	}
+	if opt.MaxAreaM2, err = floatParam(c, "max_area_m2"); err != nil {
+		return opt, err
+	}
+	opt.SliverM2, err = floatParam(c, "sliver_m2")
+	return opt, err
 }

@@ -23,10 +23,6 @@ type GridRecord struct {
 
 // Grids lists live grids of a region (any level), or all.
 func (s *Store) Grids(ctx context.Context, region string, withGeom bool, page Page) (List[GridRecord], error) {
-	g := "NULL::text"
-	if withGeom {
-		g = GeoJSONOf("g.geom")
-	}
 	args := pgx.NamedArgs{"region": region, "limit": page.Limit, "offset": page.Offset}
 	where := ` WHERE g.valid_to IS NULL AND (@region = '' OR c.code = @region OR sd.code = @region OR d.code = @region)`
 	from := ` FROM grids g JOIN regions c ON c.id = g.community_id LEFT JOIN regions sd ON sd.id = c.parent_id LEFT JOIN regions d ON d.id = sd.parent_id`
@@ -34,11 +30,28 @@ func (s *Store) Grids(ctx context.Context, region string, withGeom bool, page Pa
 	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+from+where, args).Scan(&out.Total); err != nil {
 		return out, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+g+from+where+
-		` ORDER BY g.code LIMIT @limit OFFSET @offset`, args)
+	rows, err := s.pool.Query(ctx, `SELECT `+GridRecordColumns(withGeom)+from+where+` ORDER BY g.code LIMIT @limit OFFSET @offset`, args)
 	if err != nil {
 		return out, err
 	}
+	out.Items, err = CollectGridRecords(rows)
+	return out, err
+}
+
+// GridRecordColumns is the select list of a GridRecord over grids g and
+// their community c, with the geometry as GeoJSON or NULL; rows of it are
+// read by CollectGridRecords.
+func GridRecordColumns(withGeom bool) string {
+	g := "NULL::text"
+	if withGeom {
+		g = GeoJSONOf("g.geom")
+	}
+	return `g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, ` + g
+}
+
+// CollectGridRecords reads rows of GridRecordColumns.
+func CollectGridRecords(rows pgx.Rows) ([]GridRecord, error) {
+	out := []GridRecord{}
 	defer rows.Close()
 	for rows.Next() {
 		var r GridRecord
@@ -49,7 +62,7 @@ func (s *Store) Grids(ctx context.Context, region string, withGeom bool, page Pa
 		if geom != nil {
 			r.Geometry = json.RawMessage(*geom)
 		}
-		out.Items = append(out.Items, r)
+		out = append(out, r)
 	}
 	return out, rows.Err()
 }

@@ -176,10 +176,6 @@ func periodHolds(alias, at string) string {
 // were at a moment: the version valid then of each code, in the list's
 // usual shape. Region membership is today's hierarchy.
 func (s *Store) At(ctx context.Context, at time.Time, region string, withGeom bool, page grids.Page) (grids.List[grids.GridRecord], error) {
-	g := "NULL::text"
-	if withGeom {
-		g = grids.GeoJSONOf("g.geom")
-	}
 	args := pgx.NamedArgs{"region": region, "at": at, "limit": page.Limit, "offset": page.Offset}
 	from := ` FROM grids g JOIN regions c ON c.id = g.community_id
 		WHERE g.community_id IN (` + communitiesSQL + `) AND ` + periodHolds("g", "@at")
@@ -187,22 +183,10 @@ func (s *Store) At(ctx context.Context, at time.Time, region string, withGeom bo
 	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+from, args).Scan(&out.Total); err != nil {
 		return out, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT g.code, g.name, c.code, g.area_m2, g.version, g.valid_from, g.valid_to, `+g+from+
-		` ORDER BY g.code LIMIT @limit OFFSET @offset`, args)
+	rows, err := s.pool.Query(ctx, `SELECT `+grids.GridRecordColumns(withGeom)+from+` ORDER BY g.code LIMIT @limit OFFSET @offset`, args)
 	if err != nil {
 		return out, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r grids.GridRecord
-		var geom *string
-		if err := rows.Scan(&r.Code, &r.Name, &r.Community, &r.AreaM2, &r.Version, &r.ValidFrom, &r.ValidTo, &geom); err != nil {
-			return out, err
-		}
-		if geom != nil {
-			r.Geometry = json.RawMessage(*geom)
-		}
-		out.Items = append(out.Items, r)
-	}
-	return out, rows.Err()
+	out.Items, err = grids.CollectGridRecords(rows)
+	return out, err
 }
