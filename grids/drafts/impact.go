@@ -135,6 +135,18 @@ const (
 func (s *Store) Impact(ctx context.Context, id int64) (Impact, error) {
 	var im Impact
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		im, err = s.impact(ctx, tx, id)
+		return err
+	})
+	return im, err
+}
+
+// impact is Impact in the caller's transaction: a publish computes the
+// impact it carries assignments by in the transaction that writes them.
+func (s *Store) impact(ctx context.Context, tx pgx.Tx, id int64) (Impact, error) {
+	var im Impact
+	err := func() error {
 		d, err := s.get(ctx, tx, id)
 		if err != nil {
 			return err
@@ -192,7 +204,7 @@ func (s *Store) Impact(ctx context.Context, id int64) (Impact, error) {
 		im.Summary["assignments"], im.Summary["objects"], im.Summary["cases"], im.Summary["units"] =
 			len(im.Assignments), len(im.Objects), len(im.Cases), len(im.Units)
 		return nil
-	})
+	}()
 	return im, err
 }
 
