@@ -484,3 +484,38 @@ func timeLimits(t *testing.T, e *env, dispatcher string) {
 		t.Errorf("handled after its deadline, not overdue: %+v", h)
 	}
 }
+
+// The duplicate search names the monthly partitions of its window: a
+// window across a month's end reads both months, and one reaching a month
+// without a partition (its cases in the default partition) still finds
+// them.
+func TestCaseDuplicatesAcrossPartitions(t *testing.T) {
+	e := beijingEnv(t)
+	at := func(s string) map[string]any {
+		return map[string]any{"lon": zgcLon, "lat": zgcLat, "category": "E0504", "source": "hotline", "reported_at": s}
+	}
+	month := time.Now().UTC()
+	month = time.Date(month.Year(), month.Month(), 1, 0, 0, 0, 0, time.UTC) // partitions are UTC months
+	old := month.AddDate(-3, 0, 0)                                          // older than every partition: the default one
+	for _, tc := range []struct{ name, first, second, part string }{
+		{"across a month's end", month.Add(-30 * time.Minute).Format(time.RFC3339), month.Add(30 * time.Minute).Format(time.RFC3339),
+			"cases_" + month.Add(-time.Hour).Format("200601")},
+		{"before every partition", old.Format(time.RFC3339), old.Add(time.Hour).Format(time.RFC3339), "cases_default"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first := e.file(adminToken, at(tc.first))
+			second := e.file(adminToken, at(tc.second))
+			if len(second.Duplicates) != 1 || second.Duplicates[0].Code != first.Code {
+				t.Errorf("possible duplicates of %s: %+v, want %s", second.Code, second.Duplicates, first.Code)
+			}
+			var part string
+			if err := e.store.Pool().QueryRow(context.Background(),
+				`SELECT tableoid::regclass::text FROM cases WHERE code = $1`, first.Code).Scan(&part); err != nil {
+				t.Fatal(err)
+			}
+			if part != tc.part {
+				t.Errorf("the first case is in %s, want %s", part, tc.part)
+			}
+		})
+	}
+}

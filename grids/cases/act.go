@@ -145,7 +145,7 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 		onTime := s.RegisteredOnTime(c.ReportedAt, now)
 		c.registeredOnTime = &onTime
 		if changed {
-			if c.PossibleDuplicates, err = duplicates(ctx, tx, c, orb.Point{c.Point.Lon, c.Point.Lat}, c.ReportedAt); err != nil {
+			if c.PossibleDuplicates, err = s.duplicates(ctx, tx, c, orb.Point{c.Point.Lon, c.Point.Lat}, c.ReportedAt); err != nil {
 				return nil, "", err
 			}
 		}

@@ -183,7 +183,13 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 				return r.Scan(&objectFound)
 			})
 		}
-		queueDuplicates(b, &c.PossibleDuplicates, &c, pt, reportedAt)
+		// Generic plans for the batch: the duplicate search names its
+		// partitions for them, and the insert's plan does not depend on
+		// its values.
+		b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+		if err := s.queueDuplicates(ctx, tx, b, &c.PossibleDuplicates, &c, pt, reportedAt); err != nil {
+			return err
+		}
 		if err := s.queueInsert(b, &c, cells, p, placed); err != nil {
 			return err
 		}

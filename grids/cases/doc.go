@@ -75,6 +75,7 @@ type Store struct {
 	core     *grids.Store
 	resolver *grids.Resolver
 	cfg      Config
+	months   months // the monthly partitions, for intake's duplicate search
 }
 
 // NewStore returns the case store over the core store's pool; routing
