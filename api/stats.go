@@ -105,7 +105,16 @@ func (s *statsAPI) ranking(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.cases.Ranking(c.Request().Context(), principalOf(c), cases.RankingQuery{Filter: f, From: from, To: to, By: by, N: n, MinDue: minRankedDue})
+	all := false
+	switch c.QueryParam("unranked") {
+	case "", "top":
+	case "all":
+		all = true
+	default:
+		return bad("unranked", "%q is not a choice (top: the n with the most cases due, or all)", c.QueryParam("unranked"))
+	}
+	out, err := s.cases.Ranking(c.Request().Context(), principalOf(c), cases.RankingQuery{Filter: f, From: from, To: to, By: by, N: n,
+		MinDue: minRankedDue, AllUnranked: all})
 	if err != nil {
 		return err
 	}

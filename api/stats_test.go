@@ -320,6 +320,11 @@ func testRanking(t *testing.T, e *env, a, late string) {
 	clone(a, "CG", 3, "closed")
 	clone(late, "CG", 3, "handled")
 	clone(a, other, 2, "closed")
+	var third string // one more unranked unit, with fewer cases due than other
+	if err := pool.QueryRow(ctx, `SELECT code FROM units WHERE code NOT IN ('JJ', 'CG', 'LD', $1) ORDER BY code LIMIT 1`, other).Scan(&third); err != nil {
+		t.Fatal(err)
+	}
+	clone(a, third, 1, "closed")
 
 	var out struct {
 		Metric   string
@@ -328,10 +333,11 @@ func testRanking(t *testing.T, e *env, a, late string) {
 		Black    []statsRow
 		Unranked []statsRow
 		Note     string
+		Total    int `json:"unranked_total"`
 	}
-	get := func(n int) {
+	get := func(n int, more ...string) {
 		t.Helper()
-		r := e.do("GET", fmt.Sprintf("/api/v1/stats/ranking?by=unit&n=%d&from=2026-10-01&to=2026-11-01", n), e.token("analyst", ""), nil)
+		r := e.do("GET", fmt.Sprintf("/api/v1/stats/ranking?by=unit&n=%d&from=2026-10-01&to=2026-11-01%s", n, strings.Join(more, "")), e.token("analyst", ""), nil)
 		if r.status != 200 {
 			t.Fatalf("ranking: %d %s", r.status, r.body)
 		}
@@ -351,8 +357,16 @@ func testRanking(t *testing.T, e *env, a, late string) {
 	if codes(out.Red) != "JJ#1" || codes(out.Black) != "CG#3" || out.Metric != "on_time_rate" || out.MinDue != 5 {
 		t.Errorf("n=1: red %s black %s metric %s", codes(out.Red), codes(out.Black), out.Metric)
 	}
-	if len(out.Unranked) != 1 || out.Unranked[0].Code != other || out.Unranked[0].Rank != nil || !strings.Contains(out.Note, "fewer than 5") {
-		t.Errorf("unranked %+v, note %q", out.Unranked, out.Note)
+	// Unranked: the n with the most cases due, and how many there are.
+	if len(out.Unranked) != 1 || out.Unranked[0].Code != other || out.Unranked[0].Rank != nil || out.Total != 2 ||
+		!strings.Contains(out.Note, "2 with fewer than 5") {
+		t.Errorf("unranked %+v of %d, note %q", out.Unranked, out.Total, out.Note)
+	}
+	if get(1, "&unranked=all"); len(out.Unranked) != 2 || out.Unranked[1].Code != third || out.Total != 2 {
+		t.Errorf("every unranked unit: %+v of %d", out.Unranked, out.Total)
+	}
+	if r := e.do("GET", "/api/v1/stats/ranking?by=unit&unranked=some&from=2026-10-01&to=2026-11-01", adminToken, nil); r.status != 400 || !strings.Contains(string(r.body), "unranked") {
+		t.Errorf("unranked=some: %d %s", r.status, r.body)
 	}
 	get(2)
 	if codes(out.Red) != "JJ#1 LD#2" || codes(out.Black) != "CG#3" {

@@ -3,6 +3,7 @@ package cases
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -239,12 +240,16 @@ type Ranking struct {
 	From   time.Time `json:"from"`
 	To     time.Time `json:"to"`
 	Metric string    `json:"metric"`
-	// MinDue: rows with fewer cases due are not ranked; Unranked lists them.
-	MinDue   int        `json:"min_due"`
-	Red      []StatsRow `json:"red"`
-	Black    []StatsRow `json:"black"`
-	Unranked []StatsRow `json:"unranked"`
-	Note     string     `json:"note"`
+	// MinDue: rows with fewer cases due are not ranked. Unranked lists
+	// the n of them with the most cases due (all of them when asked:
+	// a city's twenty thousand grids made a 4.8 MB answer of a top ten),
+	// UnrankedTotal counts them.
+	MinDue        int        `json:"min_due"`
+	Red           []StatsRow `json:"red"`
+	Black         []StatsRow `json:"black"`
+	Unranked      []StatsRow `json:"unranked"`
+	Note          string     `json:"note"`
+	UnrankedTotal int        `json:"unranked_total"`
 }
 
 // RankingQuery asks for the best and worst n units or grids.
@@ -254,6 +259,9 @@ type RankingQuery struct {
 	By       string // units or grids
 	N        int
 	MinDue   int
+	// AllUnranked lists every unranked row, not only the n with the most
+	// cases due.
+	AllUnranked bool
 }
 
 // Ranking answers the red and black lists, published for every role: it
@@ -276,6 +284,11 @@ func (s *Store) Ranking(ctx context.Context, p grids.Principal, q RankingQuery) 
 			ranked = append(ranked, r)
 		}
 	}
+	out.UnrankedTotal = len(out.Unranked)
+	if !q.AllUnranked && len(out.Unranked) > q.N {
+		sort.SliceStable(out.Unranked, func(i, j int) bool { return out.Unranked[i].Due > out.Unranked[j].Due })
+		out.Unranked = out.Unranked[:q.N]
+	}
 	red := min(q.N, len(ranked))
 	out.Red = append(out.Red, ranked[:red]...)
 	// The black list never repeats the red one: with fewer than 2n ranked,
@@ -284,6 +297,6 @@ func (s *Store) Ranking(ctx context.Context, p grids.Principal, q RankingQuery) 
 		out.Black = append(out.Black, ranked[i])
 	}
 	out.Note = fmt.Sprintf("ranked by on-time handling rate (按期处置率), ties by closing rate (结案率), then by cases due; "+
-		"%d with fewer than %d cases due are not ranked", len(out.Unranked), q.MinDue)
+		"%d with fewer than %d cases due are not ranked", out.UnrankedTotal, q.MinDue)
 	return out, nil
 }

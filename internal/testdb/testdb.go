@@ -304,7 +304,10 @@ func Seeded(t testing.TB, purpose string, seed func(ctx context.Context, url str
 		t.Fatal(err)
 	}
 	if !exists {
-		rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
+		// Seeds of other builds are dropped, but the newest few are kept:
+		// test binaries of other builds (a second checkout, a rebuilt
+		// package) may be copying from theirs at this moment.
+		rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY oid DESC OFFSET 3`, prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
