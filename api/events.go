@@ -12,7 +12,8 @@ import (
 
 // events streams case changes as Server-Sent Events: `event: case` with the
 // change as JSON, `event: resync` when changes may have been missed, and a
-// comment line as heartbeat. A unit token sees only its unit's cases. The
+// comment line as heartbeat; a client reconnecting with Last-Event-ID is
+// told to resync at once. A unit token sees only its unit's cases. The
 // stream ends when the client goes, when it falls too far behind, or when
 // the server shuts down; EventSource clients reconnect by themselves.
 func (s *noticesAPI) events(c echo.Context) error {
@@ -37,6 +38,14 @@ func (s *noticesAPI) events(c echo.Context) error {
 	// knows the stream is open before any case changes.
 	if _, err := fmt.Fprint(w, "retry: 3000\n: connected\n\n"); err != nil {
 		return nil
+	}
+	// A reconnecting client names the last event it saw; the feed keeps
+	// no history, so what happened while it was away is a resync (the map
+	// reloads its queue), not silence.
+	if c.Request().Header.Get("Last-Event-ID") != "" {
+		if _, err := fmt.Fprint(w, "event: resync\ndata: {\"reason\":\"reconnected\"}\n\n"); err != nil {
+			return nil
+		}
 	}
 	w.Flush()
 	beat := time.NewTicker(s.feed.Heartbeat)

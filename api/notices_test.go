@@ -216,12 +216,15 @@ type sse struct {
 
 type sseEvent struct{ id, event, data string }
 
-func (e *env) subscribe(token string) *sse {
+func (e *env) subscribe(token string, lastEventID ...string) *sse {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	e.t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/api/v1/events", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	for _, id := range lastEventID {
+		req.Header.Set("Last-Event-ID", id)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -360,9 +363,23 @@ func TestEventStream(t *testing.T) {
 		t.Error("no heartbeat")
 	}
 
+	// A client coming back names the last event it saw: what it missed is
+	// a resync before anything else; a fresh one gets no resync.
+	back := e.subscribe(e.token("dispatcher", ""), ids[2])
+	if ev := back.wait(t); ev.event != "resync" {
+		t.Errorf("a reconnecting client's first event %+v, want resync", ev)
+	}
+	e.notify("110108-20261201-00005", "")
+	if ev := back.wait(t); ev.event != "case" || !strings.Contains(ev.data, "00005") {
+		t.Errorf("after the resync: %+v", ev)
+	}
+	if ev := dispatcher.wait(t); ev.event != "case" || !strings.Contains(ev.data, "00005") {
+		t.Errorf("a client that never left: %+v, want the case and no resync", ev)
+	}
+
 	// Shutdown ends every stream, so the HTTP server can stop.
 	a.CloseStreams()
-	for _, s := range []*sse{dispatcher, hd, analyst} {
+	for _, s := range []*sse{dispatcher, hd, analyst, back} {
 		select {
 		case <-s.ended:
 		case <-time.After(5 * time.Second):
