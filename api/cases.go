@@ -166,22 +166,5 @@ func (s *casesAPI) casesGeoJSON(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	type feature struct {
-		Type       string       `json:"type"`
-		ID         string       `json:"id"`
-		Geometry   geometry     `json:"geometry"`
-		Properties *cases.Point `json:"properties"`
-	}
-	fc := struct {
-		Type       string               `json:"type"`
-		Features   []feature            `json:"features"`
-		Counts     map[cases.Status]int `json:"counts"`
-		NextCursor string               `json:"next_cursor,omitempty"`
-	}{Type: "FeatureCollection", Features: make([]feature, len(page.Items)), Counts: page.Counts, NextCursor: page.NextCursor}
-	for i := range page.Items {
-		k := &page.Items[i]
-		fc.Features[i] = feature{Type: "Feature", ID: k.Code,
-			Geometry: geometry{Type: "Point", Coordinates: [2]float64{k.Lon, k.Lat}}, Properties: k}
-	}
-	return c.JSON(http.StatusOK, fc)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, appendPointCollection(nil, &page))
 }

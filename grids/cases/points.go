@@ -113,3 +113,4 @@ func categoryNames(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
 	})
 	return names, err
 }
+

@@ -1,0 +1,85 @@
+// Package jsonw appends JSON values to byte slices exactly as
+// encoding/json writes them, for the few hot answers that encode
+// thousands of small records without reflection.
+package jsonw
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendString appends s as a JSON string, escaped as encoding/json does
+// (HTML characters and U+2028/U+2029 included).
+func AppendString(b []byte, s string) []byte {
+	if plain(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+// plain reports whether s needs no escaping: valid UTF-8 without control
+// characters, quotes, backslashes, <, >, & or the two line separators.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		case c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9):
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// AppendStringPtr appends *s, or null.
+func AppendStringPtr(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return AppendString(b, *s)
+}
+
+// AppendTime appends t as time.Time's MarshalJSON does (RFC 3339 with
+// nanoseconds where there are any).
+func AppendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// AppendTimePtr appends *t, or null.
+func AppendTimePtr(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return AppendTime(b, *t)
+}
+
+// AppendFloat appends f as encoding/json writes a float64: the shortest
+// decimal that reads back exactly, in exponent form only below 1e-6 or
+// from 1e21. NaN and infinities, which JSON cannot hold, are null.
+func AppendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	abs, format := math.Abs(f), byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
