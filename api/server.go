@@ -71,6 +71,7 @@ type Server struct {
 	log         *slog.Logger
 	cfg         Config
 	echo        *echo.Echo
+	handler     http.Handler // echo, compressing what clients accept compressed
 	metrics     *metrics
 	tokens      *tokenCache
 	tokenStore  *grids.TokenStore
@@ -181,11 +182,14 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 		},
 	}))
 	s.register()
+	if s.handler, err = compressed(s.echo); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // ServeHTTP makes the server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Registry is the Prometheus registry behind /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
