@@ -385,8 +385,14 @@ func TestPublishBeijing(t *testing.T) {
 
 	// The case: its grid of report time stays, the current one is the part.
 	var cj struct {
-		Grid        struct{ Code string; Version int } `json:"grid"`
-		CurrentGrid struct{ Code string; Version int } `json:"current_grid"`
+		Grid struct {
+			Code    string
+			Version int
+		} `json:"grid"`
+		CurrentGrid struct {
+			Code    string
+			Version int
+		} `json:"current_grid"`
 	}
 	json.Unmarshal(e.do("GET", "/api/v1/cases/"+reported.Code, dispatcher, nil).body, &cj)
 	if cj.Grid.Code != a || cj.Grid.Version != reported.Grid.Version || cj.CurrentGrid.Code != split[len(split)-1] || cj.CurrentGrid.Version != 1 {

@@ -257,18 +257,25 @@ func (s *AssignmentStore) resolveAssignment(ctx context.Context, q Querier, n Ne
 func (s *AssignmentStore) CreateAssignment(ctx context.Context, n NewAssignment) (Assignment, error) {
 	var out Assignment
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r, err := s.resolveAssignment(ctx, tx, n)
-		if err != nil {
-			return err
-		}
-		id, err := insertAssignment(ctx, tx, n, r)
-		if err != nil {
-			return err
-		}
-		out, err = s.assignment(ctx, tx, id)
+		var err error
+		out, err = s.CreateAssignmentIn(ctx, tx, n)
 		return err
 	})
 	return out, err
+}
+
+// CreateAssignmentIn is CreateAssignment in the caller's transaction (a
+// publish that gives every part of a split grid its duty).
+func (s *AssignmentStore) CreateAssignmentIn(ctx context.Context, tx pgx.Tx, n NewAssignment) (Assignment, error) {
+	r, err := s.resolveAssignment(ctx, tx, n)
+	if err != nil {
+		return Assignment{}, err
+	}
+	id, err := insertAssignment(ctx, tx, n, r)
+	if err != nil {
+		return Assignment{}, err
+	}
+	return s.assignment(ctx, tx, id)
 }
 
 func insertAssignment(ctx context.Context, tx pgx.Tx, n NewAssignment, r resolved) (int64, error) {
