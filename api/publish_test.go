@@ -591,3 +591,57 @@ func TestPublishConcurrent(t *testing.T) {
 		t.Errorf("the loser's check does not flag the code the winner took: %v", f)
 	}
 }
+
+// A code the draft handed out is taken before the publish by a grid the
+// draft's base does not see: here the city's older layouts, loaded as
+// closed versions after the draft was made (two drafts of one region
+// cannot get there: the first publish moves the second's base, which is
+// refused with 409 before any code is looked at, TestPublishConcurrent).
+// The publish gives the new grid the next free code and says so; the
+// closed code is not reused.
+func TestPublishRenumbers(t *testing.T) {
+	e := beijingEnv(t)
+	ctx := context.Background()
+	pool := e.store.Pool()
+	planner := e.token("planner", "")
+	community, communityID := e.cleanCommunity()
+	a, _, _, _, _, line := e.workGrids(communityID)
+	path, etag := e.newDraft(planner, community, "重编号")
+	etag = e.draftStep("POST", path+"/split", planner, etag, map[string]any{"code": a, "line": line})
+	var taken, free string
+	for code := range e.draftGrids(path, planner) {
+		var held bool
+		pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM grids WHERE code = $1)`, code).Scan(&held)
+		if !held && (taken == "" || code < taken) {
+			taken = code
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO grids (code, community_id, name, geom, valid_from, valid_to)
+		SELECT $1, id, '旧网格', ST_GeometryN(ST_Multi(ST_Buffer(ST_PointOnSurface(geom), 0.0001)), 1),
+		       (SELECT min(valid_from) FROM grids WHERE community_id = $2) - interval '2 days', (SELECT min(valid_from) FROM grids WHERE community_id = $2) - interval '1 day'
+		FROM regions WHERE id = $2`, taken, communityID); err != nil {
+		t.Fatal(err)
+	}
+	if f := e.findings(path+"/check", planner); f["duplicate_code"] != 1 {
+		t.Errorf("the check does not flag the taken code %s: %v", taken, f)
+	}
+	r := e.draftCall("POST", path+"/publish", planner, etag, nil)
+	if r.status != 200 {
+		t.Fatalf("publish: %d %s", r.status, r.body)
+	}
+	pub := decodePublished(t, r)
+	free = pub.Renumbered[taken]
+	if len(pub.Renumbered) != 1 || free == "" || free <= taken || free[:12] != community {
+		t.Fatalf("renumbered %v, want %s to a free code of %s", pub.Renumbered, taken, community)
+	}
+	var versions, liveFree int
+	var name string
+	pool.QueryRow(ctx, `SELECT count(*) FROM grids WHERE code = $1`, taken).Scan(&versions)
+	pool.QueryRow(ctx, `SELECT count(*), max(name) FROM grids WHERE code = $1 AND valid_to IS NULL`, free).Scan(&liveFree, &name)
+	if versions != 1 || liveFree != 1 || name != free[12:]+"网格" {
+		t.Errorf("the closed code %s has %d versions; %s is live %d time(s) named %q", taken, versions, free, liveFree, name)
+	}
+	if h := e.history(a); len(h.Versions[0].Successors) != 2 || (h.Versions[0].Successors[0].Code != free && h.Versions[0].Successors[1].Code != free) {
+		t.Errorf("the split grid's successors %+v do not name %s", h.Versions[0].Successors, free)
+	}
+}
