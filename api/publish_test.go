@@ -220,6 +220,11 @@ func TestPublishBeijing(t *testing.T) {
 	dGeom, fGeom := e.redraw(d, f)
 	etag = e.draftStep("PUT", path+"/grids/"+d, planner, etag, map[string]any{"geometry": dGeom})
 	etag = e.draftStep("PUT", path+"/grids/"+f, planner, etag, map[string]any{"geometry": fGeom, "name": "改名"})
+	// A grid only renamed: a new version with the same geometry.
+	var renamed string
+	pool.QueryRow(ctx, `SELECT code FROM grids WHERE community_id = $1 AND valid_to IS NULL AND code <> ALL($2) ORDER BY code DESC LIMIT 1`,
+		communityID, []string{a, b, c, d, f}).Scan(&renamed)
+	etag = e.draftStep("PUT", path+"/grids/"+renamed, planner, etag, map[string]any{"name": "新名字"})
 	if got := e.findings(path+"/check", planner); got["gap"]+got["overlap"]+got["outside_community"] != 0 {
 		t.Fatalf("the redrawn draft does not tile: %v", got)
 	}
@@ -318,7 +323,7 @@ func TestPublishBeijing(t *testing.T) {
 		t.Fatalf("publish: %d %s", r.status, r.body)
 	}
 	pub := decodePublished(t, r)
-	wantOpened := append([]string{d + ":reshaped", f + ":reshaped"}, func() (o []string) {
+	wantOpened := append([]string{d + ":reshaped", f + ":reshaped", renamed + ":renamed"}, func() (o []string) {
 		for _, p := range parts {
 			o = append(o, p+":added")
 		}
@@ -328,10 +333,16 @@ func TestPublishBeijing(t *testing.T) {
 	if got := pub.opened(); strings.Join(got, ",") != strings.Join(wantOpened, ",") {
 		t.Errorf("opened %v, want %v", got, wantOpened)
 	}
-	wantClosed := []string{a + ":removed", b + ":removed", c + ":removed", d + ":reshaped", f + ":reshaped"}
+	wantClosed := []string{a + ":removed", b + ":removed", c + ":removed", d + ":reshaped", f + ":reshaped", renamed + ":renamed"}
 	sort.Strings(wantClosed)
 	if got := pub.closed(); strings.Join(got, ",") != strings.Join(wantClosed, ",") {
 		t.Errorf("closed %v, want %v", got, wantClosed)
+	}
+	var sameGeom bool
+	pool.QueryRow(ctx, `SELECT ST_AsBinary(n.geom) = ST_AsBinary(o.geom) AND n.name = '新名字' FROM grids n JOIN grids o ON o.code = n.code AND o.version = n.version - 1
+		WHERE n.code = $1 AND n.valid_to IS NULL`, renamed).Scan(&sameGeom)
+	if !sameGeom {
+		t.Errorf("the renamed grid %s's new version is not its old geometry under the new name", renamed)
 	}
 	if areaAfter := liveArea(t, pool, communityID); math.Abs(areaAfter-areaBefore) > areaBefore*1e-4 {
 		t.Errorf("the community's area went from %.1f to %.1f m²", areaBefore, areaAfter)
