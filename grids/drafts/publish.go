@@ -371,7 +371,7 @@ func describeFinding(f *coverage.Finding) string {
 // a grid whose only change is its name gets a new version.
 func (s *Store) writeGrids(ctx context.Context, tx pgx.Tx, d draftRow, im Impact, out *Published) error {
 	closing, opening := []string{}, []string{} // not nil: a NULL array matches nothing, not even in <> ALL
-	kind := map[string]string{} // by code: the impact's kind, or Renamed
+	kind := map[string]string{}                // by code: the impact's kind, or Renamed
 	byCode := map[string]*ImpactGrid{}
 	for i := range im.Grids {
 		g := &im.Grids[i]
