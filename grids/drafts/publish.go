@@ -370,8 +370,9 @@ func describeFinding(f *coverage.Finding) string {
 // records the lineage between codes. Unchanged grids keep their version;
 // a grid whose only change is its name gets a new version.
 func (s *Store) writeGrids(ctx context.Context, tx pgx.Tx, d draftRow, im Impact, out *Published) error {
-	closing, opening := []string{}, []string{} // not nil: a NULL array matches nothing, not even in <> ALL
-	kind := map[string]string{}                // by code: the impact's kind, or Renamed
+	// Not nil: a NULL array matches nothing, not even in <> ALL.
+	closing, opening := []string{}, []string{}
+	kind := map[string]string{} // by code: the impact's kind, or Renamed
 	byCode := map[string]*ImpactGrid{}
 	for i := range im.Grids {
 		g := &im.Grids[i]
