@@ -116,6 +116,16 @@ func (s *draftsAPI) change(c echo.Context, in any) (int64, string, error) {
 	return id, etag, nil
 }
 
+// changeOptional is change with a body that may be empty (in keeps its
+// defaults then).
+func (s *draftsAPI) changeOptional(c echo.Context, in any) (int64, string, error) {
+	id, etag, err := s.change(c, nil)
+	if err != nil || c.Request().ContentLength == 0 {
+		return id, etag, err
+	}
+	return id, etag, decodeJSON(c, s.cfg.BodyLimit, in)
+}
+
 func (s *draftsAPI) rename(c echo.Context) error {
 	var in struct {
 		Name string `json:"name"`
@@ -252,15 +262,10 @@ func (s *draftsAPI) undo(c echo.Context) error {
 	in := struct {
 		Steps int `json:"steps"`
 	}{Steps: 1}
-	id, etag, err := s.change(c, nil)
+	// An empty body undoes one step.
+	id, etag, err := s.changeOptional(c, &in)
 	if err != nil {
 		return err
-	}
-	// An empty body undoes one step.
-	if c.Request().ContentLength != 0 {
-		if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
-			return err
-		}
 	}
 	d, err := s.drafts.Undo(c.Request().Context(), principalOf(c), id, etag, in.Steps)
 	return answer(c, http.StatusOK, d, err)
@@ -370,15 +375,10 @@ func (s *draftsAPI) published(c echo.Context, p drafts.Published, err error) err
 // publish replaces the live grids of the draft's region with the draft's.
 func (s *draftsAPI) publish(c echo.Context) error {
 	var in publishBody
-	id, etag, err := s.change(c, nil)
+	// An empty body carries every assignment as the impact proposes.
+	id, etag, err := s.changeOptional(c, &in)
 	if err != nil {
 		return err
-	}
-	// An empty body carries every assignment as the impact proposes.
-	if c.Request().ContentLength != 0 {
-		if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
-			return err
-		}
 	}
 	opt, err := in.options(c)
 	if err != nil {

@@ -2,7 +2,6 @@ package drafts
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -24,17 +23,9 @@ import (
 func (s *Store) Rollback(ctx context.Context, by grids.Principal, region string, to time.Time, name string, opt PublishOptions) (Published, error) {
 	var out Published
 	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
-		var regionID int64
-		var level string
-		err := tx.QueryRow(ctx, `SELECT id, level FROM regions WHERE code = @code`, pgx.NamedArgs{"code": region}).Scan(&regionID, &level)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return &grids.NotFoundError{What: "region", Key: region}
-		}
+		regionID, err := redrawable(ctx, tx, region, "a rollback", &grids.NotFoundError{What: "region", Key: region})
 		if err != nil {
 			return err
-		}
-		if level != string(grids.Community) && level != string(grids.Subdistrict) {
-			return grids.Invalid("region", "%s is a %s: a rollback restores a community or a subdistrict", region, level)
 		}
 		args := pgx.NamedArgs{"region": regionID, "to": to}
 		var future bool

@@ -100,17 +100,9 @@ func (s *Store) Create(ctx context.Context, by grids.Principal, region, name str
 	}
 	var id int64
 	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
-		var regionID int64
-		var level string
-		err := tx.QueryRow(ctx, `SELECT id, level FROM regions WHERE code = @code`, pgx.NamedArgs{"code": region}).Scan(&regionID, &level)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return grids.Invalid("region", "region %q does not exist", region)
-		}
+		regionID, err := redrawable(ctx, tx, region, "a draft", grids.Invalid("region", "region %q does not exist", region))
 		if err != nil {
 			return err
-		}
-		if level != string(grids.Community) && level != string(grids.Subdistrict) {
-			return grids.Invalid("region", "%s is a %s: a draft redraws a community or a subdistrict", region, level)
 		}
 		args := pgx.NamedArgs{"region": regionID, "name": strings.TrimSpace(name), "by": by.User}
 		err = tx.QueryRow(ctx, `
@@ -144,6 +136,25 @@ func (s *Store) Create(ctx context.Context, by grids.Principal, region, name str
 		return Draft{}, err
 	}
 	return s.Get(ctx, id)
+}
+
+// redrawable is the id of a region a draft (or a rollback) may redraw: a
+// community or a subdistrict; missing is the error when there is no such
+// region.
+func redrawable(ctx context.Context, tx pgx.Tx, region, what string, missing error) (int64, error) {
+	var id int64
+	var level string
+	err := tx.QueryRow(ctx, `SELECT id, level FROM regions WHERE code = @code`, pgx.NamedArgs{"code": region}).Scan(&id, &level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, missing
+	}
+	if err != nil {
+		return 0, err
+	}
+	if level != string(grids.Community) && level != string(grids.Subdistrict) {
+		return 0, grids.Invalid("region", "%s is a %s: %s redraws a community or a subdistrict", region, level, what)
+	}
+	return id, nil
 }
 
 // List lists the drafts, newest change first.
