@@ -267,9 +267,11 @@ func listCodes(fs []grids.FieldError) string {
 }
 
 // renumber gives the draft's new grids whose code a live or closed grid
-// holds by now (two drafts counted the same next sequence, and the other
-// was published first) the community's next free codes: a code is never
-// given to two places. The draft's rows take the new codes, so the check
+// holds by now the community's next free codes: a code is never given to
+// two places. Two drafts of one region that counted the same sequence do
+// not get here (the first publish moves the second's base: 409); a grid
+// its base does not see does (older layouts loaded as closed versions, a
+// code from outside the region). The draft's rows take the new codes, so the check
 // and the impact that follow see them.
 func (s *Store) renumber(ctx context.Context, tx pgx.Tx, d draftRow, out *Published) error {
 	rows, err := tx.Query(ctx, `
