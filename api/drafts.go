@@ -3,9 +3,11 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,10 +15,15 @@ import (
 	"github.com/citygrid/citygrid/grids/drafts"
 )
 
-// draftsAPI serves planners' drafts of a region's grids.
+// draftsAPI serves planners' drafts of a region's grids, their publish
+// and a region's rollback.
 type draftsAPI struct {
 	drafts *drafts.Store
-	cfg    Config
+	// resolver is this server's locate index, rebuilt before a publish
+	// answers (the other servers' follow the change notification).
+	resolver *grids.Resolver
+	log      *slog.Logger
+	cfg      Config
 }
 
 func draftID(c echo.Context) (int64, error) {
@@ -40,16 +47,22 @@ func ifMatch(c echo.Context) (string, error) {
 // answer sends a draft after a change with its new ETag; a stale ETag
 // becomes 412.
 func answer(c echo.Context, status int, d drafts.Draft, err error) error {
+	if err != nil {
+		return stale(c, err)
+	}
+	c.Response().Header().Set("ETag", d.ETag)
+	return c.JSON(status, d)
+}
+
+// stale turns a change refused for a stale ETag into 412 with the current
+// ETag; other errors pass.
+func stale(c echo.Context, err error) error {
 	var se *drafts.StaleError
 	if errors.As(err, &se) {
 		c.Response().Header().Set("ETag", se.Current)
 		return echo.NewHTTPError(http.StatusPreconditionFailed, se.Error())
 	}
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set("ETag", d.ETag)
-	return c.JSON(status, d)
+	return err
 }
 
 func (s *draftsAPI) list(c echo.Context) error {
@@ -101,6 +114,16 @@ func (s *draftsAPI) change(c echo.Context, in any) (int64, string, error) {
 		}
 	}
 	return id, etag, nil
+}
+
+// changeOptional is change with a body that may be empty (in keeps its
+// defaults then).
+func (s *draftsAPI) changeOptional(c echo.Context, in any) (int64, string, error) {
+	id, etag, err := s.change(c, nil)
+	if err != nil || c.Request().ContentLength == 0 {
+		return id, etag, err
+	}
+	return id, etag, decodeJSON(c, s.cfg.BodyLimit, in)
 }
 
 func (s *draftsAPI) rename(c echo.Context) error {
@@ -239,15 +262,10 @@ func (s *draftsAPI) undo(c echo.Context) error {
 	in := struct {
 		Steps int `json:"steps"`
 	}{Steps: 1}
-	id, etag, err := s.change(c, nil)
+	// An empty body undoes one step.
+	id, etag, err := s.changeOptional(c, &in)
 	if err != nil {
 		return err
-	}
-	// An empty body undoes one step.
-	if c.Request().ContentLength != 0 {
-		if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
-			return err
-		}
 	}
 	d, err := s.drafts.Undo(c.Request().Context(), principalOf(c), id, etag, in.Steps)
 	return answer(c, http.StatusOK, d, err)
@@ -302,4 +320,95 @@ func (s *draftsAPI) impact(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, im)
+}
+
+// publishBody is what a publish or a rollback may choose: per grid
+// assignment (by id), the draft grid code to carry it to, several codes,
+// or "drop".
+type publishBody struct {
+	Assignments map[string]json.RawMessage `json:"assignments"`
+}
+
+// options reads the choices and the check's size guideline.
+func (b publishBody) options(c echo.Context) (drafts.PublishOptions, error) {
+	opt := drafts.PublishOptions{Assignments: map[int64][]string{}}
+	var err error
+	if opt.Check, err = gridCheckOptions(c); err != nil {
+		return opt, err
+	}
+	for k, v := range b.Assignments {
+		field := "assignments." + k
+		id, err := strconv.ParseInt(k, 10, 64)
+		if err != nil || id <= 0 {
+			return opt, bad(field, "want an assignment id as the key")
+		}
+		var one string
+		var many []string
+		switch {
+		case json.Unmarshal(v, &one) == nil && one == "drop":
+			opt.Assignments[id] = []string{}
+		case one != "":
+			opt.Assignments[id] = []string{one}
+		case json.Unmarshal(v, &many) == nil && len(many) > 0:
+			opt.Assignments[id] = many
+		default:
+			return opt, bad(field, `want a draft grid code, a list of codes, or "drop"`)
+		}
+	}
+	return opt, nil
+}
+
+// published answers a publish once this server's locate index holds the
+// new layout, so that a locate sent after the answer finds it.
+func (s *draftsAPI) published(c echo.Context, p drafts.Published, err error) error {
+	if err != nil {
+		return stale(c, err)
+	}
+	if err := s.resolver.Rebuild(c.Request().Context()); err != nil {
+		// The change notification rebuilds it again shortly.
+		s.log.Error("rebuilding the locate index after a publish", "draft", p.Draft, "err", err)
+	}
+	c.Response().Header().Set("ETag", p.ETag)
+	return c.JSON(http.StatusOK, p)
+}
+
+// publish replaces the live grids of the draft's region with the draft's.
+func (s *draftsAPI) publish(c echo.Context) error {
+	var in publishBody
+	// An empty body carries every assignment as the impact proposes.
+	id, etag, err := s.changeOptional(c, &in)
+	if err != nil {
+		return err
+	}
+	opt, err := in.options(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.drafts.Publish(c.Request().Context(), principalOf(c), id, etag, opt)
+	return s.published(c, p, err)
+}
+
+// rollback publishes the layout a region had at a moment.
+func (s *draftsAPI) rollback(c echo.Context) error {
+	var in struct {
+		To   string `json:"to"`
+		Name string `json:"name"`
+		publishBody
+	}
+	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
+		return err
+	}
+	if in.To == "" {
+		return grids.Invalid("to", "required: the moment whose layout to restore, an RFC 3339 time such as 2026-01-31T08:00:00+08:00")
+	}
+	to, err := time.Parse(time.RFC3339Nano, in.To)
+	if err != nil {
+		return bad("to", "want an RFC 3339 time such as 2026-01-31T08:00:00+08:00")
+	}
+	opt, err := in.options(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.drafts.Rollback(c.Request().Context(), principalOf(c), c.Param("code"), to, in.Name, opt)
+	return s.published(c, p, err)
 }

@@ -112,7 +112,7 @@ func (s *Server) errorResponse(err error, c echo.Context) (int, ErrorBody) {
 		return http.StatusNotFound, ErrorBody{e("not_found", nf.Error())}
 	case errors.As(err, &ce):
 		d := e("conflict", ce.Error())
-		d.Field = ce.Field
+		d.Field, d.Details = ce.Field, ce.Details
 		return http.StatusConflict, ErrorBody{d}
 	case errors.Is(err, grids.ErrUnauthenticated):
 		return http.StatusUnauthorized, ErrorBody{e("unauthorized", "a valid token is required: send Authorization: Bearer <token>")}

@@ -137,7 +137,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 	if deps.Drafts == nil {
 		deps.Drafts = drafts.NewStore(store)
 	}
-	s.drafts = &draftsAPI{drafts: deps.Drafts, cfg: cfg}
+	s.drafts = &draftsAPI{drafts: deps.Drafts, resolver: resolver, log: log, cfg: cfg}
 	if cfg.Notices == nil {
 		ns, err := notices.NewStore(store.Pool(), notices.Config{}, log)
 		if err != nil {

@@ -257,18 +257,25 @@ func (s *AssignmentStore) resolveAssignment(ctx context.Context, q Querier, n Ne
 func (s *AssignmentStore) CreateAssignment(ctx context.Context, n NewAssignment) (Assignment, error) {
 	var out Assignment
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r, err := s.resolveAssignment(ctx, tx, n)
-		if err != nil {
-			return err
-		}
-		id, err := insertAssignment(ctx, tx, n, r)
-		if err != nil {
-			return err
-		}
-		out, err = s.assignment(ctx, tx, id)
+		var err error
+		out, err = s.CreateAssignmentIn(ctx, tx, n)
 		return err
 	})
 	return out, err
+}
+
+// CreateAssignmentIn is CreateAssignment in the caller's transaction (a
+// publish that gives every part of a split grid its duty).
+func (s *AssignmentStore) CreateAssignmentIn(ctx context.Context, tx pgx.Tx, n NewAssignment) (Assignment, error) {
+	r, err := s.resolveAssignment(ctx, tx, n)
+	if err != nil {
+		return Assignment{}, err
+	}
+	id, err := insertAssignment(ctx, tx, n, r)
+	if err != nil {
+		return Assignment{}, err
+	}
+	return s.assignment(ctx, tx, id)
 }
 
 func insertAssignment(ctx context.Context, tx pgx.Tx, n NewAssignment, r resolved) (int64, error) {
@@ -318,61 +325,90 @@ type AssignmentChange struct {
 func (s *AssignmentStore) ChangeAssignment(ctx context.Context, id int64, c AssignmentChange) (Assignment, error) {
 	var out Assignment
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		old, err := s.assignment(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if old.ValidTo != nil {
-			return &ConflictError{Message: fmt.Sprintf("assignment %d ended at %s; history is not changed", id, old.ValidTo.Format(time.RFC3339))}
-		}
-		n := NewAssignment{Theme: old.Theme, Unit: old.Unit, Role: old.Role, TargetKind: old.TargetKind, Target: old.Target,
-			FromM: old.FromM, ToM: old.ToM, Note: old.Note}
-		if c.Unit != nil {
-			n.Unit = *c.Unit
-		}
-		if c.Role != nil {
-			n.Role = *c.Role
-		}
-		if c.FromM != nil {
-			n.FromM = c.FromM
-		}
-		if c.ToM != nil {
-			n.ToM = c.ToM
-		}
-		if c.Note != nil {
-			n.Note = *c.Note
-		}
-		r, err := s.resolveAssignment(ctx, tx, n)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE assignments SET valid_to = now() WHERE id = @id`, pgx.NamedArgs{"id": id}); err != nil {
-			return err
-		}
-		nid, err := insertAssignment(ctx, tx, n, r)
-		if err != nil {
-			return err
-		}
-		out, err = s.assignment(ctx, tx, nid)
+		var err error
+		out, err = s.succeed(ctx, tx, id, func(n *NewAssignment) {
+			if c.Unit != nil {
+				n.Unit = *c.Unit
+			}
+			if c.Role != nil {
+				n.Role = *c.Role
+			}
+			if c.FromM != nil {
+				n.FromM = c.FromM
+			}
+			if c.ToM != nil {
+				n.ToM = c.ToM
+			}
+			if c.Note != nil {
+				n.Note = *c.Note
+			}
+		})
 		return err
 	})
 	return out, err
+}
+
+// CarryAssignment moves a live grid assignment to another live grid in
+// the caller's transaction (a publish that replaces its grid): the same
+// duty, unit and role, ended on the old grid and started on the new one,
+// so that history shows both.
+func (s *AssignmentStore) CarryAssignment(ctx context.Context, tx pgx.Tx, id int64, grid string) (Assignment, error) {
+	return s.succeed(ctx, tx, id, func(n *NewAssignment) {
+		if n.TargetKind == "grid" {
+			n.Target = grid
+		}
+	})
+}
+
+// succeed ends a live assignment now and starts its successor, the old
+// one as change makes it, checked as a new assignment is.
+func (s *AssignmentStore) succeed(ctx context.Context, tx pgx.Tx, id int64, change func(*NewAssignment)) (Assignment, error) {
+	old, err := s.assignment(ctx, tx, id)
+	if err != nil {
+		return Assignment{}, err
+	}
+	if old.ValidTo != nil {
+		return Assignment{}, &ConflictError{Message: fmt.Sprintf("assignment %d ended at %s; history is not changed", id, old.ValidTo.Format(time.RFC3339))}
+	}
+	n := NewAssignment{Theme: old.Theme, Unit: old.Unit, Role: old.Role, TargetKind: old.TargetKind, Target: old.Target,
+		FromM: old.FromM, ToM: old.ToM, Note: old.Note}
+	change(&n)
+	r, err := s.resolveAssignment(ctx, tx, n)
+	if err != nil {
+		return Assignment{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE assignments SET valid_to = now() WHERE id = @id`, pgx.NamedArgs{"id": id}); err != nil {
+		return Assignment{}, err
+	}
+	nid, err := insertAssignment(ctx, tx, n, r)
+	if err != nil {
+		return Assignment{}, err
+	}
+	return s.assignment(ctx, tx, nid)
 }
 
 // EndAssignment ends a live assignment now; the row stays as history.
 func (s *AssignmentStore) EndAssignment(ctx context.Context, id int64) (Assignment, error) {
 	var out Assignment
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE assignments SET valid_to = now() WHERE id = @id AND valid_to IS NULL`, pgx.NamedArgs{"id": id})
-		if err != nil {
-			return err
-		}
-		out, err = s.assignment(ctx, tx, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return &ConflictError{Message: fmt.Sprintf("assignment %d has already ended", id)}
-		}
+		var err error
+		out, err = s.EndAssignmentIn(ctx, tx, id)
 		return err
 	})
+	return out, err
+}
+
+// EndAssignmentIn is EndAssignment in the caller's transaction (a publish
+// that closes the assignment's grid).
+func (s *AssignmentStore) EndAssignmentIn(ctx context.Context, tx pgx.Tx, id int64) (Assignment, error) {
+	tag, err := tx.Exec(ctx, `UPDATE assignments SET valid_to = now() WHERE id = @id AND valid_to IS NULL`, pgx.NamedArgs{"id": id})
+	if err != nil {
+		return Assignment{}, err
+	}
+	out, err := s.assignment(ctx, tx, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		return out, &ConflictError{Message: fmt.Sprintf("assignment %d has already ended", id)}
+	}
 	return out, err
 }
 

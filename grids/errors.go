@@ -85,6 +85,9 @@ func (p Problems) Err() error {
 type ConflictError struct {
 	Field   string
 	Message string
+	// Details, when set, list what collided one by one (the grids that
+	// changed under a draft).
+	Details []FieldError
 }
 
 func (e *ConflictError) Error() string { return e.Message }

@@ -598,6 +598,12 @@ type Resolver struct {
 	cur   atomic.Pointer[Snapshot]
 	dirty chan struct{}
 	mu    sync.Mutex // one rebuild at a time
+	// heard counts the changes heard, built is what heard was when the
+	// current snapshot's build began: a build that began after a change
+	// was heard holds it (the notice comes after the commit), so Run need
+	// not build again for it (a publish rebuilds before it answers, and
+	// its notice arrives meanwhile).
+	heard, built atomic.Int64
 	// Rebuilt counts snapshot builds, for tests and metrics.
 	Rebuilt atomic.Int64
 }
@@ -616,14 +622,24 @@ func NewResolver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Re
 func (r *Resolver) Snapshot() *Snapshot { return r.cur.Load() }
 
 // Rebuild loads a new snapshot and swaps it in.
-func (r *Resolver) Rebuild(ctx context.Context) error {
+func (r *Resolver) Rebuild(ctx context.Context) error { return r.rebuild(ctx, false) }
+
+// rebuild is Rebuild; onlyIfStale skips it when the current snapshot's
+// build (another caller's, waited for on the lock) began after the last
+// change was heard.
+func (r *Resolver) rebuild(ctx context.Context, onlyIfStale bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	heard := r.heard.Load()
+	if onlyIfStale && r.built.Load() == heard {
+		return nil
+	}
 	snap, err := LoadSnapshot(ctx, r.pool)
 	if err != nil {
 		return err
 	}
 	r.cur.Store(snap)
+	r.built.Store(heard)
 	r.Rebuilt.Add(1)
 	r.log.Info("locate index built", "grids", len(snap.Grids), "regions", len(snap.Regions),
 		"objects", len(snap.Objects), "took", snap.Duration.Round(time.Millisecond).String())
@@ -635,6 +651,7 @@ func (r *Resolver) Rebuild(ctx context.Context) error {
 func (r *Resolver) Changed(table string) {
 	switch table {
 	case "regions", "grids", "objects", "assignments", "units", AnyChange:
+		r.heard.Add(1)
 		select {
 		case r.dirty <- struct{}{}:
 		default:
@@ -664,7 +681,7 @@ func (r *Resolver) Run(ctx context.Context) {
 				break wait
 			}
 		}
-		if err := r.Rebuild(ctx); err != nil && ctx.Err() == nil {
+		if err := r.rebuild(ctx, true); err != nil && ctx.Err() == nil {
 			r.log.Error("rebuilding the locate index", "err", err)
 			r.Changed(AnyChange) // try again after the next quiet spell
 			time.Sleep(time.Second)

@@ -367,6 +367,8 @@ func (s *Store) save(ctx context.Context, tx pgx.Tx, c *Case) error {
 	_, err = tx.Exec(ctx, `UPDATE cases SET status = @status, suspended_from = @susp, category_code = @category,
 		theme_code = @theme, location_quality = @quality, needs_confirmation = @confirm,
 		geom = ST_SetSRID(ST_Point(@lon, @lat), 4326), input = @input, grid_code = @grid, grid_version = @version,
+		current_grid_code = CASE WHEN (grid_code, grid_version) IS NOT DISTINCT FROM (@grid::text, @version::int) THEN current_grid_code END,
+		current_grid_version = CASE WHEN (grid_code, grid_version) IS NOT DISTINCT FROM (@grid::text, @version::int) THEN current_grid_version END,
 		district_code = @district, subdistrict_code = @sub, community_code = @community, routing = @routing,
 		proposed_unit_id = (SELECT id FROM units WHERE code = @proposed), unit_id = @unit, first_unit_id = @first,
 		manual_dispatch = @manual, dispatch_count = @dispatches, return_count = @returns, rework_count = @reworks,

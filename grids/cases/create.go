@@ -270,6 +270,7 @@ func (s *Store) place(c *Case, loc *located) {
 		g := loc.snap.Grids[loc.l.Grid]
 		c.Grid = &grids.AnswerGrid{Code: *code, Name: g.Name, Version: *v}
 	}
+	c.CurrentGrid = c.Grid // placed now: the report's grid is the current one
 	c.ProposedUnit = nil
 	if loc.proposed != "" {
 		for _, o := range loc.routing.Leads {

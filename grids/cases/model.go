@@ -57,6 +57,10 @@ type Case struct {
 	PossibleDuplicates []Duplicate `json:"possible_duplicates,omitempty"`
 	// Photos are the ones this request uploaded (intake, handled, verify).
 	Photos []Photo `json:"photos,omitempty"`
+	// CurrentGrid is the grid the case's point is in since the last
+	// publish that changed its grid (Grid stays the grid and version it
+	// was reported in); without such a publish, the report's grid.
+	CurrentGrid *grids.AnswerGrid `json:"current_grid"`
 
 	id         int64
 	unitID     *int64
@@ -132,7 +136,7 @@ const caseColumns = `c.id, c.code, c.status, c.suspended_from, c.category_code, 
 	c.dispatch_count, c.return_count, c.rework_count, c.reopen_count, c.limit_hours, c.limit_days,
 	c.spent_s, c.clock_from, c.due_at, c.warn_at, c.registered_at, c.dispatched_at, c.handled_at,
 	c.handled_on_time, c.verified_at, c.closed_at, c.merged_into, c.updated_at, c.first_unit_id, g.name,
-	c.handle_s, c.warning_sent, c.overdue_sent`
+	c.handle_s, c.warning_sent, c.overdue_sent, c.current_grid_code, c.current_grid_version, cg.name`
 
 const caseJoins = ` JOIN categories cat ON cat.code = c.category_code
 	LEFT JOIN units pu ON pu.id = c.proposed_unit_id
@@ -140,7 +144,8 @@ const caseJoins = ` JOIN categories cat ON cat.code = c.category_code
 	LEFT JOIN regions dr ON dr.code = c.district_code
 	LEFT JOIN regions sr ON sr.code = c.subdistrict_code
 	LEFT JOIN regions cr ON cr.code = c.community_code
-	LEFT JOIN grids g ON g.code = c.grid_code AND g.version = c.grid_version`
+	LEFT JOIN grids g ON g.code = c.grid_code AND g.version = c.grid_version
+	LEFT JOIN grids cg ON cg.code = c.current_grid_code AND cg.version = c.current_grid_version`
 
 func scanCase(row pgx.Row, c *Case) error {
 	var (
@@ -151,6 +156,8 @@ func scanCase(row pgx.Row, c *Case) error {
 		sCode, sName, cCode, cName *string
 		puCode, puName, duCode     *string
 		duName, gridName           *string
+		curCode, curName           *string
+		curVersion                 *int
 		lon, lat                   float64
 	)
 	err := row.Scan(&c.id, &c.Code, &c.Status, &c.SuspendedFrom, &c.Category, &c.CategoryName, &c.Theme, &c.Source,
@@ -161,7 +168,7 @@ func scanCase(row pgx.Row, c *Case) error {
 		&c.Dispatches, &c.Returns, &c.Reworks, &c.Reopens, &c.limitHours, &c.limitDays,
 		&c.spentS, &c.clockFrom, &c.Deadline, &c.warnAt, &c.RegisteredAt, &c.DispatchedAt, &c.HandledAt,
 		&c.HandledOnTime, &c.VerifiedAt, &c.ClosedAt, &c.MergedInto, &c.UpdatedAt, &c.firstUnit, &gridName,
-		&c.handleS, &c.warningSent, &c.overdueSent)
+		&c.handleS, &c.warningSent, &c.overdueSent, &curCode, &curVersion, &curName)
 	if err != nil {
 		return err
 	}
@@ -181,6 +188,13 @@ func scanCase(row pgx.Row, c *Case) error {
 		c.Grid = &grids.AnswerGrid{Code: *gridCode, Version: deref(gridVersion)}
 		if gridName != nil {
 			c.Grid.Name = *gridName
+		}
+	}
+	c.CurrentGrid = c.Grid
+	if curCode != nil {
+		c.CurrentGrid = &grids.AnswerGrid{Code: *curCode, Version: deref(curVersion)}
+		if curName != nil {
+			c.CurrentGrid.Name = *curName
 		}
 	}
 	c.Regions = grids.AnswerRegions{District: codeName(dCode, dName), Subdistrict: codeName(sCode, sName), Community: codeName(cCode, cName)}

@@ -42,32 +42,43 @@ func (s *Store) Check(ctx context.Context, id int64, opt coverage.GridCheckOptio
 	if err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, `
+	if opt.Source, err = source(ctx, s.pool, id); err != nil {
+		return err
+	}
+	return s.cov.CheckGrids(ctx, d.Region, opt, w)
+}
+
+// source is a draft's grids as the tiling check reads them, with the
+// draft's codes held by another grid: a code the draft made that a live or
+// closed grid holds now (another draft published it first) is renumbered by
+// a publish; any other is an error.
+func source(ctx context.Context, q grids.Querier, id int64) (*coverage.GridSource, error) {
+	rows, err := q.Query(ctx, `
 		SELECT dg.code, CASE WHEN bool_or(g.valid_to IS NULL) THEN 'held by a live grid outside the draft'
 		                     ELSE 'held by a closed grid; codes are never reused' END
+		                || CASE WHEN dg.origin_code IS NULL THEN '; a publish gives the new grid the next free code' ELSE '' END
 		FROM draft_grids dg JOIN grids g ON g.code = dg.code
 		WHERE dg.draft_id = @id AND dg.origin_code IS DISTINCT FROM dg.code
-		GROUP BY dg.code`, pgx.NamedArgs{"id": id})
+		GROUP BY dg.code, dg.origin_code`, pgx.NamedArgs{"id": id})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dups := map[string]string{}
 	for rows.Next() {
 		var code, why string
 		if err := rows.Scan(&code, &why); err != nil {
 			rows.Close()
-			return err
+			return nil, err
 		}
 		dups[code] = why
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	opt.Source = &coverage.GridSource{
+	return &coverage.GridSource{
 		SQL:        `SELECT id, code, name, geom, area_m2, community_id FROM draft_grids WHERE draft_id = @src_draft`,
 		Args:       pgx.NamedArgs{"src_draft": id},
 		Duplicates: dups,
-	}
-	return s.cov.CheckGrids(ctx, d.Region, opt, w)
+	}, nil
 }

@@ -21,11 +21,12 @@ type Store struct {
 	pool *pgxpool.Pool
 	core *grids.Store
 	cov  *coverage.Store
+	asg  *grids.AssignmentStore // a publish carries grid assignments through their own writer
 }
 
 // NewStore returns the package's store over the core store's pool.
 func NewStore(core *grids.Store) *Store {
-	return &Store{pool: core.Pool(), core: core, cov: coverage.NewStore(core)}
+	return &Store{pool: core.Pool(), core: core, cov: coverage.NewStore(core), asg: grids.NewAssignmentStore(core.Pool())}
 }
 
 // Core is the core store the drafts store works over.
@@ -46,6 +47,12 @@ type Draft struct {
 	CreatedBy   string    `json:"created_by"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// PublishedAt and PublishedBy are set once the draft is published; a
+	// published draft is kept as the record of it and refuses changes.
+	PublishedAt *time.Time `json:"published_at,omitempty"`
+	PublishedBy *string    `json:"published_by,omitempty"`
+	// RollbackTo is the moment a rollback's draft restored.
+	RollbackTo *time.Time `json:"rollback_to,omitempty"`
 }
 
 // ETag is the draft's entity tag at a revision.
@@ -67,12 +74,13 @@ var ErrNoStep = errors.New("nothing to undo")
 const draftColumns = `d.id, d.name, r.code, r.name, r.level, d.revision, d.created_by, d.created_at, d.updated_at,
 	(SELECT count(*) FROM draft_grids g WHERE g.draft_id = d.id),
 	(SELECT COALESCE(sum(g.area_m2), 0) FROM draft_grids g WHERE g.draft_id = d.id),
-	(SELECT count(*) FROM draft_steps s WHERE s.draft_id = d.id AND s.undone_at IS NULL AND s.kind <> 'create')`
+	(SELECT count(*) FROM draft_steps s WHERE s.draft_id = d.id AND s.undone_at IS NULL AND s.kind <> 'create'),
+	d.published_at, d.published_by, d.rollback_to`
 
 func scanDraft(row pgx.Row) (Draft, error) {
 	var d Draft
 	err := row.Scan(&d.ID, &d.Name, &d.Region, &d.RegionName, &d.RegionLevel, &d.Revision, &d.CreatedBy, &d.CreatedAt, &d.UpdatedAt,
-		&d.Grids, &d.AreaM2, &d.Steps)
+		&d.Grids, &d.AreaM2, &d.Steps, &d.PublishedAt, &d.PublishedBy, &d.RollbackTo)
 	d.ETag = ETag(d.ID, d.Revision)
 	return d, err
 }
@@ -92,17 +100,9 @@ func (s *Store) Create(ctx context.Context, by grids.Principal, region, name str
 	}
 	var id int64
 	err := s.core.Tx(ctx, func(tx pgx.Tx) error {
-		var regionID int64
-		var level string
-		err := tx.QueryRow(ctx, `SELECT id, level FROM regions WHERE code = @code`, pgx.NamedArgs{"code": region}).Scan(&regionID, &level)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return grids.Invalid("region", "region %q does not exist", region)
-		}
+		regionID, err := redrawable(ctx, tx, region, "a draft", grids.Invalid("region", "region %q does not exist", region))
 		if err != nil {
 			return err
-		}
-		if level != string(grids.Community) && level != string(grids.Subdistrict) {
-			return grids.Invalid("region", "%s is a %s: a draft redraws a community or a subdistrict", region, level)
 		}
 		args := pgx.NamedArgs{"region": regionID, "name": strings.TrimSpace(name), "by": by.User}
 		err = tx.QueryRow(ctx, `
@@ -136,6 +136,25 @@ func (s *Store) Create(ctx context.Context, by grids.Principal, region, name str
 		return Draft{}, err
 	}
 	return s.Get(ctx, id)
+}
+
+// redrawable is the id of a region a draft (or a rollback) may redraw: a
+// community or a subdistrict; missing is the error when there is no such
+// region.
+func redrawable(ctx context.Context, tx pgx.Tx, region, what string, missing error) (int64, error) {
+	var id int64
+	var level string
+	err := tx.QueryRow(ctx, `SELECT id, level FROM regions WHERE code = @code`, pgx.NamedArgs{"code": region}).Scan(&id, &level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, missing
+	}
+	if err != nil {
+		return 0, err
+	}
+	if level != string(grids.Community) && level != string(grids.Subdistrict) {
+		return 0, grids.Invalid("region", "%s is a %s: %s redraws a community or a subdistrict", region, level, what)
+	}
+	return id, nil
 }
 
 // List lists the drafts, newest change first.
@@ -198,20 +217,30 @@ type draftRow struct {
 	region       string
 	level        string
 	revision     int
+	baseChanged  *time.Time // the newest change of the region's live grids when the draft was made
+	rollbackTo   *time.Time
 }
 
 // lock takes the draft's row lock and checks the caller's ETag against
 // its revision, so that changes of one draft apply one after the other and
-// none is made against a version its author did not see.
+// none is made against a version its author did not see. A published
+// draft is refused whatever the ETag: it is the record of a publish.
 func (s *Store) lock(ctx context.Context, tx pgx.Tx, id int64, etag string) (draftRow, error) {
 	var d draftRow
-	err := tx.QueryRow(ctx, `SELECT d.id, d.region_id, r.code, r.level, d.revision FROM drafts d JOIN regions r ON r.id = d.region_id
-		WHERE d.id = @id FOR UPDATE OF d`, pgx.NamedArgs{"id": id}).Scan(&d.id, &d.regionID, &d.region, &d.level, &d.revision)
+	var published *time.Time
+	err := tx.QueryRow(ctx, `SELECT d.id, d.region_id, r.code, r.level, d.revision, d.base_changed, d.rollback_to, d.published_at
+		FROM drafts d JOIN regions r ON r.id = d.region_id
+		WHERE d.id = @id FOR UPDATE OF d`, pgx.NamedArgs{"id": id}).Scan(&d.id, &d.regionID, &d.region, &d.level, &d.revision,
+		&d.baseChanged, &d.rollbackTo, &published)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, &grids.NotFoundError{What: "draft", Key: strconv.FormatInt(id, 10)}
 	}
 	if err != nil {
 		return d, err
+	}
+	if published != nil {
+		return d, &grids.ConflictError{Field: "draft", Message: fmt.Sprintf(
+			"draft %d was published at %s and is kept as the record of it; make a new draft to change the grids again", id, published.UTC().Format(time.RFC3339))}
 	}
 	if cur := ETag(d.id, d.revision); etag != cur && etag != "*" {
 		return d, &StaleError{Given: etag, Current: cur}

@@ -77,16 +77,16 @@ func (s *Store) Diff(ctx context.Context, region string, from, to time.Time, w i
 	args := pgx.NamedArgs{"region": region, "from": from, "to": to}
 	if err := s.pool.QueryRow(ctx, `
 		WITH comm AS (`+communitiesSQL+`)
-		SELECT COALESCE(sum(g.area_m2) FILTER (WHERE `+periodHolds("g", "@from")+`), 0),
-		       COALESCE(sum(g.area_m2) FILTER (WHERE `+periodHolds("g", "@to")+`), 0)
+		SELECT COALESCE(sum(g.area_m2) FILTER (WHERE `+PeriodHolds("g", "@from")+`), 0),
+		       COALESCE(sum(g.area_m2) FILTER (WHERE `+PeriodHolds("g", "@to")+`), 0)
 		FROM grids g WHERE g.community_id IN (SELECT id FROM comm)
-		  AND (`+periodHolds("g", "@from")+` OR `+periodHolds("g", "@to")+`)`, args).Scan(&sum.AreaFromM2, &sum.AreaToM2); err != nil {
+		  AND (`+PeriodHolds("g", "@from")+` OR `+PeriodHolds("g", "@to")+`)`, args).Scan(&sum.AreaFromM2, &sum.AreaToM2); err != nil {
 		return err
 	}
 	rows, err := s.pool.Query(ctx, `
 		WITH comm AS (`+communitiesSQL+`),
-		a AS (SELECT * FROM grids g WHERE g.community_id IN (SELECT id FROM comm) AND `+periodHolds("g", "@from")+`),
-		b AS (SELECT * FROM grids g WHERE g.community_id IN (SELECT id FROM comm) AND `+periodHolds("g", "@to")+`)
+		a AS (SELECT * FROM grids g WHERE g.community_id IN (SELECT id FROM comm) AND `+PeriodHolds("g", "@from")+`),
+		b AS (SELECT * FROM grids g WHERE g.community_id IN (SELECT id FROM comm) AND `+PeriodHolds("g", "@to")+`)
 		SELECT COALESCE(b.code, a.code),
 		       CASE WHEN a.id IS NULL THEN 'added' WHEN b.id IS NULL THEN 'removed'
 		            WHEN NOT ST_Equals(a.geom, b.geom) THEN 'reshaped'

@@ -166,9 +166,10 @@ const communitiesSQL = `
 	SELECT c.id FROM regions c LEFT JOIN regions sd ON sd.id = c.parent_id LEFT JOIN regions d ON d.id = sd.parent_id
 	WHERE c.level = 'community' AND (@region = '' OR c.code = @region OR sd.code = @region OR d.code = @region)`
 
-// periodHolds is true for the versions valid at @at; it is the expression
-// of the grids_period index (migration 17).
-func periodHolds(alias, at string) string {
+// PeriodHolds is true for the versions valid at the moment at (an SQL
+// expression); it is the expression of the grids_period index (migration
+// 17), so a query that names the community too is answered from it.
+func PeriodHolds(alias, at string) string {
 	return `tstzrange(` + alias + `.valid_from, ` + alias + `.valid_to, '[)') @> ` + at + `::timestamptz`
 }
 
@@ -178,7 +179,7 @@ func periodHolds(alias, at string) string {
 func (s *Store) At(ctx context.Context, at time.Time, region string, withGeom bool, page grids.Page) (grids.List[grids.GridRecord], error) {
 	args := pgx.NamedArgs{"region": region, "at": at, "limit": page.Limit, "offset": page.Offset}
 	from := ` FROM grids g JOIN regions c ON c.id = g.community_id
-		WHERE g.community_id IN (` + communitiesSQL + `) AND ` + periodHolds("g", "@at")
+		WHERE g.community_id IN (` + communitiesSQL + `) AND ` + PeriodHolds("g", "@at")
 	out := grids.List[grids.GridRecord]{Items: []grids.GridRecord{}, Limit: page.Limit, Offset: page.Offset}
 	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+from, args).Scan(&out.Total); err != nil {
 		return out, err

@@ -330,8 +330,12 @@ func Seeded(t testing.TB, purpose string, seed func(ctx context.Context, url str
 			t.Fatal(err)
 		}
 	}
+	// The copy is made under the lock too: another test binary (another
+	// build) seeding the same purpose drops this template under it, and
+	// would otherwise drop it between the check above and the copy.
+	url := copyOf(t, admin, name)
 	conn.Exec(ctx, `SELECT pg_advisory_unlock(727273)`)
-	return copyOf(t, admin, name)
+	return url
 }
 
 // binaryHash names the running test binary's build.
