@@ -33,9 +33,10 @@ type Options struct {
 	Days  int
 }
 
-// Grid is one grid's figures and load.
-type Grid struct {
-	Code   string  `json:"code"`
+// Figures are what a grid holds to be walked and worked: the load's
+// measures before they are scored. Figures of several grids add up
+// (Add), as a unit's led grids do.
+type Figures struct {
 	AreaM2 float64 `json:"area_m2"` // geodesic
 	// StreetM and AlleyM are the lengths of the street and alley layers'
 	// lines inside the grid (geodesic): what an inspector walks. Grids are
@@ -54,25 +55,69 @@ type Grid struct {
 	// (on a border: the smaller code), except cancelled ones and merged
 	// duplicates, which are not work.
 	Cases int `json:"cases"`
-	// Load is the mean of the grid's ratios to the set's medians (see
+}
+
+// Add adds g's figures to f's.
+func (f *Figures) Add(g Figures) {
+	f.AreaM2 += g.AreaM2
+	f.StreetM += g.StreetM
+	f.AlleyM += g.AlleyM
+	f.Cases += g.Cases
+	if f.Objects == nil {
+		f.Objects = map[string]int{}
+	}
+	for layer, n := range g.Objects {
+		f.Objects[layer] += n
+	}
+}
+
+// Minus is f less g, measure by measure (a layer whose count does not
+// change is left out of Objects).
+func (f Figures) Minus(g Figures) Figures {
+	d := Figures{AreaM2: f.AreaM2 - g.AreaM2, StreetM: f.StreetM - g.StreetM, AlleyM: f.AlleyM - g.AlleyM, Cases: f.Cases - g.Cases, Objects: map[string]int{}}
+	for layer, n := range f.Objects {
+		d.Objects[layer] += n
+	}
+	for layer, n := range g.Objects {
+		d.Objects[layer] -= n
+	}
+	for layer, n := range d.Objects {
+		if n == 0 {
+			delete(d.Objects, layer)
+		}
+	}
+	return d
+}
+
+// Grid is one grid's figures and load.
+type Grid struct {
+	Code string `json:"code"`
+	Figures
+	// Load is the mean of the grid's ratios to the set's means (see
 	// Report); Flag is Over, Under or empty.
 	Load float64 `json:"load"`
 	Flag string  `json:"flag,omitempty"`
 }
 
 // walkM is the length the load counts: streets and alleys together.
-func (g Grid) walkM() float64 { return g.StreetM + g.AlleyM }
+func (f Figures) walkM() float64 { return f.StreetM + f.AlleyM }
 
 // things is the objects the load counts: every layer but the lines it
 // measures by length.
-func (g Grid) things() int {
+func (f Figures) things() int {
 	n := 0
-	for layer, c := range g.Objects {
+	for layer, c := range f.Objects {
 		if layer != "street" && layer != "alley" {
 			n += c
 		}
 	}
 	return n
+}
+
+// values are the four measures of the load, in the order of Measures'
+// fields.
+func (f Figures) values() [4]float64 {
+	return [4]float64{f.AreaM2, f.walkM(), float64(f.things()), float64(f.Cases)}
 }
 
 // Measures are a set's figure of each measure (its mean or median), and
@@ -223,32 +268,42 @@ func Measure(ctx context.Context, q grids.Querier, shapesSQL string, args pgx.Na
 	return r, nil
 }
 
+func (m Measures) values() [4]float64 { return [4]float64{m.AreaM2, m.WalkM, m.Objects, m.Cases} }
+
+func measuresOf(v [4]float64) Measures {
+	return Measures{AreaM2: v[0], WalkM: v[1], Objects: v[2], Cases: v[3]}
+}
+
+// LoadOf scores figures against the normalisers m (a report's Mean): the
+// load (see Report) that a grid with these figures has in that report's
+// set. Load is linear in the figures, so the load of grids taken together
+// is the sum of theirs: what grids/derive balances when it draws grids of
+// a target load.
+func (m Measures) LoadOf(f Figures) float64 {
+	norm, v := m.values(), f.values()
+	sum, n := 0.0, 0
+	for j := range norm {
+		if norm[j] > 0 {
+			sum += v[j] / norm[j]
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
 // score fills the means and medians, each grid's load and the flags (see
 // Report).
 func (r *Report) score() {
-	measures := []func(Grid) float64{
-		func(g Grid) float64 { return g.AreaM2 },
-		Grid.walkM,
-		func(g Grid) float64 { return float64(g.things()) },
-		func(g Grid) float64 { return float64(g.Cases) },
+	var means, medians [4]float64
+	for j := range means {
+		means[j], medians[j] = stats(r.Grids, func(g Grid) float64 { return g.values()[j] })
 	}
-	means, medians := make([]float64, len(measures)), make([]float64, len(measures))
-	for i, m := range measures {
-		means[i], medians[i] = stats(r.Grids, m)
-	}
-	r.Mean = Measures{AreaM2: means[0], WalkM: means[1], Objects: means[2], Cases: means[3]}
-	r.Median = Measures{AreaM2: medians[0], WalkM: medians[1], Objects: medians[2], Cases: medians[3]}
+	r.Mean, r.Median = measuresOf(means), measuresOf(medians)
 	for i := range r.Grids {
-		sum, n := 0.0, 0
-		for j, m := range measures {
-			if means[j] > 0 {
-				sum += m(r.Grids[i]) / means[j]
-				n++
-			}
-		}
-		if n > 0 {
-			r.Grids[i].Load = sum / float64(n)
-		}
+		r.Grids[i].Load = r.Mean.LoadOf(r.Grids[i].Figures)
 	}
 	_, r.Median.Load = stats(r.Grids, func(g Grid) float64 { return g.Load })
 	for i := range r.Grids {
