@@ -218,16 +218,21 @@ func (s *Store) impactGrids(ctx context.Context, tx pgx.Tx, id int64) ([]ImpactG
 		pairs AS MATERIALIZED (
 			SELECT o.code AS old_code, n.code AS new_code, ST_Area(ST_Intersection(o.geom, n.geom)::geography) AS m2
 			FROM old o JOIN new n ON o.geom && n.geom AND ST_Intersects(o.geom, n.geom)
-			WHERE o.code NOT IN (SELECT code FROM same) OR n.code NOT IN (SELECT code FROM same))
+			WHERE o.code NOT IN (SELECT code FROM same) OR n.code NOT IN (SELECT code FROM same)),
+		-- Each grid's shares, gathered once per grid: a subquery per row
+		-- scanned every pair for each grid (0.54 s of a subdistrict redrawn
+		-- whole, 900 grids and 2,700 pairs).
+		succ AS (SELECT old_code, json_agg(json_build_object('code', new_code, 'area_m2', m2) ORDER BY m2 DESC, new_code) AS shares
+		         FROM pairs WHERE m2 > 0.01 GROUP BY old_code),
+		pred AS (SELECT new_code, json_agg(json_build_object('code', old_code, 'area_m2', m2) ORDER BY m2 DESC, old_code) AS shares
+		         FROM pairs WHERE m2 > 0.01 GROUP BY new_code)
 		SELECT COALESCE(n.code, o.code),
 		       CASE WHEN o.code IS NULL THEN 'added' WHEN n.code IS NULL THEN 'removed'
 		            WHEN o.code IN (SELECT code FROM same) THEN 'unchanged' ELSE 'reshaped' END,
 		       COALESCE(n.name, o.name), o.version, COALESCE(o.area_m2, 0), COALESCE(n.area_m2, 0),
-		       COALESCE((SELECT json_agg(json_build_object('code', p.new_code, 'area_m2', p.m2) ORDER BY p.m2 DESC, p.new_code)
-		                 FROM pairs p WHERE p.old_code = o.code AND p.m2 > 0.01), '[]'),
-		       COALESCE((SELECT json_agg(json_build_object('code', p.old_code, 'area_m2', p.m2) ORDER BY p.m2 DESC, p.old_code)
-		                 FROM pairs p WHERE p.new_code = n.code AND p.m2 > 0.01), '[]')
+		       COALESCE(succ.shares, '[]'), COALESCE(pred.shares, '[]')
 		FROM old o FULL JOIN new n ON n.origin_code = o.code
+		LEFT JOIN succ ON succ.old_code = o.code LEFT JOIN pred ON pred.new_code = n.code
 		ORDER BY 1`, pgx.NamedArgs{"id": id})
 	if err != nil {
 		return nil, err
