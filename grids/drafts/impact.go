@@ -113,20 +113,44 @@ const impactWith = `WITH comm AS MATERIALIZED (
 		WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM comm)),
 	new AS MATERIALIZED (SELECT g.code, g.name, g.geom, g.area_m2, g.origin_code FROM draft_grids g WHERE g.draft_id = @id)`
 
-// gridAfterSQL is the grid that would hold point p once the draft is
-// published: the ownership rule (grids/ownership.go: the covering grid
-// with the smallest code) over the live grids outside the region and the
-// draft's grids. gridBeforeSQL is the same rule over the live grids.
-const (
-	gridBeforeSQL = `(SELECT g.code FROM grids g WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p) ORDER BY g.code COLLATE "C" LIMIT 1)`
-	gridAfterSQL  = `(SELECT z.code FROM (
-		SELECT g.code FROM grids g WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p) AND g.community_id NOT IN (SELECT id FROM comm)
+// itemsSQL lists the objects and the open cases whose grid differs
+// before and after the draft is published, by the ownership rule
+// (grids/ownership.go: a point's grid is the covering live grid with the
+// smallest code): before over the live grids, after over the live grids
+// outside the region and the draft's grids.
+//
+// Only a point inside a changed grid (its live or its draft geometry) can
+// change its grid, and every grid that may cover such a point overlaps a
+// changed grid's box: those grids (near) are each joined once to the
+// objects and cases they cover, grid by grid over their GiST indexes, and
+// each item's smallest code before and after is taken from the matches.
+// Looking up the grids of each item instead took three index searches an
+// item (a subdistrict redrawn whole: 0.35 s for its 4,500 objects, 0.75 s
+// for the 10,000 open cases of the 1.2 M-case city). One statement serves
+// both, so near is found once.
+const itemsSQL = `,
+	chg AS MATERIALIZED (SELECT geom FROM old WHERE code = ANY(@old_changed) UNION ALL SELECT geom FROM new WHERE code = ANY(@new_changed)),
+	near AS MATERIALIZED (
+		SELECT g.code, g.geom, false AS drafted, g.community_id IN (SELECT id FROM comm) AS inside FROM grids g
+		WHERE g.id IN (SELECT g.id FROM chg JOIN grids g ON g.valid_to IS NULL AND g.geom && chg.geom)
 		UNION ALL
-		SELECT n.code FROM draft_grids n WHERE n.draft_id = @id AND n.geom && m.p AND ST_Covers(n.geom, m.p)) z ORDER BY z.code COLLATE "C" LIMIT 1)`
-	// changedSQL is the geometries of the changed grids, before and after:
-	// only a point inside one of them can change its grid.
-	changedSQL = `chg AS MATERIALIZED (SELECT geom FROM old WHERE code = ANY(@old_changed) UNION ALL SELECT geom FROM new WHERE code = ANY(@new_changed))`
-)
+		SELECT n.code, n.geom, true, true FROM draft_grids n
+		WHERE n.id IN (SELECT n.id FROM chg JOIN draft_grids n ON n.draft_id = @id AND n.geom && chg.geom)),
+	obj AS (
+		SELECT x.id, x.layer, x.name, min(h.code COLLATE "C") FILTER (WHERE NOT h.drafted) AS before,
+		       min(h.code COLLATE "C") FILTER (WHERE h.drafted OR NOT h.inside) AS after
+		FROM near h JOIN objects x ON x.geom && h.geom AND ST_Covers(h.geom, citygrid_middle(x.geom))
+		GROUP BY x.id, x.layer, x.name),
+	kase AS (
+		SELECT x.id, x.code, x.status, x.grid_code, min(h.code COLLATE "C") FILTER (WHERE NOT h.drafted) AS before,
+		       min(h.code COLLATE "C") FILTER (WHERE h.drafted OR NOT h.inside) AS after
+		FROM near h JOIN cases x ON x.geom && h.geom AND ST_Covers(h.geom, x.geom)
+		WHERE x.status NOT IN ` + cases.FinalSQL + `
+		GROUP BY x.id, x.code, x.status, x.grid_code)
+	SELECT false, m.id, '', m.layer, m.name, '', NULL, m.before, m.after FROM obj m WHERE m.before IS DISTINCT FROM m.after
+	UNION ALL
+	SELECT true, m.id, m.code, '', '', m.status, m.grid_code, m.before, m.after FROM kase m WHERE m.before IS DISTINCT FROM m.after
+	ORDER BY 1, 2`
 
 // Impact compares a draft with the live layout of its region, in one
 // read-only snapshot: the grids added, removed and reshaped; the grid
@@ -183,22 +207,7 @@ func (s *Store) impact(ctx context.Context, tx pgx.Tx, id int64) (Impact, error)
 		if err := s.impactAssignments(ctx, tx, id, byCode, newArea, &im); err != nil {
 			return err
 		}
-		args := pgx.NamedArgs{"id": id, "old_changed": oldChanged, "new_changed": newChanged}
-		if im.Objects, err = impactItems(ctx, tx, `
-			SELECT o.id, '', o.layer, o.name, '', NULL, b.code, a.code
-			FROM (SELECT DISTINCT x.id FROM chg JOIN objects x ON x.geom && chg.geom AND ST_Covers(chg.geom, citygrid_middle(x.geom))) c
-			JOIN objects o ON o.id = c.id CROSS JOIN LATERAL (SELECT citygrid_middle(o.geom) AS p) m
-			LEFT JOIN LATERAL `+gridBeforeSQL+` b (code) ON true LEFT JOIN LATERAL `+gridAfterSQL+` a (code) ON true
-			WHERE b.code IS DISTINCT FROM a.code ORDER BY o.id`, args); err != nil {
-			return err
-		}
-		if im.Cases, err = impactItems(ctx, tx, `
-			SELECT k.id, k.code, '', '', k.status, k.grid_code, b.code, a.code
-			FROM (SELECT DISTINCT x.id, x.code, x.status, x.grid_code, x.geom FROM chg JOIN cases x ON x.geom && chg.geom AND ST_Covers(chg.geom, x.geom)
-			      WHERE x.status NOT IN `+cases.FinalSQL+`) k
-			CROSS JOIN LATERAL (SELECT k.geom AS p) m
-			LEFT JOIN LATERAL `+gridBeforeSQL+` b (code) ON true LEFT JOIN LATERAL `+gridAfterSQL+` a (code) ON true
-			WHERE b.code IS DISTINCT FROM a.code ORDER BY k.id`, args); err != nil {
+		if err := impactItems(ctx, tx, pgx.NamedArgs{"id": id, "old_changed": oldChanged, "new_changed": newChanged}, &im); err != nil {
 			return err
 		}
 		im.Summary["assignments"], im.Summary["objects"], im.Summary["cases"], im.Summary["units"] =
@@ -359,15 +368,26 @@ func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCo
 	return nil
 }
 
-func impactItems(ctx context.Context, tx pgx.Tx, sql string, args pgx.NamedArgs) ([]ImpactItem, error) {
-	rows, err := tx.Query(ctx, impactWith+`, `+changedSQL+` `+sql, args)
+// impactItems fills the impact's objects and cases (itemsSQL).
+func impactItems(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, im *Impact) error {
+	rows, err := tx.Query(ctx, impactWith+itemsSQL, args)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ImpactItem, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var isCase bool
 		var it ImpactItem
-		return it, r.Scan(&it.ID, &it.Code, &it.Layer, &it.Name, &it.Status, &it.Reported, &it.Before, &it.After)
-	})
+		if err := rows.Scan(&isCase, &it.ID, &it.Code, &it.Layer, &it.Name, &it.Status, &it.Reported, &it.Before, &it.After); err != nil {
+			return err
+		}
+		if isCase {
+			im.Cases = append(im.Cases, it)
+		} else {
+			im.Objects = append(im.Objects, it)
+		}
+	}
+	return rows.Err()
 }
 
 // ImpactGeoJSON writes the changed areas of a draft as a GeoJSON
