@@ -22,6 +22,15 @@ const (
 	Under = "under" // less than half the median load
 )
 
+// snapDeg is how near a street must run to a grid's border, in degrees
+// (about 1 cm), to count as on it. Grids drawn along the streets share
+// their borders with the street lines only to a float's width: a border
+// cut again (a split, a merge) gets vertices a hair off the street, which
+// then lay inside neither neighbour or on the border of one of them only.
+// Measured exactly, a Beijing community's tiling lost 8% of its street
+// length, a derive of it by load 16%; snapped, 0% and under 1%.
+const snapDeg = `1e-7`
+
 // DefaultDays is the window of cases counted: the last 90 days.
 const DefaultDays = 90
 
@@ -42,8 +51,8 @@ type Figures struct {
 	// lines inside the grid (geodesic): what an inspector walks. Grids are
 	// drawn along streets, so a stretch on the grid's border counts half
 	// (its other half is the neighbour's), and the lengths of a tiling add
-	// up to the streets' length inside it (to about 1%: a stretch a float's
-	// width beside the border counts whole, on both sides).
+	// up to the streets' length inside it: a stretch within a centimetre of
+	// the border counts as on it (snapDeg).
 	StreetM float64 `json:"street_m"`
 	AlleyM  float64 `json:"alley_m"`
 	// Objects counts the objects by layer whose representative point
@@ -87,6 +96,12 @@ func (f Figures) Minus(g Figures) Figures {
 		}
 	}
 	return d
+}
+
+// Zero reports whether every figure is 0, as in a change that changes
+// nothing.
+func (f Figures) Zero() bool {
+	return f.AreaM2 == 0 && f.StreetM == 0 && f.AlleyM == 0 && f.Cases == 0 && len(f.Objects) == 0
 }
 
 // Grid is one grid's figures and load.
@@ -211,7 +226,8 @@ func Measure(ctx context.Context, q grids.Querier, shapesSQL string, args pgx.Na
 		a[k] = v
 	}
 	// Streets and alleys are cut by each shape (a lateral subquery over
-	// the objects' GiST index). Objects (by their representative point) and
+	// the lines' GiST index, migration 19), each first snapped to the
+	// shape's outline (see snapDeg). Objects (by their representative point) and
 	// cases are each joined to the shapes they fall in and kept once, in
 	// the shape with the smaller code, as the point's grid is chosen
 	// (grids/ownership.go): one pass over the matches, not a search of
@@ -238,9 +254,11 @@ func Measure(ctx context.Context, q grids.Querier, shapesSQL string, args pgx.Na
 		FROM s
 		CROSS JOIN LATERAL (
 			SELECT COALESCE(sum(y.m) FILTER (WHERE y.layer = 'street'), 0) AS street, COALESCE(sum(y.m) FILTER (WHERE y.layer = 'alley'), 0) AS alley
-			FROM objects x CROSS JOIN LATERAL (SELECT x.layer,
-				ST_Length(ST_Intersection(x.geom, s.geom)::geography) - ST_Length(ST_Intersection(x.geom, ST_Boundary(s.geom))::geography) / 2 AS m) y
-			WHERE x.layer IN ('street', 'alley') AND ST_Intersects(x.geom, s.geom)) w
+			FROM objects x
+			CROSS JOIN LATERAL (SELECT ST_Snap(x.geom, s.geom, `+snapDeg+`) AS line OFFSET 0) z
+			CROSS JOIN LATERAL (SELECT x.layer,
+				ST_Length(ST_Intersection(z.line, s.geom)::geography) - ST_Length(ST_Intersection(z.line, ST_Boundary(s.geom))::geography) / 2 AS m) y
+			WHERE x.layer IN ('street', 'alley') AND ST_DWithin(x.geom, s.geom, `+snapDeg+`)) w
 		LEFT JOIN ob ON ob.code = s.code
 		LEFT JOIN kc ON kc.code = s.code
 		ORDER BY s.code`, a)
@@ -301,9 +319,20 @@ func (r *Report) score() {
 	for j := range means {
 		means[j], medians[j] = stats(r.Grids, func(g Grid) float64 { return g.values()[j] })
 	}
-	r.Mean, r.Median = measuresOf(means), measuresOf(medians)
+	r.Median = measuresOf(medians)
+	r.ScoreAgainst(measuresOf(means))
+}
+
+// ScoreAgainst scores the report's grids against the normalisers norm
+// instead of their own means: another set's Mean, such as that of the live
+// grids a planner's draft redraws, so that the draft's loads read in the
+// live grids' terms (1 is their average grid). Mean becomes norm; the
+// flags still compare each grid with the report's own median load.
+func (r *Report) ScoreAgainst(norm Measures) {
+	r.Mean = norm
+	r.Over, r.Under = 0, 0
 	for i := range r.Grids {
-		r.Grids[i].Load = r.Mean.LoadOf(r.Grids[i].Figures)
+		r.Grids[i].Load, r.Grids[i].Flag = norm.LoadOf(r.Grids[i].Figures), ""
 	}
 	_, r.Median.Load = stats(r.Grids, func(g Grid) float64 { return g.Load })
 	for i := range r.Grids {
