@@ -10,6 +10,7 @@ import (
 
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/cases"
+	"github.com/citygrid/citygrid/grids/load"
 )
 
 // Kinds of a grid in an impact, matched by code (a draft grid's origin_code
@@ -82,14 +83,23 @@ type ImpactItem struct {
 	After    *string `json:"grid_after"`
 }
 
-// ImpactUnit is a unit whose led area in the region changes when its
-// assignments are carried as proposed.
+// ImpactUnit is a unit whose led area or load in the region changes when
+// its assignments are carried as proposed.
 type ImpactUnit struct {
 	Code     string  `json:"code"`
 	Name     string  `json:"name"`
 	BeforeM2 float64 `json:"lead_area_before_m2"`
 	AfterM2  float64 `json:"lead_area_after_m2"`
 	ChangeM2 float64 `json:"change_m2"`
+	// The load figures (grids/load: area, street and alley length, objects
+	// by layer, cases of the last 90 days) of the grids the unit leads
+	// whose shape changes, live (LoadBefore), and of the draft grids those
+	// leads are carried to (LoadAfter); LoadChange is after less before.
+	// A draft grid the unit already leads for the same duty, unchanged,
+	// counts in neither.
+	LoadBefore load.Figures `json:"load_before"`
+	LoadAfter  load.Figures `json:"load_after"`
+	LoadChange load.Figures `json:"load_change"`
 }
 
 // Impact is what publishing a draft would change in the live city.
@@ -317,8 +327,27 @@ func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCo
 		name          string
 		before, after float64
 		carried       map[[2]string]bool // (theme, draft grid) already counted
+		// The grids whose load the unit leads before and after, changed
+		// ones only (see ImpactUnit), by code.
+		loadBefore, loadAfter []string
+		loadCarried           map[[2]string]bool
 	}
 	units := map[string]*unitSum{}
+	unitOf := func(a ImpactAssignment) *unitSum {
+		u := units[a.Unit]
+		if u == nil {
+			u = &unitSum{name: a.UnitName, carried: map[[2]string]bool{}, loadCarried: map[[2]string]bool{}}
+			units[a.Unit] = u
+		}
+		return u
+	}
+	// A lead on an unchanged grid counts its load before and after alike:
+	// a lead carried onto that grid for the same duty adds none.
+	for _, a := range all {
+		if a.Role == "lead" && byCode[a.Grid].Kind == Unchanged {
+			unitOf(a).loadCarried[[2]string{a.Theme, a.Grid}] = true
+		}
+	}
 	for _, a := range all {
 		g := byCode[a.Grid]
 		var to *Share
@@ -326,16 +355,19 @@ func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCo
 			to = &g.successorsAll[0]
 		}
 		if a.Role == "lead" {
-			u := units[a.Unit]
-			if u == nil {
-				u = &unitSum{name: a.UnitName, carried: map[[2]string]bool{}}
-				units[a.Unit] = u
-			}
+			u := unitOf(a)
 			u.before += g.AreaBeforeM2
 			if to != nil && !u.carried[[2]string{a.Theme, to.Code}] {
 				// Two leads carried to one merged grid lead it once.
 				u.carried[[2]string{a.Theme, to.Code}] = true
 				u.after += newArea[to.Code]
+			}
+			if g.Kind != Unchanged {
+				u.loadBefore = append(u.loadBefore, g.Code)
+				if to != nil && !u.loadCarried[[2]string{a.Theme, to.Code}] {
+					u.loadCarried[[2]string{a.Theme, to.Code}] = true
+					u.loadAfter = append(u.loadAfter, to.Code)
+				}
 			}
 		}
 		if g.Kind == Unchanged {
@@ -359,13 +391,62 @@ func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCo
 		}
 		im.Assignments = append(im.Assignments, a)
 	}
+	var oldCodes, newCodes []string
+	for _, u := range units {
+		oldCodes = append(oldCodes, u.loadBefore...)
+		newCodes = append(newCodes, u.loadAfter...)
+	}
+	oldLoad, err := measure(ctx, tx, `SELECT code, geom FROM grids WHERE valid_to IS NULL AND code = ANY(@codes)`, pgx.NamedArgs{"codes": oldCodes})
+	if err != nil {
+		return err
+	}
+	newLoad, err := measure(ctx, tx, `SELECT code, geom FROM draft_grids WHERE draft_id = @id AND code = ANY(@codes)`, pgx.NamedArgs{"id": id, "codes": newCodes})
+	if err != nil {
+		return err
+	}
 	for code, u := range units {
-		if math.Abs(u.after-u.before) >= 0.01 {
-			im.Units = append(im.Units, ImpactUnit{Code: code, Name: u.name, BeforeM2: round2(u.before), AfterM2: round2(u.after), ChangeM2: round2(u.after - u.before)})
+		iu := ImpactUnit{Code: code, Name: u.name, BeforeM2: round2(u.before), AfterM2: round2(u.after), ChangeM2: round2(u.after - u.before)}
+		for _, c := range u.loadBefore {
+			iu.LoadBefore.Add(oldLoad[c])
+		}
+		for _, c := range u.loadAfter {
+			iu.LoadAfter.Add(newLoad[c])
+		}
+		iu.LoadChange = iu.LoadAfter.Minus(iu.LoadBefore)
+		iu.LoadBefore, iu.LoadAfter, iu.LoadChange = roundFigures(iu.LoadBefore), roundFigures(iu.LoadAfter), roundFigures(iu.LoadChange)
+		if math.Abs(u.after-u.before) >= 0.01 || !iu.LoadChange.Zero() {
+			im.Units = append(im.Units, iu)
 		}
 	}
 	sort.Slice(im.Units, func(i, j int) bool { return im.Units[i].Code < im.Units[j].Code })
 	return nil
+}
+
+// measure is the load figures (grids/load) of the grids shapesSQL
+// selects, by code; none for no codes.
+func measure(ctx context.Context, tx pgx.Tx, shapesSQL string, args pgx.NamedArgs) (map[string]load.Figures, error) {
+	out := map[string]load.Figures{}
+	if codes, _ := args["codes"].([]string); len(codes) == 0 {
+		return out, nil
+	}
+	r, err := load.Measure(ctx, tx, shapesSQL, args, load.Options{})
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range r.Grids {
+		out[g.Code] = g.Figures
+	}
+	return out, nil
+}
+
+// roundFigures rounds lengths and areas to the centimetre, as the rest of
+// the impact, and gives an empty layer count rather than none.
+func roundFigures(f load.Figures) load.Figures {
+	f.AreaM2, f.StreetM, f.AlleyM = round2(f.AreaM2), round2(f.StreetM), round2(f.AlleyM)
+	if f.Objects == nil {
+		f.Objects = map[string]int{}
+	}
+	return f
 }
 
 // impactItems fills the impact's objects and cases (itemsSQL).
