@@ -83,6 +83,7 @@ func (s *Server) register() {
 	v1.GET("/drafts/:id/steps", s.drafts.steps, planners)
 	v1.GET("/drafts/:id/check", s.drafts.check, planners)
 	v1.GET("/drafts/:id/impact", s.drafts.impact, planners)
+	v1.GET("/drafts/:id/load", s.drafts.load, planners)
 
 	v1.GET("/rules", s.cover.listRules)
 	v1.POST("/rules", s.cover.createRule, planners)

@@ -133,7 +133,8 @@ func BenchmarkImpactDerivedSubdistrict(b *testing.B) {
 			s.Discard(ctx, d.ID, cur.ETag)
 		}
 	})
-	if d, err = s.Derive(ctx, by, d.ID, d.ETag, drafts.DeriveInput{TargetArea: 10000}); err != nil {
+	area := 10000.0
+	if d, err = s.Derive(ctx, by, d.ID, d.ETag, drafts.DeriveInput{TargetArea: &area}); err != nil {
 		b.Fatal(err)
 	}
 	var im drafts.Impact
