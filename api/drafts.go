@@ -247,8 +247,8 @@ func (s *draftsAPI) merge(c echo.Context) error {
 
 func (s *draftsAPI) derive(c echo.Context) error {
 	var in struct {
-		TargetArea float64 `json:"target_area"`
-		TargetLoad float64 `json:"target_load"`
+		TargetArea *float64 `json:"target_area"`
+		TargetLoad *float64 `json:"target_load"`
 	}
 	id, etag, err := s.change(c, &in)
 	if err != nil {
@@ -411,4 +411,22 @@ func (s *draftsAPI) rollback(c echo.Context) error {
 	}
 	p, err := s.drafts.Rollback(c.Request().Context(), principalOf(c), c.Param("code"), to, in.Name, opt)
 	return s.published(c, p, err)
+}
+
+// load answers the load figures of the draft's grids, scored against the
+// live grids of its region.
+func (s *draftsAPI) load(c echo.Context) error {
+	id, err := draftID(c)
+	if err != nil {
+		return err
+	}
+	opt, err := loadOptions(c)
+	if err != nil {
+		return err
+	}
+	r, err := s.drafts.Load(c.Request().Context(), id, opt)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
 }

@@ -142,7 +142,7 @@ func TestDraftsBeijing(t *testing.T) {
 	routes := [][2]string{{"GET", "/api/v1/drafts"}, {"POST", "/api/v1/drafts"}, {"GET", path}, {"PATCH", path}, {"DELETE", path},
 		{"GET", path + "/grids"}, {"POST", path + "/grids"}, {"PUT", path + "/grids/x"}, {"DELETE", path + "/grids/x"},
 		{"POST", path + "/split"}, {"POST", path + "/merge"}, {"POST", path + "/derive"}, {"POST", path + "/undo"},
-		{"GET", path + "/steps"}, {"GET", path + "/check"}}
+		{"GET", path + "/steps"}, {"GET", path + "/check"}, {"GET", path + "/impact"}, {"GET", path + "/load"}}
 	for _, rt := range routes {
 		if r := e.draftCall(rt[0], rt[1], dispatcher, etag, map[string]any{}); r.status != 403 {
 			t.Errorf("dispatcher %s %s: %d", rt[0], rt[1], r.status)
@@ -189,8 +189,14 @@ func TestDraftsBeijing(t *testing.T) {
 		{"PUT", path + "/grids/" + d, map[string]any{"geometry": bowtie}, 422, "geometry"},
 		{"PUT", path + "/grids/" + d, map[string]any{"geom": outside}, 400, "geom"},
 		{"POST", path + "/grids", map[string]any{"geometry": outside}, 422, "geometry"},
-		{"POST", path + "/derive", map[string]any{"target_load": 3}, 422, "target_load"},
 		{"POST", path + "/derive", map[string]any{"target_area": 5}, 422, "target_area"},
+		{"POST", path + "/derive", map[string]any{}, 422, "target_area"},
+		{"POST", path + "/derive", map[string]any{"target_load": 0}, 422, "target_load"},
+		{"POST", path + "/derive", map[string]any{"target_load": -1}, 422, "target_load"},
+		{"POST", path + "/derive", map[string]any{"target_load": 50}, 422, "target_load"},
+		{"POST", path + "/derive", map[string]any{"target_area": 10000, "target_load": 1}, 422, "target_load"},
+		// Not a number is malformed JSON for the field, as everywhere.
+		{"POST", path + "/derive", map[string]any{"target_load": "heavy"}, 400, "target_load"},
 		{"POST", path + "/undo", map[string]any{"steps": 1}, 422, "steps"},
 		{"PATCH", path, map[string]any{"name": " "}, 422, "name"},
 	}

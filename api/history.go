@@ -80,17 +80,27 @@ func (s *historyAPI) gridLoad(c echo.Context) error {
 	if region == "" {
 		return bad("region", "is required: a district, subdistrict or community code")
 	}
-	var opt load.Options
-	if v := c.QueryParam("until"); v != "" {
-		t, err := momentParam(c, "until")
-		if err != nil {
-			return err
-		}
-		opt.Until = t
+	opt, err := loadOptions(c)
+	if err != nil {
+		return err
 	}
 	r, err := load.Region(c.Request().Context(), s.pool, region, opt)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
+}
+
+// loadOptions reads the load figures' case window: ?until= ends it (RFC
+// 3339, default now).
+func loadOptions(c echo.Context) (load.Options, error) {
+	var opt load.Options
+	if c.QueryParam("until") != "" {
+		t, err := momentParam(c, "until")
+		if err != nil {
+			return opt, err
+		}
+		opt.Until = t
+	}
+	return opt, nil
 }

@@ -40,9 +40,21 @@ type impactJSON struct {
 		After  *string `json:"grid_after"`
 	} `json:"cases"`
 	Units []struct {
-		Code     string  `json:"code"`
-		ChangeM2 float64 `json:"change_m2"`
+		Code       string      `json:"code"`
+		ChangeM2   float64     `json:"change_m2"`
+		LoadBefore figuresJSON `json:"load_before"`
+		LoadAfter  figuresJSON `json:"load_after"`
+		LoadChange figuresJSON `json:"load_change"`
 	} `json:"units"`
+}
+
+// figuresJSON is a set of load figures (grids/load).
+type figuresJSON struct {
+	AreaM2  float64        `json:"area_m2"`
+	StreetM float64        `json:"street_m"`
+	AlleyM  float64        `json:"alley_m"`
+	Objects map[string]int `json:"objects"`
+	Cases   int            `json:"cases"`
 }
 
 func TestDraftImpactBeijing(t *testing.T) {
@@ -212,12 +224,40 @@ func TestDraftImpactBeijing(t *testing.T) {
 	if !found {
 		t.Errorf("the lead on split %s is not listed: %+v", a, im.Assignments)
 	}
+	// The unit's load, before: grid A's figures in the live load report;
+	// after: the larger part's in the draft's load report.
+	row := func(l loadJSON, code string) figuresJSON {
+		for _, g := range l.Grids {
+			if g.Code == code {
+				return figuresJSON{AreaM2: g.AreaM2, StreetM: g.StreetM, AlleyM: g.AlleyM, Objects: g.Objects, Cases: g.Cases}
+			}
+		}
+		t.Fatalf("no grid %s in the load report", code)
+		return figuresJSON{}
+	}
+	wantBefore, wantAfter := row(e.load("region="+community, planner), a), row(e.draftLoad(path, planner), largerCode)
+	var objectLayer string
+	pool.QueryRow(ctx, `SELECT layer FROM objects WHERE id = $1`, object).Scan(&objectLayer)
+	sameFigures := func(got, want figuresJSON) bool {
+		return math.Abs(got.AreaM2-want.AreaM2) < 0.02 && math.Abs(got.StreetM-want.StreetM) < 0.02 &&
+			math.Abs(got.AlleyM-want.AlleyM) < 0.02 && got.Cases == want.Cases
+	}
 	unitFound := false
 	for _, u := range im.Units {
 		if u.Code == "IMPACT" {
 			unitFound = true
 			if math.Abs(u.ChangeM2-(larger-aArea)) > 0.05 {
 				t.Errorf("unit IMPACT's lead area changes %.2f m², want %.2f", u.ChangeM2, larger-aArea)
+			}
+			if !sameFigures(u.LoadBefore, wantBefore) || u.LoadBefore.Cases < 1 || u.LoadBefore.Objects[objectLayer] < 1 {
+				t.Errorf("unit IMPACT's load before %+v, want grid %s's %+v with the case and the %s filed there", u.LoadBefore, a, wantBefore, objectLayer)
+			}
+			if !sameFigures(u.LoadAfter, wantAfter) {
+				t.Errorf("unit IMPACT's load after %+v, want draft grid %s's %+v", u.LoadAfter, largerCode, wantAfter)
+			}
+			if c := u.LoadChange; math.Abs(c.AreaM2-(u.LoadAfter.AreaM2-u.LoadBefore.AreaM2)) > 0.02 || c.Cases != u.LoadAfter.Cases-u.LoadBefore.Cases ||
+				c.Objects[objectLayer] != u.LoadAfter.Objects[objectLayer]-u.LoadBefore.Objects[objectLayer] {
+				t.Errorf("unit IMPACT's load change %+v is not after %+v less before %+v", c, u.LoadAfter, u.LoadBefore)
 			}
 		}
 	}

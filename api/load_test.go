@@ -35,9 +35,15 @@ type loadJSON struct {
 
 func (e *env) load(query, token string) loadJSON {
 	e.t.Helper()
-	r := e.do("GET", "/api/v1/grids/load?"+query, token, nil)
+	return e.loadAt("/api/v1/grids/load?"+query, token)
+}
+
+// loadAt reads a load report (of a region's live grids or of a draft's).
+func (e *env) loadAt(path, token string) loadJSON {
+	e.t.Helper()
+	r := e.do("GET", path, token, nil)
 	if r.status != 200 {
-		e.t.Fatalf("load %s: %d %s", query, r.status, r.body)
+		e.t.Fatalf("load %s: %d %s", path, r.status, r.body)
 	}
 	var l loadJSON
 	if err := json.Unmarshal(r.body, &l); err != nil {
@@ -79,9 +85,9 @@ func TestGridLoadBeijing(t *testing.T) {
 		           WHERE sd.code = @sd AND g.valid_to IS NULL),
 		u AS (SELECT ST_Union(geom) AS geom FROM g)
 		SELECT (SELECT count(*) FROM g), (SELECT sum(area_m2) FROM g),
-		       (SELECT COALESCE(sum(ST_Length(ST_Intersection(o.geom, u.geom)::geography)
-		                            - ST_Length(ST_Intersection(o.geom, ST_Boundary(u.geom))::geography) / 2), 0) FROM objects o, u
-		        WHERE o.layer IN ('street', 'alley') AND ST_Intersects(o.geom, u.geom)),
+		       (SELECT COALESCE(sum(ST_Length(ST_Intersection(o.geom, r.geom)::geography)
+		                            - ST_Length(ST_Intersection(o.geom, ST_Boundary(r.geom))::geography) / 2), 0) FROM objects o, regions r
+		        WHERE r.code = @sd AND o.layer IN ('street', 'alley') AND ST_Intersects(o.geom, r.geom)),
 		       (SELECT COALESCE(jsonb_object_agg(layer, n), '{}') FROM (SELECT o.layer, count(*) AS n FROM objects o, u
 		        WHERE ST_Intersects(ST_PointOnSurface(o.geom), u.geom) GROUP BY o.layer) x)
 		FROM u`, pgx.NamedArgs{"sd": sd}).Scan(&n, &area, &walk, &things); err != nil {
@@ -105,9 +111,11 @@ func TestGridLoadBeijing(t *testing.T) {
 	if math.Abs(sumArea-area) > 0.01*float64(n) {
 		t.Errorf("areas add up to %.1f m², the grids' stored areas to %.1f", sumArea, area)
 	}
-	// Not exact: a street a float's width beside a grid border is not
-	// recognised as on it (1.2% on this subdistrict).
-	if walk == 0 || math.Abs(sumWalk-walk) > walk*0.02 {
+	// The streets inside the subdistrict's outline (which its grids tile),
+	// not inside the union of the grids: that union keeps float-wide
+	// slivers between grids along the streets, on whose edges a street
+	// counts half (12% short on this subdistrict).
+	if walk == 0 || math.Abs(sumWalk-walk) > walk*0.005 {
 		t.Errorf("street and alley lengths add up to %.1f m, PostGIS over the subdistrict measures %.1f", sumWalk, walk)
 	}
 	for k, v := range things {

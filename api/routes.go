@@ -85,6 +85,7 @@ func (s *Server) register() {
 	v1.GET("/drafts/:id/impact", s.drafts.impact, planners)
 	v1.POST("/drafts/:id/publish", s.drafts.publish, planners)
 	v1.POST("/regions/:code/rollback", s.drafts.rollback, planners)
+	v1.GET("/drafts/:id/load", s.drafts.load, planners)
 
 	v1.GET("/rules", s.cover.listRules)
 	v1.POST("/rules", s.cover.createRule, planners)

@@ -113,4 +113,3 @@ func categoryNames(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
 	})
 	return names, err
 }
-

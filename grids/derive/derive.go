@@ -247,7 +247,7 @@ func (s *Store) ensureCommunities(ctx context.Context, subdistrict string, opt D
 		if err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = @code FOR UPDATE`, pgx.NamedArgs{"code": subdistrict}).Scan(&id); err != nil {
 			return err
 		}
-		if err := partition(ctx, tx, id, opt.CommunityTargetArea, []string{"street"}); err != nil {
+		if err := partition(ctx, tx, id, []string{"street"}, byArea(opt.CommunityTargetArea)); err != nil {
 			return err
 		}
 		codes, err := numberCells(ctx, tx, opt.CommunityTargetArea, func(i int) string {
@@ -296,7 +296,7 @@ func (s *Store) gridCommunity(ctx context.Context, community string, opt DeriveO
 		if existing > 0 && !opt.Replace {
 			return nil
 		}
-		if err := partition(ctx, tx, id, opt.TargetArea, []string{"street", "alley"}); err != nil {
+		if err := partition(ctx, tx, id, []string{"street", "alley"}, byArea(opt.TargetArea)); err != nil {
 			return err
 		}
 		codes, err := numberCells(ctx, tx, opt.TargetArea, func(i int) string { return fmt.Sprintf("%s%03d", community, i) })
@@ -325,14 +325,51 @@ func (s *Store) gridCommunity(ctx context.Context, community string, opt DeriveO
 	return made, replaced, err
 }
 
+// balance is what a partition evens out: the cells' area in m² (byArea),
+// or their load (byLoad, balance.go).
+type balance struct {
+	col    string  // the column of derive_cells balanced: area or load
+	target float64 // a cell's, in col's unit
+	// Cells over split times the target are cut (up to splitRounds times,
+	// as a cut piece can stay over it when the load is not spread evenly
+	// over the area); cells under under times it merge into a neighbour
+	// while both stay at most limit times it.
+	split, under, limit float64
+	splitRounds         int
+	// weigh fills the load of the cells that have none yet; nil for area.
+	weigh func(ctx context.Context, tx pgx.Tx) error
+}
+
+// pairLimit is the largest multiple of the target a small cell and its
+// neighbour may make to be offered as a merge: by load, any (pickByLoad
+// keeps to the limit where it can).
+func (b balance) pairLimit() float64 {
+	if b.weigh != nil {
+		return math.MaxFloat64
+	}
+	return b.limit
+}
+
+// byArea balances cells' areas, about target m² each.
+func byArea(target float64) balance {
+	return balance{col: "area", target: target, split: 3, under: 0.3, limit: 3, splitRounds: 1}
+}
+
+func (b balance) weighed(ctx context.Context, tx pgx.Tx) error {
+	if b.weigh == nil {
+		return nil
+	}
+	return b.weigh(ctx, tx)
+}
+
 // partition fills the temp table derive_cells with polygons that tile the
-// region exactly, about target m² each, along the given object layers.
-func partition(ctx context.Context, tx pgx.Tx, regionID int64, target float64, layers []string) error {
-	args := pgx.NamedArgs{"id": regionID, "layers": layers, "target": target}
+// region exactly along the given object layers, balanced as b says.
+func partition(ctx context.Context, tx pgx.Tx, regionID int64, layers []string, b balance) error {
+	args := pgx.NamedArgs{"id": regionID, "layers": layers}
 	_, err := tx.Exec(ctx, `
 		DROP TABLE IF EXISTS derive_cells;
 		CREATE TEMP TABLE derive_cells (
-			id serial PRIMARY KEY, code text, geom geometry(Polygon, 4326), area double precision) ON COMMIT DROP`)
+			id serial PRIMARY KEY, code text, geom geometry(Polygon, 4326), area double precision, load double precision) ON COMMIT DROP`)
 	if err != nil {
 		return err
 	}
@@ -371,22 +408,38 @@ func partition(ctx context.Context, tx pgx.Tx, regionID int64, target float64, l
 	if err != nil {
 		return err
 	}
-	if err := splitLarge(ctx, tx, target); err != nil {
+	if err := b.weighed(ctx, tx); err != nil {
 		return err
 	}
-	return mergeSmall(ctx, tx, target)
+	for range b.splitRounds {
+		cut, err := splitLarge(ctx, tx, b)
+		if err != nil {
+			return err
+		}
+		if err := b.weighed(ctx, tx); err != nil {
+			return err
+		}
+		if cut == 0 {
+			break
+		}
+	}
+	return mergeSmall(ctx, tx, b)
 }
 
-// splitLarge cuts cells over 3× the target into k pieces: the Voronoi cells
-// of the k-means centres of a lattice of points over the cell, clipped to
-// it. The clustering runs in Web Mercator, which is conformal, so pieces
-// come out about as wide as they are tall in metres; the lattice makes it
-// deterministic (the same data gives the same grids).
-func splitLarge(ctx context.Context, tx pgx.Tx, target float64) error {
-	_, err := tx.Exec(ctx, `
+// splitLarge cuts cells over b.split times the target into k pieces (k
+// the cell's multiple of the target): the Voronoi cells of the k-means
+// centres of a lattice of points over the cell, clipped to it. The
+// clustering runs in Web Mercator, which is conformal, so pieces come out
+// about as wide as they are tall in metres; the lattice makes it
+// deterministic (the same data gives the same grids). It returns how many
+// cells it cut; the pieces have no load until weighed.
+func splitLarge(ctx context.Context, tx pgx.Tx, b balance) (int, error) {
+	col := pgx.Identifier{b.col}.Sanitize()
+	var cut int
+	err := tx.QueryRow(ctx, `
 		WITH big AS (
-			SELECT id, geom, ST_Transform(geom, 3857) AS m, GREATEST(2, round(area / @target))::int AS k
-			FROM derive_cells WHERE area > 3 * @target),
+			SELECT id, geom, ST_Transform(geom, 3857) AS m, GREATEST(2, round(`+col+` / @target::float8))::int AS k
+			FROM derive_cells WHERE `+col+` > @split::float8 * @target::float8),
 		steps AS (
 			SELECT id, sqrt(ST_Area(m) / (k * 12.0)) AS step FROM big),
 		pts AS (
@@ -410,23 +463,36 @@ func splitLarge(ctx context.Context, tx pgx.Tx, target float64) error {
 			FROM cells c JOIN big b ON b.id = c.id
 			CROSS JOIN LATERAL ST_Dump(CASE WHEN ST_Within(c.v, b.geom) THEN c.v
 			                               ELSE ST_CollectionExtract(ST_Intersection(b.geom, c.v), 3) END) AS p),
-		gone AS (DELETE FROM derive_cells WHERE id IN (SELECT id FROM big))
-		INSERT INTO derive_cells (geom, area)
-		SELECT piece, ST_Area(piece::geography) FROM pieces WHERE NOT ST_IsEmpty(piece) AND ST_Area(piece) > 0`,
-		pgx.NamedArgs{"target": target})
-	return err
+		gone AS (DELETE FROM derive_cells WHERE id IN (SELECT id FROM big)),
+		made AS (
+			INSERT INTO derive_cells (geom, area)
+			SELECT piece, ST_Area(piece::geography) FROM pieces WHERE NOT ST_IsEmpty(piece) AND ST_Area(piece) > 0)
+		SELECT count(*) FROM big`,
+		pgx.NamedArgs{"target": b.target, "split": b.split}).Scan(&cut)
+	return cut, err
 }
 
-// mergeSmall merges each cell under 0.3× the target into the neighbour
-// sharing the longest border, as long as the result stays under 3×; rounds
-// repeat until nothing changes. Chains (a small cell into a small cell) are
-// resolved with union-find so that each round is one set of unions.
-func mergeSmall(ctx context.Context, tx pgx.Tx, target float64) error {
+// mergeCandidate is a neighbour a small cell may merge into.
+type mergeCandidate struct {
+	small, into   int64
+	wSmall, wInto float64 // their area or load
+	shared        float64 // the length of the border they share, in degrees
+	onStreet      bool    // that border runs along a street
+}
+
+// mergeSmall merges each cell under b.under times the target into a
+// neighbour, as long as the two stay at most b.limit times it; rounds
+// repeat until nothing changes. The neighbour is one whose shared border
+// is not a street (across a street only when nothing else is left); by
+// area, the one sharing the longest border, and chains (a small cell into
+// a small cell) are resolved with union-find so that each round is one set
+// of unions; by load, the one making the lightest cell, lightest small
+// cells first, no merged cell going over the limit (see pickByLoad).
+func mergeSmall(ctx context.Context, tx pgx.Tx, b balance) error {
+	col := pgx.Identifier{b.col}.Sanitize()
 	for round := 0; round < 12; round++ {
-		// Per small cell: the neighbour whose shared border is not a street,
-		// longest first; across a street only when nothing else is left.
 		rows, err := tx.Query(ctx, `
-			SELECT DISTINCT ON (s.id) s.id, n.id
+			SELECT s.id, n.id, s.`+col+`, n.`+col+`, x.shared, x.on_street
 			FROM derive_cells s
 			JOIN derive_cells n ON n.id <> s.id AND n.geom && s.geom AND ST_Intersects(n.geom, s.geom)
 			CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(s.geom, n.geom), 2) AS border) b
@@ -436,18 +502,31 @@ func mergeSmall(ctx context.Context, tx pgx.Tx, target float64) error {
 				               WHERE ST_DWithin(l.geom, ST_LineInterpolatePoint(
 				                   (SELECT d.geom FROM ST_Dump(ST_LineMerge(b.border)) d ORDER BY ST_Length(d.geom) DESC LIMIT 1), 0.5), 1e-9)
 				       ) AS on_street) x
-			WHERE s.area < 0.3 * @target AND x.shared > 0 AND s.area + n.area <= 3 * @target
-			ORDER BY s.id, x.on_street, x.shared DESC, n.id`, pgx.NamedArgs{"target": target})
+			WHERE s.`+col+` < @under::float8 * @target::float8 AND x.shared > 0 AND s.`+col+` + n.`+col+` <= @limit::float8 * @target::float8
+			ORDER BY s.id, x.on_street, x.shared DESC, n.id`, pgx.NamedArgs{"target": b.target, "under": b.under, "limit": b.pairLimit()})
+		if err != nil {
+			return err
+		}
+		cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (mergeCandidate, error) {
+			var c mergeCandidate
+			return c, r.Scan(&c.small, &c.into, &c.wSmall, &c.wInto, &c.shared, &c.onStreet)
+		})
 		if err != nil {
 			return err
 		}
 		type pair struct{ a, b int64 }
-		pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pair, error) {
-			var p pair
-			return p, r.Scan(&p.a, &p.b)
-		})
-		if err != nil {
-			return err
+		var pairs []pair
+		if b.weigh == nil {
+			// By area: each small cell's first candidate, in the order above.
+			for i, c := range cands {
+				if i == 0 || cands[i-1].small != c.small {
+					pairs = append(pairs, pair{c.small, c.into})
+				}
+			}
+		} else {
+			for _, c := range pickByLoad(cands, b.under*b.target, b.limit*b.target) {
+				pairs = append(pairs, pair{c.small, c.into})
+			}
 		}
 		if len(pairs) == 0 {
 			return nil
@@ -475,19 +554,25 @@ func mergeSmall(ctx context.Context, tx pgx.Tx, target float64) error {
 			ids = append(ids, id)
 			roots = append(roots, find(id))
 		}
+		// A merged cell's load is its parts' (load adds up); should the
+		// union fall apart into pieces, they are weighed afresh.
 		_, err = tx.Exec(ctx, `
 			WITH m AS (SELECT unnest(@ids::bigint[]) AS id, unnest(@roots::bigint[]) AS root),
 			groups AS (
-				SELECT m.root, ST_UnaryUnion(ST_Collect(c.geom)) AS g
+				SELECT m.root, ST_UnaryUnion(ST_Collect(c.geom)) AS g, sum(c.load) AS load
 				FROM m JOIN derive_cells c ON c.id = m.id GROUP BY m.root),
 			merged AS (
-				SELECT root, (ST_Dump(ST_CollectionExtract(
+				SELECT root, load + (SELECT load FROM derive_cells WHERE id = root) AS load, (ST_Dump(ST_CollectionExtract(
 					ST_UnaryUnion(ST_Collect(g, (SELECT geom FROM derive_cells WHERE id = root))), 3))).geom AS g
 				FROM groups),
 			gone AS (DELETE FROM derive_cells WHERE id IN (SELECT id FROM m UNION SELECT root FROM m))
-			INSERT INTO derive_cells (geom, area) SELECT g, ST_Area(g::geography) FROM merged`,
+			INSERT INTO derive_cells (geom, area, load)
+			SELECT g, ST_Area(g::geography), CASE WHEN count(*) OVER (PARTITION BY root) = 1 THEN load END FROM merged`,
 			pgx.NamedArgs{"ids": ids, "roots": roots})
 		if err != nil {
+			return err
+		}
+		if err := b.weighed(ctx, tx); err != nil {
 			return err
 		}
 	}
@@ -545,5 +630,5 @@ func numberCells(ctx context.Context, tx pgx.Tx, target float64, code func(int) 
 // grid: they are left in tx's temporary table derive_cells (geom, area),
 // for a planner's draft to take (grids/drafts). The next call replaces them.
 func Propose(ctx context.Context, tx pgx.Tx, communityID int64, target float64) error {
-	return partition(ctx, tx, communityID, target, []string{"street", "alley"})
+	return partition(ctx, tx, communityID, []string{"street", "alley"}, byArea(target))
 }

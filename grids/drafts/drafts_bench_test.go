@@ -3,8 +3,11 @@ package drafts_test
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/coverage"
@@ -83,4 +86,65 @@ func BenchmarkLiveCheckSubdistrict(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n), "grids")
+}
+
+// benchCity is the drafts store on the database CITYGRID_BENCH_DATABASE_URL
+// names (the 20,000-grid generated city with its cases, as in
+// docs/benchmarks.md; the benchmark writes its drafts there and discards
+// them), else on a fresh copy of the Beijing demo; with the subdistrict
+// whose number of live grids is nearest the issue's 500, and that number.
+func benchCity(b *testing.B) (*drafts.Store, string, int) {
+	ctx := context.Background()
+	var pool *pgxpool.Pool
+	if url := os.Getenv("CITYGRID_BENCH_DATABASE_URL"); url != "" {
+		p, err := db.Connect(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		pool = p
+	} else {
+		s, _, _ := beijing(b)
+		pool = s.Core().Pool()
+	}
+	var sd string
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT s.code, count(*) FROM regions s JOIN regions c ON c.parent_id = s.id
+		JOIN grids g ON g.community_id = c.id AND g.valid_to IS NULL
+		WHERE s.level = 'subdistrict' GROUP BY s.code ORDER BY abs(count(*) - 500), s.code LIMIT 1`).Scan(&sd, &n); err != nil {
+		b.Fatal(err)
+	}
+	return drafts.NewStore(grids.NewStore(pool, grids.DefaultCodeRules())), sd, n
+}
+
+// BenchmarkImpactDerivedSubdistrict computes the impact of a draft whose
+// whole subdistrict was redrawn by derive (every grid changes): the
+// heaviest impact a planner asks for.
+func BenchmarkImpactDerivedSubdistrict(b *testing.B) {
+	s, sd, n := benchCity(b)
+	ctx := context.Background()
+	by := grids.Principal{User: "bench"}
+	d, err := s.Create(ctx, by, sd, "bench impact")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if cur, err := s.Get(ctx, d.ID); err == nil {
+			s.Discard(ctx, d.ID, cur.ETag)
+		}
+	})
+	area := 10000.0
+	if d, err = s.Derive(ctx, by, d.ID, d.ETag, drafts.DeriveInput{TargetArea: &area}); err != nil {
+		b.Fatal(err)
+	}
+	var im drafts.Impact
+	b.ReportAllocs()
+	for b.Loop() {
+		if im, err = s.Impact(ctx, d.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n), "grids")
+	b.ReportMetric(float64(len(im.Cases)), "cases")
+	b.ReportMetric(float64(len(im.Objects)), "objects")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/cases"
+	"github.com/citygrid/citygrid/grids/load"
 )
 
 // Kinds of a grid in an impact, matched by code (a draft grid's origin_code
@@ -82,14 +83,23 @@ type ImpactItem struct {
 	After    *string `json:"grid_after"`
 }
 
-// ImpactUnit is a unit whose led area in the region changes when its
-// assignments are carried as proposed.
+// ImpactUnit is a unit whose led area or load in the region changes when
+// its assignments are carried as proposed.
 type ImpactUnit struct {
 	Code     string  `json:"code"`
 	Name     string  `json:"name"`
 	BeforeM2 float64 `json:"lead_area_before_m2"`
 	AfterM2  float64 `json:"lead_area_after_m2"`
 	ChangeM2 float64 `json:"change_m2"`
+	// The load figures (grids/load: area, street and alley length, objects
+	// by layer, cases of the last 90 days) of the grids the unit leads
+	// whose shape changes, live (LoadBefore), and of the draft grids those
+	// leads are carried to (LoadAfter); LoadChange is after less before.
+	// A draft grid the unit already leads for the same duty, unchanged,
+	// counts in neither.
+	LoadBefore load.Figures `json:"load_before"`
+	LoadAfter  load.Figures `json:"load_after"`
+	LoadChange load.Figures `json:"load_change"`
 }
 
 // Impact is what publishing a draft would change in the live city.
@@ -113,20 +123,44 @@ const impactWith = `WITH comm AS MATERIALIZED (
 		WHERE g.valid_to IS NULL AND g.community_id IN (SELECT id FROM comm)),
 	new AS MATERIALIZED (SELECT g.code, g.name, g.geom, g.area_m2, g.origin_code FROM draft_grids g WHERE g.draft_id = @id)`
 
-// gridAfterSQL is the grid that would hold point p once the draft is
-// published: the ownership rule (grids/ownership.go: the covering grid
-// with the smallest code) over the live grids outside the region and the
-// draft's grids. gridBeforeSQL is the same rule over the live grids.
-const (
-	gridBeforeSQL = `(SELECT g.code FROM grids g WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p) ORDER BY g.code COLLATE "C" LIMIT 1)`
-	gridAfterSQL  = `(SELECT z.code FROM (
-		SELECT g.code FROM grids g WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p) AND g.community_id NOT IN (SELECT id FROM comm)
+// itemsSQL lists the objects and the open cases whose grid differs
+// before and after the draft is published, by the ownership rule
+// (grids/ownership.go: a point's grid is the covering live grid with the
+// smallest code): before over the live grids, after over the live grids
+// outside the region and the draft's grids.
+//
+// Only a point inside a changed grid (its live or its draft geometry) can
+// change its grid, and every grid that may cover such a point overlaps a
+// changed grid's box: those grids (near) are each joined once to the
+// objects and cases they cover, grid by grid over their GiST indexes, and
+// each item's smallest code before and after is taken from the matches.
+// Looking up the grids of each item instead took three index searches an
+// item (a subdistrict redrawn whole: 0.35 s for its 4,500 objects, 0.75 s
+// for the 10,000 open cases of the 1.2 M-case city). One statement serves
+// both, so near is found once.
+const itemsSQL = `,
+	chg AS MATERIALIZED (SELECT geom FROM old WHERE code = ANY(@old_changed) UNION ALL SELECT geom FROM new WHERE code = ANY(@new_changed)),
+	near AS MATERIALIZED (
+		SELECT g.code, g.geom, false AS drafted, g.community_id IN (SELECT id FROM comm) AS inside FROM grids g
+		WHERE g.id IN (SELECT g.id FROM chg JOIN grids g ON g.valid_to IS NULL AND g.geom && chg.geom)
 		UNION ALL
-		SELECT n.code FROM draft_grids n WHERE n.draft_id = @id AND n.geom && m.p AND ST_Covers(n.geom, m.p)) z ORDER BY z.code COLLATE "C" LIMIT 1)`
-	// changedSQL is the geometries of the changed grids, before and after:
-	// only a point inside one of them can change its grid.
-	changedSQL = `chg AS MATERIALIZED (SELECT geom FROM old WHERE code = ANY(@old_changed) UNION ALL SELECT geom FROM new WHERE code = ANY(@new_changed))`
-)
+		SELECT n.code, n.geom, true, true FROM draft_grids n
+		WHERE n.id IN (SELECT n.id FROM chg JOIN draft_grids n ON n.draft_id = @id AND n.geom && chg.geom)),
+	obj AS (
+		SELECT x.id, x.layer, x.name, min(h.code COLLATE "C") FILTER (WHERE NOT h.drafted) AS before,
+		       min(h.code COLLATE "C") FILTER (WHERE h.drafted OR NOT h.inside) AS after
+		FROM near h JOIN objects x ON x.geom && h.geom AND ST_Covers(h.geom, citygrid_middle(x.geom))
+		GROUP BY x.id, x.layer, x.name),
+	kase AS (
+		SELECT x.id, x.code, x.status, x.grid_code, min(h.code COLLATE "C") FILTER (WHERE NOT h.drafted) AS before,
+		       min(h.code COLLATE "C") FILTER (WHERE h.drafted OR NOT h.inside) AS after
+		FROM near h JOIN cases x ON x.geom && h.geom AND ST_Covers(h.geom, x.geom)
+		WHERE x.status NOT IN ` + cases.FinalSQL + `
+		GROUP BY x.id, x.code, x.status, x.grid_code)
+	SELECT false, m.id, '', m.layer, m.name, '', NULL, m.before, m.after FROM obj m WHERE m.before IS DISTINCT FROM m.after
+	UNION ALL
+	SELECT true, m.id, m.code, '', '', m.status, m.grid_code, m.before, m.after FROM kase m WHERE m.before IS DISTINCT FROM m.after
+	ORDER BY 1, 2`
 
 // Impact compares a draft with the live layout of its region, in one
 // read-only snapshot: the grids added, removed and reshaped; the grid
@@ -183,22 +217,7 @@ func (s *Store) impact(ctx context.Context, tx pgx.Tx, id int64) (Impact, error)
 		if err := s.impactAssignments(ctx, tx, id, byCode, newArea, &im); err != nil {
 			return err
 		}
-		args := pgx.NamedArgs{"id": id, "old_changed": oldChanged, "new_changed": newChanged}
-		if im.Objects, err = impactItems(ctx, tx, `
-			SELECT o.id, '', o.layer, o.name, '', NULL, b.code, a.code
-			FROM (SELECT DISTINCT x.id FROM chg JOIN objects x ON x.geom && chg.geom AND ST_Covers(chg.geom, citygrid_middle(x.geom))) c
-			JOIN objects o ON o.id = c.id CROSS JOIN LATERAL (SELECT citygrid_middle(o.geom) AS p) m
-			LEFT JOIN LATERAL `+gridBeforeSQL+` b (code) ON true LEFT JOIN LATERAL `+gridAfterSQL+` a (code) ON true
-			WHERE b.code IS DISTINCT FROM a.code ORDER BY o.id`, args); err != nil {
-			return err
-		}
-		if im.Cases, err = impactItems(ctx, tx, `
-			SELECT k.id, k.code, '', '', k.status, k.grid_code, b.code, a.code
-			FROM (SELECT DISTINCT x.id, x.code, x.status, x.grid_code, x.geom FROM chg JOIN cases x ON x.geom && chg.geom AND ST_Covers(chg.geom, x.geom)
-			      WHERE x.status NOT IN `+cases.FinalSQL+`) k
-			CROSS JOIN LATERAL (SELECT k.geom AS p) m
-			LEFT JOIN LATERAL `+gridBeforeSQL+` b (code) ON true LEFT JOIN LATERAL `+gridAfterSQL+` a (code) ON true
-			WHERE b.code IS DISTINCT FROM a.code ORDER BY k.id`, args); err != nil {
+		if err := impactItems(ctx, tx, pgx.NamedArgs{"id": id, "old_changed": oldChanged, "new_changed": newChanged}, &im); err != nil {
 			return err
 		}
 		im.Summary["assignments"], im.Summary["objects"], im.Summary["cases"], im.Summary["units"] =
@@ -218,16 +237,21 @@ func (s *Store) impactGrids(ctx context.Context, tx pgx.Tx, id int64) ([]ImpactG
 		pairs AS MATERIALIZED (
 			SELECT o.code AS old_code, n.code AS new_code, ST_Area(ST_Intersection(o.geom, n.geom)::geography) AS m2
 			FROM old o JOIN new n ON o.geom && n.geom AND ST_Intersects(o.geom, n.geom)
-			WHERE o.code NOT IN (SELECT code FROM same) OR n.code NOT IN (SELECT code FROM same))
+			WHERE o.code NOT IN (SELECT code FROM same) OR n.code NOT IN (SELECT code FROM same)),
+		-- Each grid's shares, gathered once per grid: a subquery per row
+		-- scanned every pair for each grid (0.54 s of a subdistrict redrawn
+		-- whole, 900 grids and 2,700 pairs).
+		succ AS (SELECT old_code, json_agg(json_build_object('code', new_code, 'area_m2', m2) ORDER BY m2 DESC, new_code) AS shares
+		         FROM pairs WHERE m2 > 0.01 GROUP BY old_code),
+		pred AS (SELECT new_code, json_agg(json_build_object('code', old_code, 'area_m2', m2) ORDER BY m2 DESC, old_code) AS shares
+		         FROM pairs WHERE m2 > 0.01 GROUP BY new_code)
 		SELECT COALESCE(n.code, o.code),
 		       CASE WHEN o.code IS NULL THEN 'added' WHEN n.code IS NULL THEN 'removed'
 		            WHEN o.code IN (SELECT code FROM same) THEN 'unchanged' ELSE 'reshaped' END,
 		       COALESCE(n.name, o.name), o.version, COALESCE(o.area_m2, 0), COALESCE(n.area_m2, 0),
-		       COALESCE((SELECT json_agg(json_build_object('code', p.new_code, 'area_m2', p.m2) ORDER BY p.m2 DESC, p.new_code)
-		                 FROM pairs p WHERE p.old_code = o.code AND p.m2 > 0.01), '[]'),
-		       COALESCE((SELECT json_agg(json_build_object('code', p.old_code, 'area_m2', p.m2) ORDER BY p.m2 DESC, p.old_code)
-		                 FROM pairs p WHERE p.new_code = n.code AND p.m2 > 0.01), '[]')
+		       COALESCE(succ.shares, '[]'), COALESCE(pred.shares, '[]')
 		FROM old o FULL JOIN new n ON n.origin_code = o.code
+		LEFT JOIN succ ON succ.old_code = o.code LEFT JOIN pred ON pred.new_code = n.code
 		ORDER BY 1`, pgx.NamedArgs{"id": id})
 	if err != nil {
 		return nil, err
@@ -303,8 +327,27 @@ func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCo
 		name          string
 		before, after float64
 		carried       map[[2]string]bool // (theme, draft grid) already counted
+		// The grids whose load the unit leads before and after, changed
+		// ones only (see ImpactUnit), by code.
+		loadBefore, loadAfter []string
+		loadCarried           map[[2]string]bool
 	}
 	units := map[string]*unitSum{}
+	unitOf := func(a ImpactAssignment) *unitSum {
+		u := units[a.Unit]
+		if u == nil {
+			u = &unitSum{name: a.UnitName, carried: map[[2]string]bool{}, loadCarried: map[[2]string]bool{}}
+			units[a.Unit] = u
+		}
+		return u
+	}
+	// A lead on an unchanged grid counts its load before and after alike:
+	// a lead carried onto that grid for the same duty adds none.
+	for _, a := range all {
+		if a.Role == "lead" && byCode[a.Grid].Kind == Unchanged {
+			unitOf(a).loadCarried[[2]string{a.Theme, a.Grid}] = true
+		}
+	}
 	for _, a := range all {
 		g := byCode[a.Grid]
 		var to *Share
@@ -312,16 +355,19 @@ func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCo
 			to = &g.successorsAll[0]
 		}
 		if a.Role == "lead" {
-			u := units[a.Unit]
-			if u == nil {
-				u = &unitSum{name: a.UnitName, carried: map[[2]string]bool{}}
-				units[a.Unit] = u
-			}
+			u := unitOf(a)
 			u.before += g.AreaBeforeM2
 			if to != nil && !u.carried[[2]string{a.Theme, to.Code}] {
 				// Two leads carried to one merged grid lead it once.
 				u.carried[[2]string{a.Theme, to.Code}] = true
 				u.after += newArea[to.Code]
+			}
+			if g.Kind != Unchanged {
+				u.loadBefore = append(u.loadBefore, g.Code)
+				if to != nil && !u.loadCarried[[2]string{a.Theme, to.Code}] {
+					u.loadCarried[[2]string{a.Theme, to.Code}] = true
+					u.loadAfter = append(u.loadAfter, to.Code)
+				}
 			}
 		}
 		if g.Kind == Unchanged {
@@ -345,24 +391,84 @@ func (s *Store) impactAssignments(ctx context.Context, tx pgx.Tx, id int64, byCo
 		}
 		im.Assignments = append(im.Assignments, a)
 	}
+	var oldCodes, newCodes []string
+	for _, u := range units {
+		oldCodes = append(oldCodes, u.loadBefore...)
+		newCodes = append(newCodes, u.loadAfter...)
+	}
+	oldLoad, err := measure(ctx, tx, `SELECT code, geom FROM grids WHERE valid_to IS NULL AND code = ANY(@codes)`, pgx.NamedArgs{"codes": oldCodes})
+	if err != nil {
+		return err
+	}
+	newLoad, err := measure(ctx, tx, `SELECT code, geom FROM draft_grids WHERE draft_id = @id AND code = ANY(@codes)`, pgx.NamedArgs{"id": id, "codes": newCodes})
+	if err != nil {
+		return err
+	}
 	for code, u := range units {
-		if math.Abs(u.after-u.before) >= 0.01 {
-			im.Units = append(im.Units, ImpactUnit{Code: code, Name: u.name, BeforeM2: round2(u.before), AfterM2: round2(u.after), ChangeM2: round2(u.after - u.before)})
+		iu := ImpactUnit{Code: code, Name: u.name, BeforeM2: round2(u.before), AfterM2: round2(u.after), ChangeM2: round2(u.after - u.before)}
+		for _, c := range u.loadBefore {
+			iu.LoadBefore.Add(oldLoad[c])
+		}
+		for _, c := range u.loadAfter {
+			iu.LoadAfter.Add(newLoad[c])
+		}
+		iu.LoadChange = iu.LoadAfter.Minus(iu.LoadBefore)
+		iu.LoadBefore, iu.LoadAfter, iu.LoadChange = roundFigures(iu.LoadBefore), roundFigures(iu.LoadAfter), roundFigures(iu.LoadChange)
+		if math.Abs(u.after-u.before) >= 0.01 || !iu.LoadChange.Zero() {
+			im.Units = append(im.Units, iu)
 		}
 	}
 	sort.Slice(im.Units, func(i, j int) bool { return im.Units[i].Code < im.Units[j].Code })
 	return nil
 }
 
-func impactItems(ctx context.Context, tx pgx.Tx, sql string, args pgx.NamedArgs) ([]ImpactItem, error) {
-	rows, err := tx.Query(ctx, impactWith+`, `+changedSQL+` `+sql, args)
+// measure is the load figures (grids/load) of the grids shapesSQL
+// selects, by code; none for no codes.
+func measure(ctx context.Context, tx pgx.Tx, shapesSQL string, args pgx.NamedArgs) (map[string]load.Figures, error) {
+	out := map[string]load.Figures{}
+	if codes, _ := args["codes"].([]string); len(codes) == 0 {
+		return out, nil
+	}
+	r, err := load.Measure(ctx, tx, shapesSQL, args, load.Options{})
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ImpactItem, error) {
+	for _, g := range r.Grids {
+		out[g.Code] = g.Figures
+	}
+	return out, nil
+}
+
+// roundFigures rounds lengths and areas to the centimetre, as the rest of
+// the impact, and gives an empty layer count rather than none.
+func roundFigures(f load.Figures) load.Figures {
+	f.AreaM2, f.StreetM, f.AlleyM = round2(f.AreaM2), round2(f.StreetM), round2(f.AlleyM)
+	if f.Objects == nil {
+		f.Objects = map[string]int{}
+	}
+	return f
+}
+
+// impactItems fills the impact's objects and cases (itemsSQL).
+func impactItems(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, im *Impact) error {
+	rows, err := tx.Query(ctx, impactWith+itemsSQL, args)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var isCase bool
 		var it ImpactItem
-		return it, r.Scan(&it.ID, &it.Code, &it.Layer, &it.Name, &it.Status, &it.Reported, &it.Before, &it.After)
-	})
+		if err := rows.Scan(&isCase, &it.ID, &it.Code, &it.Layer, &it.Name, &it.Status, &it.Reported, &it.Before, &it.After); err != nil {
+			return err
+		}
+		if isCase {
+			im.Cases = append(im.Cases, it)
+		} else {
+			im.Objects = append(im.Objects, it)
+		}
+	}
+	return rows.Err()
 }
 
 // ImpactGeoJSON writes the changed areas of a draft as a GeoJSON

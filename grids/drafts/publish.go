@@ -129,6 +129,10 @@ var warningKinds = map[string]bool{"too_small": true, "too_large": true}
 // live layout moved since the draft was made, the draft check run (422 on
 // an error), then the grids, their lineage, the grid assignments and the
 // open cases written as the impact says, and the draft marked published.
+// gridBeforeSQL is the live grid that holds point m.p by the ownership
+// rule (grids/ownership.go: the covering grid with the smallest code).
+const gridBeforeSQL = `(SELECT g.code FROM grids g WHERE g.valid_to IS NULL AND g.geom && m.p AND ST_Covers(g.geom, m.p) ORDER BY g.code COLLATE "C" LIMIT 1)`
+
 func (s *Store) Publish(ctx context.Context, by grids.Principal, id int64, etag string, opt PublishOptions) (Published, error) {
 	var out Published
 	err := s.core.Tx(ctx, func(tx pgx.Tx) error {

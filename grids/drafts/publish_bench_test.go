@@ -17,12 +17,12 @@ import (
 	"github.com/citygrid/citygrid/internal/db"
 )
 
-// benchCity opens the database CITYGRID_BENCH_DATABASE_URL names: a
+// benchWritableCity opens the database CITYGRID_BENCH_DATABASE_URL names: a
 // generated city (`citygrid demo generated --grids 20000`) migrated by
 // this build. Every run of the publish benchmark writes to it (a publish
 // per iteration), so it must be a database of one's own, never a shared
 // one. Without the variable the benchmark is skipped.
-func benchCity(b *testing.B) *pgxpool.Pool {
+func benchWritableCity(b *testing.B) *pgxpool.Pool {
 	url := os.Getenv("CITYGRID_BENCH_DATABASE_URL")
 	if url == "" {
 		b.Skip("CITYGRID_BENCH_DATABASE_URL names no benchmark city (it writes to it: use a database of your own)")
@@ -128,7 +128,7 @@ func prepare(b *testing.B, ctx context.Context, s *drafts.Store, pool *pgxpool.P
 // the new grid after the publish's commit: a resolver on its own pool,
 // fed by the change listener as `citygrid serve` is (refresh-ms).
 func BenchmarkPublishSubdistrict(b *testing.B) {
-	pool := benchCity(b)
+	pool := benchWritableCity(b)
 	ctx := context.Background()
 	s := drafts.NewStore(grids.NewStore(pool, grids.DefaultCodeRules()))
 	var sd string

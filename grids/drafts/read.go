@@ -3,11 +3,13 @@ package drafts
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citygrid/citygrid/grids"
 	"github.com/citygrid/citygrid/grids/coverage"
+	"github.com/citygrid/citygrid/grids/load"
 )
 
 // WriteGrids writes a draft's grids as a GeoJSON FeatureCollection: code,
@@ -81,4 +83,35 @@ func source(ctx context.Context, q grids.Querier, id int64) (*coverage.GridSourc
 		Args:       pgx.NamedArgs{"src_draft": id},
 		Duplicates: dups,
 	}, nil
+}
+
+// Load measures a draft's grids (grids/load) and scores them against the
+// live grids of its region (load.Report.ScoreAgainst): 1 is the load the
+// region's average grid carries today, the unit of derive's target_load;
+// the flags compare the draft's grids with their own median. A region
+// without live grids leaves the draft scored against its own means.
+func (s *Store) Load(ctx context.Context, id int64, opt load.Options) (load.Report, error) {
+	if opt.Until.IsZero() {
+		opt.Until = time.Now()
+	}
+	var r load.Report
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		d, err := s.get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		live, err := load.Region(ctx, tx, d.Region, opt)
+		if err != nil {
+			return err
+		}
+		if r, err = load.Measure(ctx, tx, `SELECT code, geom FROM draft_grids WHERE draft_id = @draft`, pgx.NamedArgs{"draft": id}, opt); err != nil {
+			return err
+		}
+		if len(live.Grids) > 0 {
+			r.ScoreAgainst(live.Mean)
+		}
+		r.Region = d.Region
+		return nil
+	})
+	return r, err
 }
