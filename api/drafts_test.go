@@ -142,7 +142,7 @@ func TestDraftsBeijing(t *testing.T) {
 	routes := [][2]string{{"GET", "/api/v1/drafts"}, {"POST", "/api/v1/drafts"}, {"GET", path}, {"PATCH", path}, {"DELETE", path},
 		{"GET", path + "/grids"}, {"POST", path + "/grids"}, {"PUT", path + "/grids/x"}, {"DELETE", path + "/grids/x"},
 		{"POST", path + "/split"}, {"POST", path + "/merge"}, {"POST", path + "/derive"}, {"POST", path + "/undo"},
-		{"GET", path + "/steps"}, {"GET", path + "/check"}, {"GET", path + "/impact"}, {"GET", path + "/load"}}
+		{"GET", path + "/steps"}, {"GET", path + "/check"}, {"GET", path + "/impact"}, {"GET", path + "/load"}, {"POST", path + "/publish"}}
 	for _, rt := range routes {
 		if r := e.draftCall(rt[0], rt[1], dispatcher, etag, map[string]any{}); r.status != 403 {
 			t.Errorf("dispatcher %s %s: %d", rt[0], rt[1], r.status)
