@@ -68,18 +68,8 @@ func weighCells(ctx context.Context, tx pgx.Tx, norm load.Measures, opt load.Opt
 // already chosen, within limit where one is; a cell that has reached
 // under (by an earlier merge into it) merges no further this round.
 func pickByLoad(cands []mergeCandidate, under, limit float64) []mergeCandidate {
-	parent := map[int64]int64{}
+	sets := unionFind{}
 	weight := map[int64]float64{}
-	var find func(int64) int64
-	find = func(x int64) int64 {
-		p, ok := parent[x]
-		if !ok || p == x {
-			return x
-		}
-		r := find(p)
-		parent[x] = r
-		return r
-	}
 	bySmall := map[int64][]mergeCandidate{}
 	var smalls []int64
 	for _, c := range cands {
@@ -97,7 +87,7 @@ func pickByLoad(cands []mergeCandidate, under, limit float64) []mergeCandidate {
 	})
 	var picked []mergeCandidate
 	for _, s := range smalls {
-		rs := find(s)
+		rs := sets.find(s)
 		if weight[rs] >= under {
 			continue
 		}
@@ -110,7 +100,7 @@ func pickByLoad(cands []mergeCandidate, under, limit float64) []mergeCandidate {
 		var bestOver bool
 		for i := range bySmall[s] {
 			c := &bySmall[s][i]
-			rn := find(c.into)
+			rn := sets.find(c.into)
 			w := weight[rs] + weight[rn]
 			if rn == rs {
 				continue
@@ -121,9 +111,7 @@ func pickByLoad(cands []mergeCandidate, under, limit float64) []mergeCandidate {
 			}
 		}
 		if best != nil {
-			rn := find(best.into)
-			parent[rs] = rn
-			weight[rn] = bestW
+			weight[sets.union(rs, best.into)] = bestW
 			picked = append(picked, *best)
 		}
 	}

@@ -472,6 +472,29 @@ func splitLarge(ctx context.Context, tx pgx.Tx, b balance) (int, error) {
 	return cut, err
 }
 
+// unionFind groups cells merged together: each merged cell's parent, up to
+// the group's root (a cell never merged has no entry).
+type unionFind map[int64]int64
+
+func (u unionFind) find(x int64) int64 {
+	p, ok := u[x]
+	if !ok || p == x {
+		return x
+	}
+	r := u.find(p)
+	u[x] = r
+	return r
+}
+
+// union joins a's group into b's and returns the root of both.
+func (u unionFind) union(a, b int64) int64 {
+	ra, rb := u.find(a), u.find(b)
+	if ra != rb {
+		u[ra] = rb
+	}
+	return rb
+}
+
 // mergeCandidate is a neighbour a small cell may merge into.
 type mergeCandidate struct {
 	small, into   int64
@@ -531,28 +554,15 @@ func mergeSmall(ctx context.Context, tx pgx.Tx, b balance) error {
 		if len(pairs) == 0 {
 			return nil
 		}
-		parent := map[int64]int64{}
-		var find func(int64) int64
-		find = func(x int64) int64 {
-			p, ok := parent[x]
-			if !ok || p == x {
-				return x
-			}
-			r := find(p)
-			parent[x] = r
-			return r
-		}
+		sets := unionFind{}
 		for _, p := range pairs {
-			ra, rb := find(p.a), find(p.b)
-			if ra != rb {
-				parent[ra] = rb
-			}
+			sets.union(p.a, p.b)
 		}
-		ids := make([]int64, 0, len(parent))
-		roots := make([]int64, 0, len(parent))
-		for id := range parent {
+		ids := make([]int64, 0, len(sets))
+		roots := make([]int64, 0, len(sets))
+		for id := range sets {
 			ids = append(ids, id)
-			roots = append(roots, find(id))
+			roots = append(roots, sets.find(id))
 		}
 		// A merged cell's load is its parts' (load adds up); should the
 		// union fall apart into pieces, they are weighed afresh.
