@@ -107,14 +107,21 @@ func benchCity(b *testing.B) (*drafts.Store, string, int) {
 		s, _, _ := beijing(b)
 		pool = s.Core().Pool()
 	}
+	sd, n := subdistrictOf500(b, pool)
+	return drafts.NewStore(grids.NewStore(pool, grids.DefaultCodeRules())), sd, n
+}
+
+// subdistrictOf500 is the subdistrict whose live grid count is closest to
+// 500, the size the issue's targets name, with that count.
+func subdistrictOf500(b *testing.B, pool *pgxpool.Pool) (string, int) {
 	var sd string
 	var n int
-	if err := pool.QueryRow(ctx, `SELECT s.code, count(*) FROM regions s JOIN regions c ON c.parent_id = s.id
+	if err := pool.QueryRow(context.Background(), `SELECT s.code, count(*) FROM regions s JOIN regions c ON c.parent_id = s.id
 		JOIN grids g ON g.community_id = c.id AND g.valid_to IS NULL
 		WHERE s.level = 'subdistrict' GROUP BY s.code ORDER BY abs(count(*) - 500), s.code LIMIT 1`).Scan(&sd, &n); err != nil {
 		b.Fatal(err)
 	}
-	return drafts.NewStore(grids.NewStore(pool, grids.DefaultCodeRules())), sd, n
+	return sd, n
 }
 
 // BenchmarkImpactDerivedSubdistrict computes the impact of a draft whose

@@ -131,13 +131,7 @@ func BenchmarkPublishSubdistrict(b *testing.B) {
 	pool := benchWritableCity(b)
 	ctx := context.Background()
 	s := drafts.NewStore(grids.NewStore(pool, grids.DefaultCodeRules()))
-	var sd string
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT s.code, count(*) FROM regions s JOIN regions c ON c.parent_id = s.id
-		JOIN grids g ON g.community_id = c.id AND g.valid_to IS NULL
-		WHERE s.level = 'subdistrict' GROUP BY s.code ORDER BY abs(count(*) - 500), s.code LIMIT 1`).Scan(&sd, &n); err != nil {
-		b.Fatal(err)
-	}
+	sd, n := subdistrictOf500(b, pool)
 	// The second server: its own pool, index and listener.
 	other, err := db.Connect(ctx, pool.Config().ConnString())
 	if err != nil {
