@@ -189,50 +189,21 @@ func sortKey(sort string) (expr, dir string, ok bool) {
 // with its indexes, takes longer than running it, and a queue's queries
 // repeat with other values all day.
 func (s *Store) List(ctx context.Context, p grids.Principal, q ListQuery) (ListPage, error) {
-	var out ListPage
-	err := s.readGeneric(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = s.list(ctx, tx, p, q)
-		return err
-	})
-	return out, err
-}
-
-// readGeneric runs fn in a read-only transaction on generic plans (the
-// pool's default is custom plans, which PostGIS bounding boxes need) and
-// without parallel workers: a list is one of many small statements at
-// once, and a generic plan's guesses chose a parallel sort of every
-// overdue case of a district (12 ms, and the workers' CPU) over the index
-// that stops at the page (0.3 ms).
-func (s *Store) readGeneric(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
-}
-
-func (s *Store) list(ctx context.Context, tx pgx.Tx, p grids.Principal, q ListQuery) (ListPage, error) {
 	out := ListPage{Items: []Case{}, Counts: map[Status]int{}, Limit: q.Limit}
 	now := time.Now()
 	var keys []time.Time
-	err := s.page(ctx, tx, p, &q, caseColumns, caseJoins, func(rows pgx.Rows) error {
-		var c Case
-		var key time.Time
-		if err := scanCase(withExtra(rows, &key), &c); err != nil {
-			return err
-		}
-		s.seeAs(p, &c, now)
-		out.Items = append(out.Items, c)
-		keys = append(keys, key)
-		return nil
+	err := s.readGeneric(ctx, false, func(b *pgx.Batch) error {
+		return s.page(ctx, b, p, &q, caseColumns, caseJoins, func(rows pgx.Rows) error {
+			var c Case
+			var key time.Time
+			if err := scanCase(withExtra(rows, &key), &c); err != nil {
+				return err
+			}
+			s.seeAs(p, &c, now)
+			out.Items = append(out.Items, c)
+			keys = append(keys, key)
+			return nil
+		}, &out.Total, out.Counts)
 	})
 	if err != nil {
 		return out, err
@@ -241,19 +212,41 @@ func (s *Store) list(ctx context.Context, tx pgx.Tx, p grids.Principal, q ListQu
 		out.Items = out.Items[:q.Limit]
 		out.NextCursor = cursorOf(keys[q.Limit-1], out.Items[q.Limit-1].id)
 	}
-	out.Total, err = q.counts(ctx, tx, p, out.Counts)
-	return out, err
+	return out, nil
+}
+
+// readGeneric sends what queue adds to a batch in one round trip, its
+// statements in one implicit transaction on generic plans (the pool's
+// default is custom plans, which PostGIS bounding boxes need) and without
+// parallel workers: a list is one of many small statements at once, and a
+// generic plan's guesses chose a parallel sort of every overdue case of a
+// district (12 ms, and the workers' CPU) over the index that stops at the
+// page (0.3 ms). noBitmaps turns bitmap scans off as well (see Points).
+// The settings are set_config(…, true) in the batch's first statement, so
+// they cost no round trip of their own and end with the batch.
+func (s *Store) readGeneric(ctx context.Context, noBitmaps bool, queue func(*pgx.Batch) error) error {
+	b := &pgx.Batch{}
+	settings := `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('max_parallel_workers_per_gather', '0', true)`
+	if noBitmaps {
+		settings += `, set_config('enable_bitmapscan', 'off', true)`
+	}
+	b.Queue(settings)
+	if err := queue(b); err != nil {
+		return err
+	}
+	return s.pool.SendBatch(ctx, b).Close()
 }
 
 // page checks and resolves the query (its counts read the region's level
-// Resolve sets), then reads its page (one row more
-// than the limit, to know whether another page follows) as cols over the
-// case c and joins, each row followed by its sort key, and calls scan
-// for each. The page's rows are chosen over cases alone, narrow (id,
-// report time, sort key), and only they are joined to what the reader
-// shows: a box or a queue may match thousands.
-func (s *Store) page(ctx context.Context, tx pgx.Tx, p grids.Principal, q *ListQuery, cols, joins string, scan func(pgx.Rows) error) error {
-	sel, dir, args, err := q.resolvedPage(ctx, tx, p, "c.id, c.reported_at")
+// Resolve sets), then queues its page (one row more than the limit, to
+// know whether another page follows) as cols over the case c and joins,
+// each row followed by its sort key, for scan, and the counts of the
+// whole filtered set (see counts) into total and counts. The page's rows
+// are chosen over cases alone, narrow (id, report time, sort key), and
+// only they are joined to what the reader shows: a box or a queue may
+// match thousands.
+func (s *Store) page(ctx context.Context, b *pgx.Batch, p grids.Principal, q *ListQuery, cols, joins string, scan func(pgx.Rows) error, total *int, counts map[Status]int) error {
+	sel, dir, args, err := q.resolvedPage(ctx, s.pool, p, "c.id, c.reported_at")
 	if err != nil {
 		return err
 	}
@@ -261,9 +254,11 @@ func (s *Store) page(ctx context.Context, tx pgx.Tx, p grids.Principal, q *ListQ
 	// plain join on (id, reported_at) a generic plan expects one row for
 	// the whole page and joins the names to it by scanning grids and
 	// regions for each row (230 ms for a month of a category).
-	return scanRows(tx.Query(ctx, `SELECT `+cols+`, p.sort_key FROM (`+sel+`) p
+	b.Queue(`SELECT `+cols+`, p.sort_key FROM (`+sel+`) p
 		CROSS JOIN LATERAL (SELECT * FROM cases c WHERE c.id = p.id AND c.reported_at = p.reported_at LIMIT 1) c`+joins+
-		fmt.Sprintf(` ORDER BY p.sort_key %s, p.id %s`, dir, dir), args))(scan)
+		fmt.Sprintf(` ORDER BY p.sort_key %s, p.id %s`, dir, dir), args).Query(scanEach(scan))
+	q.counts(b, p, total, counts)
+	return nil
 }
 
 // widePage is page for readers of a few columns of cases alone: inner
@@ -274,22 +269,24 @@ func (s *Store) page(ctx context.Context, tx pgx.Tx, p grids.Principal, q *ListQ
 // again) than reading the few columns of every candidate as the page is
 // chosen (about 2 µs a candidate: 9 ms against 18 ms for the map of a
 // dense 2 km box).
-func (s *Store) widePage(ctx context.Context, tx pgx.Tx, p grids.Principal, q *ListQuery, inner, outer string, scan func(pgx.Rows) error) error {
-	sel, dir, args, err := q.resolvedPage(ctx, tx, p, inner)
+func (s *Store) widePage(ctx context.Context, b *pgx.Batch, p grids.Principal, q *ListQuery, inner, outer string, scan func(pgx.Rows) error, total *int, counts map[Status]int) error {
+	sel, dir, args, err := q.resolvedPage(ctx, s.pool, p, inner)
 	if err != nil {
 		return err
 	}
-	return scanRows(tx.Query(ctx, `SELECT `+outer+`, p.sort_key FROM (`+sel+`) p`+
-		fmt.Sprintf(` ORDER BY p.sort_key %s, p.id %s`, dir, dir), args))(scan)
+	b.Queue(`SELECT `+outer+`, p.sort_key FROM (`+sel+`) p`+
+		fmt.Sprintf(` ORDER BY p.sort_key %s, p.id %s`, dir, dir), args).Query(scanEach(scan))
+	q.counts(b, p, total, counts)
+	return nil
 }
 
-// resolvedPage checks and resolves the query and answers its page's
-// statement over cols (pageSQL) with its arguments.
-func (q *ListQuery) resolvedPage(ctx context.Context, tx pgx.Tx, p grids.Principal, cols string) (string, string, pgx.NamedArgs, error) {
+// resolvedPage checks and resolves the query (Resolve) and answers its
+// page's statement over cols (pageSQL) with its arguments.
+func (q *ListQuery) resolvedPage(ctx context.Context, db grids.Querier, p grids.Principal, cols string) (string, string, pgx.NamedArgs, error) {
 	if err := q.Check(); err != nil {
 		return "", "", nil, err
 	}
-	if err := q.Resolve(ctx, tx); err != nil {
+	if err := q.Resolve(ctx, db); err != nil {
 		return "", "", nil, err
 	}
 	args := pgx.NamedArgs{"limit": q.Limit + 1}
@@ -297,13 +294,9 @@ func (q *ListQuery) resolvedPage(ctx context.Context, tx pgx.Tx, p grids.Princip
 	return sel, dir, args, err
 }
 
-// scanRows calls scan for each row of a query's answer.
-func scanRows(rows pgx.Rows, err error) func(scan func(pgx.Rows) error) error {
-	return func(scan func(pgx.Rows) error) error {
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
+// scanEach calls scan for each row of a query's answer.
+func scanEach(scan func(pgx.Rows) error) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
 		for rows.Next() {
 			if err := scan(rows); err != nil {
 				return err
@@ -380,10 +373,10 @@ func (q *ListQuery) pageSQL(p grids.Principal, args pgx.NamedArgs, cols string) 
 		LIMIT @limit`, dir, nil
 }
 
-// counts adds the counts per status of the whole filtered set (the status
-// filter aside; only open statuses without a time window) to counts, and
-// answers how many of them the status filter keeps.
-func (q *ListQuery) counts(ctx context.Context, tx pgx.Tx, p grids.Principal, counts map[Status]int) (int, error) {
+// counts queues the counts per status of the whole filtered set (the
+// status filter aside; only open statuses without a time window) into
+// counts, and into total how many of them the status filter keeps.
+func (q *ListQuery) counts(b *pgx.Batch, p grids.Principal, total *int, counts map[Status]int) {
 	cargs := pgx.NamedArgs{}
 	cwhere := q.where(p, cargs, false)
 	if q.From == nil {
@@ -394,24 +387,18 @@ func (q *ListQuery) counts(ctx context.Context, tx pgx.Tx, p grids.Principal, co
 		}
 		cwhere += `c.status NOT IN ` + FinalSQL
 	}
-	rows, err := tx.Query(ctx, `SELECT c.status, count(*) FROM cases c`+cwhere+` GROUP BY c.status`, cargs)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	total := 0
-	for rows.Next() {
+	b.Queue(`SELECT c.status, count(*) FROM cases c`+cwhere+` GROUP BY c.status`, cargs).Query(func(rows pgx.Rows) error {
 		var st Status
 		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return 0, err
-		}
-		counts[st] = n
-		if len(q.Status) == 0 || slices.Contains(q.Status, st) {
-			total += n
-		}
-	}
-	return total, rows.Err()
+		_, err := pgx.ForEachRow(rows, []any{&st, &n}, func() error {
+			counts[st] = n
+			if len(q.Status) == 0 || slices.Contains(q.Status, st) {
+				*total += n
+			}
+			return nil
+		})
+		return err
+	})
 }
 
 // extraRow appends one more scan target to a row's columns.

@@ -37,7 +37,7 @@ type PointPage struct {
 // pointColumns are what a point and its clock read, over the case c as
 // the page is chosen; pointOuter reads them from the page p in the order
 // Points scans them. The unit's code is looked up for the page's rows
-// only, the category's name in Go from the few categories: joined, a
+// only, the category's name in Go from the locate snapshot's categories: joined, a
 // generic plan hashed the categories again for each of a thousand rows
 // (14 ms of 22), and a subquery per row scanned them (24 ms).
 const (
@@ -53,24 +53,16 @@ const (
 // cost of full cases (a map asks for a thousand at a time).
 func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (PointPage, error) {
 	out := PointPage{Items: []Point{}, Counts: map[Status]int{}}
-	err := s.readGeneric(ctx, func(tx pgx.Tx) error {
-		if q.BBox != nil {
-			// A generic plan cannot tell that the map's box is small: it
-			// ANDs the box index with a bitmap of the whole month's report
-			// times (187,000 rows, 22 ms) unless bitmaps are off; the box
-			// index alone reads the month's few thousand candidates.
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_bitmapscan = off`); err != nil {
-				return err
-			}
-		}
-		names, err := categoryNames(ctx, tx)
-		if err != nil {
-			return err
-		}
-		now := time.Now()
-		var keys []time.Time
-		var ids []int64
-		err = s.widePage(ctx, tx, p, &q, pointColumns, pointOuter, func(rows pgx.Rows) error {
+	snap := s.resolver.Snapshot() // the categories' names
+	now := time.Now()
+	var keys []time.Time
+	var ids []int64
+	// A generic plan cannot tell that the map's box is small: it ANDs the
+	// box index with a bitmap of the whole month's report times (187,000
+	// rows, 22 ms) unless bitmaps are off; the box index alone reads the
+	// month's few thousand candidates.
+	err := s.readGeneric(ctx, q.BBox != nil, func(b *pgx.Batch) error {
+		return s.widePage(ctx, b, p, &q, pointColumns, pointOuter, func(rows pgx.Rows) error {
 			var c Case // the clock's fields, for the deadline flags
 			var pt Point
 			var key time.Time
@@ -79,37 +71,22 @@ func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (Poi
 				&c.limitHours, &c.limitDays, &c.spentS, &c.clockFrom, &c.HandledOnTime, &c.DispatchedAt, &key); err != nil {
 				return err
 			}
-			pt.CategoryName = names[pt.Category]
+			if r, ok := snap.Category(pt.Category); ok {
+				pt.CategoryName = r.Name
+			}
 			s.clockState(&c, now)
 			pt.Status, pt.Deadline, pt.Overdue, pt.Warning = c.Status, c.Deadline, c.Overdue, c.Warning
 			out.Items = append(out.Items, pt)
 			keys, ids = append(keys, key), append(ids, c.id)
 			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if len(out.Items) > q.Limit {
-			out.Items = out.Items[:q.Limit]
-			out.NextCursor = cursorOf(keys[q.Limit-1], ids[q.Limit-1])
-		}
-		out.Total, err = q.counts(ctx, tx, p, out.Counts)
-		return err
+		}, &out.Total, out.Counts)
 	})
-	return out, err
-}
-
-// categoryNames maps every category's code to its name.
-func categoryNames(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
-	rows, err := tx.Query(ctx, `SELECT code, name_zh FROM categories`)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	names := map[string]string{}
-	var code, name string
-	_, err = pgx.ForEachRow(rows, []any{&code, &name}, func() error {
-		names[code] = name
-		return nil
-	})
-	return names, err
+	if len(out.Items) > q.Limit {
+		out.Items = out.Items[:q.Limit]
+		out.NextCursor = cursorOf(keys[q.Limit-1], ids[q.Limit-1])
+	}
+	return out, nil
 }
