@@ -21,8 +21,7 @@ const locateDBPoint = `ST_SetSRID(ST_Point(@x, @y), 4326)`
 //	n  outside every grid, the nearest one: code, name, distance (f)
 //	o  an object: id, code, name, layer (s1), distance (f), a line (b)
 //	a  a live assignment of any of those carriers: id, target key (code), unit
-//	   name, code and kind (name, s2, s3), theme code and name (s1, s4), its
-//	   place in the snapshot's order (n), a lead (b)
+//	   name, code and kind (name, s2, s3), theme (s1), a lead (b)
 //
 // It gathers a superset (every covering grid's carriers); which grid and
 // carriers count is the rule's choice, made in Go (ownership.go). Each part
@@ -48,37 +47,35 @@ rg AS MATERIALIZED (
 		(d.id, d.code, d.name, d.level, d.parent_id)) x(id, code, name, level, parent_id)
 	WHERE x.id IS NOT NULL),
 ob AS MATERIALIZED (
-	SELECT id, code, name, layer, 0::float8 AS d, false AS line FROM objects
-	WHERE geom && ` + locateDBPoint + ` AND ST_Dimension(geom) = 2 AND ST_Covers(geom, ` + locateDBPoint + `)
-	UNION ALL
-	SELECT o.id, o.code, o.name, o.layer, ST_Distance(o.geom::geography, ` + locateDBPoint + `::geography), true
-	FROM objects o JOIN layers l ON l.code = o.layer
+	SELECT o.id, o.code, o.name, o.layer, k.dim = 1 AS line,
+		CASE WHEN k.dim = 1 THEN ST_Distance(o.geom::geography, ` + locateDBPoint + `::geography) ELSE 0 END AS d
+	FROM objects o JOIN layers l ON l.code = o.layer, LATERAL (SELECT ST_Dimension(o.geom) AS dim) k
 	WHERE o.geom && ST_Expand(` + locateDBPoint + `, (SELECT max(snap_m) + 1 FROM layers) / 60000.0)
-	  AND ST_Dimension(o.geom) = 1 AND ST_DWithin(o.geom::geography, ` + locateDBPoint + `::geography, l.snap_m)),
+	  AND CASE k.dim WHEN 2 THEN ST_Covers(o.geom, ` + locateDBPoint + `)
+		WHEN 1 THEN ST_DWithin(o.geom::geography, ` + locateDBPoint + `::geography, l.snap_m) ELSE false END),
 du AS (
-	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE grid_code IN (SELECT code FROM cg)
+	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE grid_code = ANY(ARRAY(SELECT code FROM cg))
 	  AND (@theme = '' OR theme_code = @theme) AND valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
 	UNION ALL
-	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE region_id IN (SELECT id FROM rg)
+	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE region_id = ANY(ARRAY(SELECT id FROM rg))
 	  AND (@theme = '' OR theme_code = @theme) AND valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
 	UNION ALL
-	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE object_id IN (SELECT id FROM ob)
+	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE object_id = ANY(ARRAY(SELECT id FROM ob))
 	  AND (@theme = '' OR theme_code = @theme) AND valid_from <= now() AND (valid_to IS NULL OR valid_to > now()))
-SELECT 'g' AS kind, community_id AS id, code, name, ''::text AS s1, ''::text AS s2, ''::text AS s3, ''::text AS s4,
+SELECT 'g' AS kind, community_id AS id, code, name, ''::text AS s1, ''::text AS s2, ''::text AS s3,
 	version::bigint AS n, 0::float8 AS f, edge AS b FROM cg
 UNION ALL
-SELECT 'r', id, code, name, level, '', '', '', COALESCE(parent_id, 0), 0, false FROM rg
+SELECT 'r', id, code, name, level, '', '', COALESCE(parent_id, 0), 0, false FROM rg
 UNION ALL
-SELECT 'o', id, COALESCE(code, ''), name, layer, '', '', '', 0, d, line FROM ob
+SELECT 'o', id, COALESCE(code, ''), name, layer, '', '', 0, d, line FROM ob
 UNION ALL
-(SELECT 'n', 0, code, name, '', '', '', '', 0, d, false FROM (
+(SELECT 'n', 0, code, name, '', '', '', 0, d, false FROM (
 	SELECT code, name, ST_Distance(geom::geography, ` + locateDBPoint + `::geography) AS d FROM grids
 	WHERE NOT EXISTS (SELECT FROM cg) AND valid_to IS NULL ORDER BY geom <-> ` + locateDBPoint + ` LIMIT 32) near
 	ORDER BY round(d::numeric, 3), code LIMIT 1)
 UNION ALL
-SELECT 'a', a.id, a.target_key, u.name, a.theme_code, u.code, u.kind, t.name_zh,
-	row_number() OVER (ORDER BY t.sort, t.code, a.role, a.id), 0, a.role = 'lead'
-FROM du a JOIN units u ON u.id = a.unit_id JOIN themes t ON t.code = a.theme_code`
+SELECT 'a', a.id, a.target_key, u.name, a.theme_code, u.code, u.kind, 0, 0, a.role = 'lead'
+FROM du a JOIN units u ON u.id = a.unit_id`
 
 // numberedSQL is a statement written with named arguments, numbered once:
 // pgx would otherwise lex the whole statement again on every call, which
@@ -118,13 +115,13 @@ func (q numberedSQL) args(na pgx.NamedArgs) []any {
 
 // locateDBFact is one row of locateDBSQL.
 type locateDBFact struct {
-	kind           string
-	id             int64
-	code, name     string
-	s1, s2, s3, s4 string
-	n              int64
-	f              float64
-	b              bool
+	kind       string
+	id         int64
+	code, name string
+	s1, s2, s3 string
+	n          int64
+	f          float64
+	b          bool
 }
 
 // LocateDB answers the same question with PostGIS alone, for verification
@@ -154,7 +151,7 @@ func (r *Resolver) LocateDB(ctx context.Context, p orb.Point, theme string) (Ans
 	var facts []locateDBFact
 	for rows.Next() {
 		var f locateDBFact
-		if err := rows.Scan(&f.kind, &f.id, &f.code, &f.name, &f.s1, &f.s2, &f.s3, &f.s4, &f.n, &f.f, &f.b); err != nil {
+		if err := rows.Scan(&f.kind, &f.id, &f.code, &f.name, &f.s1, &f.s2, &f.s3, &f.n, &f.f, &f.b); err != nil {
 			rows.Close()
 			return a, err
 		}
@@ -167,7 +164,7 @@ func (r *Resolver) LocateDB(ctx context.Context, p orb.Point, theme string) (Ans
 	if err := br.Close(); err != nil {
 		return a, err
 	}
-	answerDB(&a, facts)
+	answerDB(&a, facts, r.Snapshot())
 	return a, nil
 }
 
@@ -181,8 +178,9 @@ type regionDB struct {
 }
 
 // answerDB builds the answer from the facts of locateDBSQL, with the rule's
-// choices: the grid, the regions, the objects' order and the owners.
-func answerDB(a *Answer, facts []locateDBFact) {
+// choices: the grid, the regions, the objects' order and the owners; snap
+// gives only the themes.
+func answerDB(a *Answer, facts []locateDBFact, snap *Snapshot) {
 	var communityID int64
 	regions := map[int64]regionDB{}
 	var keys []objectKey
@@ -279,20 +277,24 @@ func answerDB(a *Answer, facts []locateDBFact) {
 				"region:"+strconv.FormatInt(reg.id, 10))
 		}
 	}
-	// The snapshot's order: themes by sort and code, then role and id.
-	sort.Slice(duties, func(i, j int) bool { return duties[i].n < duties[j].n })
-	var themes [][2]string // code, name
+	// Each carrier's duties in the snapshot's order (leads first, then by
+	// id); the themes, reference data that change only with migrations, are
+	// the snapshot's, so the rule walks them in the index path's order.
+	sort.Slice(duties, func(i, j int) bool {
+		if duties[i].b != duties[j].b {
+			return duties[i].b
+		}
+		return duties[i].id < duties[j].id
+	})
 	var units []AnswerUnit
 	perVia := make([][]duty, len(vias))
 	for _, f := range duties {
 		v, ok := via[f.code]
-		if !ok {
-			continue // a carrier the rule did not choose (another covering grid's)
+		t := snap.ThemeIndex(f.s1)
+		if !ok || t < 0 {
+			continue // a carrier the rule did not choose (another covering grid's), or a theme the snapshot skips too
 		}
-		if len(themes) == 0 || themes[len(themes)-1][0] != f.s1 {
-			themes = append(themes, [2]string{f.s1, f.s4})
-		}
-		perVia[v] = append(perVia[v], duty{id: f.id, lead: f.b, theme: int16(len(themes) - 1), unit: int32(len(units))})
+		perVia[v] = append(perVia[v], duty{id: f.id, lead: f.b, theme: t, unit: int32(len(units))})
 		units = append(units, AnswerUnit{Code: f.s2, Name: f.name, Kind: f.s3})
 	}
 	for i := range pc.objects {
@@ -303,9 +305,9 @@ func answerDB(a *Answer, facts []locateDBFact) {
 			c.duties = perVia[c.via]
 		}
 	}
-	for _, o := range owners(nil, &pc, -1, len(themes)) {
-		t := themes[o.Theme]
-		a.Owners = append(a.Owners, AnswerOwner{Theme: t[0], ThemeName: t[1], Role: role(o.Lead), Unit: units[o.Unit],
+	for _, o := range owners(nil, &pc, -1, len(snap.Themes)) {
+		t := snap.Themes[o.Theme]
+		a.Owners = append(a.Owners, AnswerOwner{Theme: t.Code, ThemeName: t.NameZh, Role: role(o.Lead), Unit: units[o.Unit],
 			Via: vias[o.Via], AssignmentID: o.ID})
 	}
 }
