@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,6 +109,32 @@ func benchLoop(b *testing.B, snap *grids.Snapshot, pts []orb.Point, theme int16)
 func BenchmarkLocate(b *testing.B) {
 	snap := benchSnapshot(b)
 	benchLoop(b, snap, benchCity.pts, snap.ThemeIndex("sanitation"))
+}
+
+// BenchmarkLocateDB is the SQL path (engine=db) at a random point of the
+// city with the sanitation owners, four callers per core, as a server's
+// requests wait on PostgreSQL side by side; its profile is the client's
+// share of the time.
+func BenchmarkLocateDB(b *testing.B) {
+	s, pts := loadBenchCity(b)
+	res, err := grids.NewResolver(context.Background(), s.Pool(), quiet())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	runtime.GC()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			if _, err := res.LocateDB(context.Background(), pts[i&int64(len(pts)-1)], "sanitation"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkLocateAnywhere draws points uniformly over the city's bounding

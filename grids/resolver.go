@@ -606,11 +606,17 @@ type Resolver struct {
 	heard, built atomic.Int64
 	// Rebuilt counts snapshot builds, for tests and metrics.
 	Rebuilt atomic.Int64
+	// locateDB is LocateDB's statement.
+	locateDB numberedSQL
 }
 
 // NewResolver builds the first snapshot.
 func NewResolver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Resolver, error) {
 	r := &Resolver{pool: pool, log: log, dirty: make(chan struct{}, 1)}
+	var err error
+	if r.locateDB, err = numberNamed(locateDBSQL, "x", "y", "theme"); err != nil {
+		return nil, err
+	}
 	if err := r.Rebuild(ctx); err != nil {
 		return nil, err
 	}
