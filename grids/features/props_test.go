@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,14 @@ func TestJSONNumber(t *testing.T) {
 	} {
 		if got := jsonNumber([]byte(s)); got != want {
 			t.Errorf("jsonNumber(%q) = %v", s, got)
+		}
+	}
+}
+
+func TestAppendQuotedID(t *testing.T) {
+	for _, id := range []string{"", "990101001001002", "990101001001002@3", `a"b`, `a\b`, "tab\t", "\x7f", "公厕", "a\u2028b", "\xff"} {
+		if got, want := string(appendQuotedID(nil, id)), strconv.Quote(id); got != want {
+			t.Errorf("appendQuotedID(%q) = %s, want %s", id, got, want)
 		}
 	}
 }
