@@ -7,7 +7,7 @@ import (
 
 // The properties of a GeoJSON feature were built in PostgreSQL with
 // json_build_object, which costs more than the rest of a page's query put
-// together (its type lookups per value: 5.5 of 8 ms for 1,000 grids). The
+// together (its type lookups per value: 5.5 ms for 1,000 grids). The
 // query now sends each property as text (propColumn) and appendProps
 // writes the object here, byte for byte as json_build_object wrote it
 // (TestPropsAsJSONBuildObject holds the two together on every collection).
