@@ -131,19 +131,17 @@ func (s *Store) features(ctx context.Context, c *Collection, q FeatureQuery, enc
 	var f FeatureRow
 	var geom pgtype.DriverBytes
 	var props []byte
-	dest := []any{&f.ID, &f.SK, nil, &geom, &f.Lon, &f.Lat}
-	var vals []pgtype.DriverBytes
-	switch {
-	case values:
-		dest[2] = &f.Values
-	default:
+	var vals []pgtype.DriverBytes // a property a column
+	dest := []any{&f.ID, &f.SK}
+	if values {
+		dest = append(dest, &f.Values)
+	} else {
 		vals = make([]pgtype.DriverBytes, len(c.Properties))
-		dest = dest[:2]
 		for i := range vals {
 			dest = append(dest, &vals[i])
 		}
-		dest = append(dest, &geom, &f.Lon, &f.Lat)
 	}
+	dest = append(dest, &geom, &f.Lon, &f.Lat)
 	if matched {
 		dest = append(dest, &n)
 	}
