@@ -384,7 +384,7 @@ func TestExportCancelledByClient(t *testing.T) {
 	}
 	waiting := func() int {
 		return e.scalar(`SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%json_build_object%'`)
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ST_AsGeoJSON%'`)
 	}
 	until := func(want int) bool {
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

@@ -219,36 +219,57 @@ func (e *extentCache) changed(table string) {
 	}
 }
 
-// countMatched is numberMatched: the count of what the query matches
-// across all its pages, from the cache when nothing changed since.
-func (s *gisAPI) countMatched(ctx context.Context, col *features.Collection, q features.FeatureQuery, params url.Values) (int64, error) {
+// countKey is the count cache's key of an items query: its parameters
+// but the paging ones, and the unit it is scoped to.
+func countKey(col *features.Collection, q features.FeatureQuery, params url.Values) string {
 	key := url.Values{}
 	for k, v := range params {
 		if k != "after" && k != "limit" && k != "f" {
 			key[k] = v
 		}
 	}
-	k := col.ID + "?" + key.Encode() + "#" + q.OnlyUnit
-	e := &s.extents
+	return col.ID + "?" + key.Encode() + "#" + q.OnlyUnit
+}
+
+// cachedMatched is numberMatched of query key from the cache (ok), and the
+// generation a count made now must be stored with.
+func (e *extentCache) cachedMatched(col *features.Collection, key string) (n int64, gen uint64, ok bool) {
 	e.mu.Lock()
-	gen := e.countGeneration(col.ID)
-	if c, ok := e.counts[k]; ok && c.gen == gen {
-		e.mu.Unlock()
-		return int64(c.n), nil
+	defer e.mu.Unlock()
+	gen = e.countGeneration(col.ID)
+	if c, hit := e.counts[key]; hit && c.gen == gen {
+		return int64(c.n), gen, true
 	}
-	e.mu.Unlock()
+	return 0, gen, false
+}
+
+// keepMatched stores a count made at generation gen, unless something
+// changed while counting.
+func (e *extentCache) keepMatched(col *features.Collection, key string, gen uint64, n int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.countGeneration(col.ID) != gen {
+		return
+	}
+	if e.counts == nil || len(e.counts) >= maxCachedCounts {
+		e.counts = map[string]cachedCount{}
+	}
+	e.counts[key] = cachedCount{uint64(n), gen}
+}
+
+// countMatched is numberMatched: the count of what the query matches
+// across all its pages, from the cache when nothing changed since.
+func (s *gisAPI) countMatched(ctx context.Context, col *features.Collection, q features.FeatureQuery, params url.Values) (int64, error) {
+	k := countKey(col, q, params)
+	n, gen, ok := s.extents.cachedMatched(col, k)
+	if ok {
+		return n, nil
+	}
 	n, err := s.features.CountFeatures(ctx, col, q)
 	if err != nil {
 		return 0, err
 	}
-	e.mu.Lock()
-	if e.countGeneration(col.ID) == gen { // nothing changed while counting
-		if e.counts == nil || len(e.counts) >= maxCachedCounts {
-			e.counts = map[string]cachedCount{}
-		}
-		e.counts[k] = cachedCount{uint64(n), gen}
-	}
-	e.mu.Unlock()
+	s.extents.keepMatched(col, k, gen, n)
 	return n, nil
 }
 
@@ -451,13 +472,17 @@ func (s *gisAPI) ogcItems(c echo.Context) error {
 	}
 	q.Limit = limit
 	ctx := c.Request().Context()
-	matched, err := s.countMatched(ctx, col, q, params)
-	if err != nil {
-		return err
-	}
 	if html {
+		matched, err := s.countMatched(ctx, col, q, params)
+		if err != nil {
+			return err
+		}
 		return s.ogcItemsHTML(c, col, q, matched)
 	}
+	// numberMatched comes from the cache, or is counted with the page
+	// (features.Store.Page) and kept for the next pages.
+	key := countKey(col, q, params)
+	matched, gen, cached := s.extents.cachedMatched(col, key)
 	lw := &lazyWriter{c: c}
 	bw := bufio.NewWriterSize(lw, 64<<10)
 	fw := features.NewGeoJSONWriter(bw, col, geo.WGS84)
@@ -466,15 +491,20 @@ func (s *gisAPI) ogcItems(c echo.Context) error {
 		return err
 	}
 	returned, last := 0, int64(0)
-	if err := s.features.Features(ctx, col, q, fw.Encoding(), false, func(f *features.FeatureRow) error {
+	n, err := s.features.Page(ctx, col, q, fw.Encoding(), !cached, func(f *features.FeatureRow) error {
 		returned++
 		last = f.SK
 		return fw.Feature(f)
-	}); err != nil {
+	})
+	if err != nil {
 		if lw.started {
 			panic(http.ErrAbortHandler)
 		}
 		return err
+	}
+	if !cached {
+		matched = n
+		s.extents.keepMatched(col, key, gen, n)
 	}
 	links := []ogcLink{
 		{Href: pageURL(c, -1), Rel: "self", Type: "application/geo+json", Title: "this page"},

@@ -327,3 +327,57 @@ func TestOGCTimeAndIDs(t *testing.T) {
 		t.Errorf("bd09 note: %q", bd.CRSNote)
 	}
 }
+
+// TestOGCItemsBBoxMatched walks the pages of a bbox: numberMatched, counted
+// with the first page, is what all the pages return and what PostGIS
+// finds intersecting the box, and a page counted on its own (a window not
+// asked before, deep in the pages or past the last) says the same.
+func TestOGCItemsBBoxMatched(t *testing.T) {
+	e := cityEnv(t)
+	b := e.point(`SELECT ST_XMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)) FROM grids WHERE valid_to IS NULL`)
+	y := e.point(`SELECT ST_YMin(ST_Extent(geom)), ST_YMax(ST_Extent(geom)) FROM grids WHERE valid_to IS NULL`)
+	box := [4]float64{b[0] + (b[1]-b[0])/3, y[0] + (y[1]-y[0])/3, b[0] + 2*(b[1]-b[0])/3, y[0] + 2*(y[1]-y[0])/3}
+	bbox := func(prec int) string {
+		return fmt.Sprintf("%.*f,%.*f,%.*f,%.*f", prec, box[0], prec, box[1], prec, box[2], prec, box[3])
+	}
+	env := fmt.Sprintf("ST_MakeEnvelope(%.6f, %.6f, %.6f, %.6f, 4326)", box[0], box[1], box[2], box[3])
+	want := e.scalar(`SELECT count(*) FROM grids WHERE valid_to IS NULL AND ST_Intersects(geom, ` + env + `)`)
+	if want < 80 {
+		t.Fatalf("only %d grids in the box: too few for pages of 40", want)
+	}
+	seen := map[string]bool{}
+	next := "/ogc/collections/grids/items?limit=40&bbox=" + bbox(6)
+	var keys []string // the next links' keys
+	for pages := 0; next != ""; pages++ {
+		p := e.ogcPage(next, adminToken)
+		if p.NumberMatched != want {
+			t.Errorf("%s: numberMatched %d, want %d", next, p.NumberMatched, want)
+		}
+		for _, f := range p.Features {
+			seen[fmt.Sprint(f.ID)] = true
+		}
+		next = p.link("next")
+		if next != "" {
+			u, _ := url.Parse(next)
+			next = u.RequestURI()
+			keys = append(keys, u.Query().Get("after"))
+		}
+		if pages > want/40+2 {
+			t.Fatal("the next links never end")
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("the pages returned %d grids, numberMatched %d", len(seen), want)
+	}
+	// The same box written otherwise is a query not counted yet.
+	mid := keys[len(keys)/2]
+	p := e.ogcPage("/ogc/collections/grids/items?limit=40&after="+mid+"&bbox="+bbox(7), adminToken)
+	rest := e.scalar(`SELECT count(*) FROM grids WHERE valid_to IS NULL AND ST_Intersects(geom, `+env+`) AND id > $1::text::bigint`, mid)
+	if p.NumberMatched != want || p.NumberReturned != min(40, rest) {
+		t.Errorf("a page after %s counted alone: matched %d, returned %d; want %d and %d", mid, p.NumberMatched, p.NumberReturned, want, min(40, rest))
+	}
+	p = e.ogcPage("/ogc/collections/grids/items?limit=40&after=999999999&bbox="+bbox(8), adminToken)
+	if p.NumberMatched != want || p.NumberReturned != 0 {
+		t.Errorf("a page past the last counted alone: matched %d, returned %d; want %d and 0", p.NumberMatched, p.NumberReturned, want)
+	}
+}

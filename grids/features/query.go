@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/paulmach/orb"
 
 	"github.com/citygrid/citygrid/grids"
@@ -74,37 +75,91 @@ type FeatureRow struct {
 // arrives from the database cursor, so that memory stays flat however many
 // there are. values asks for properties as text instead of JSON. A
 // computed collection yields its rows the same way. q is a checked query
-// (ParseQuery); emit may not keep the row it is given.
+// (ParseQuery); emit may not keep the row it is given (its slices belong
+// to the cursor).
 func (s *Store) Features(ctx context.Context, c *Collection, q FeatureQuery, enc GeometryEncoding, values bool, emit func(*FeatureRow) error) error {
 	if c.compute != nil {
 		return c.compute.rows(ctx, q, enc, values, emit)
 	}
-	sql, args, err := c.query(q, enc, values, false)
+	_, err := s.features(ctx, c, q, enc, values, false, emit)
+	return err
+}
+
+// Page reads one page of features (q.Limit > 0) as Features does and,
+// with count, the number the query matches over all its pages
+// (numberMatched). A query by bbox is counted in the page's own statement:
+// its plan reads every match to sort them anyway, and a count apart would
+// scan and test them all again. Other queries are counted apart: their
+// page stops at the limit along the key's index, which a count alongside
+// would make read everything.
+func (s *Store) Page(ctx context.Context, c *Collection, q FeatureQuery, enc GeometryEncoding, count bool, emit func(*FeatureRow) error) (int64, error) {
+	if c.compute != nil || q.Limit <= 0 || !count || q.BBox == nil {
+		var n int64
+		if count {
+			var err error
+			if n, err = s.CountFeatures(ctx, c, q); err != nil {
+				return 0, err
+			}
+		}
+		return n, s.Features(ctx, c, q, enc, false, emit)
+	}
+	n, err := s.features(ctx, c, q, enc, false, true, emit)
+	if err == nil && n < 0 {
+		// No row to carry the count: a page past the last.
+		n, err = s.CountFeatures(ctx, c, q)
+	}
+	return n, err
+}
+
+// features runs the query of Features; with matched, the page's statement
+// also counts the query's matches, returned (−1 when no row came back).
+func (s *Store) features(ctx context.Context, c *Collection, q FeatureQuery, enc GeometryEncoding, values, matched bool, emit func(*FeatureRow) error) (int64, error) {
+	mode := plainRows
+	if matched {
+		mode = countedRows
+	}
+	sql, args, err := c.query(q, enc, values, mode)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	rows, err := s.pool.Query(ctx, sql, args)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
+	n := int64(-1)
 	var f FeatureRow
-	for rows.Next() {
-		f = FeatureRow{}
-		var err error
-		if values {
-			err = rows.Scan(&f.ID, &f.SK, &f.Values, &f.Geom, &f.Lon, &f.Lat)
-		} else {
-			err = rows.Scan(&f.ID, &f.SK, &f.Props, &f.Geom, &f.Lon, &f.Lat)
-		}
-		if err != nil {
-			return err
-		}
-		if err := emit(&f); err != nil {
-			return err
+	var geom pgtype.DriverBytes
+	var props []byte
+	var vals []pgtype.DriverBytes // a property a column
+	dest := []any{&f.ID, &f.SK}
+	if values {
+		dest = append(dest, &f.Values)
+	} else {
+		vals = make([]pgtype.DriverBytes, len(c.Properties))
+		for i := range vals {
+			dest = append(dest, &vals[i])
 		}
 	}
-	return rows.Err()
+	dest = append(dest, &geom, &f.Lon, &f.Lat)
+	if matched {
+		dest = append(dest, &n)
+	}
+	for rows.Next() {
+		f = FeatureRow{}
+		if err := rows.Scan(dest...); err != nil {
+			return 0, err
+		}
+		f.Geom = geom
+		if !values {
+			props = appendProps(props[:0], c.Properties, vals)
+			f.Props = props
+		}
+		if err := emit(&f); err != nil {
+			return 0, err
+		}
+	}
+	return n, rows.Err()
 }
 
 // CountFeatures counts what a query matches, ignoring its paging.
@@ -115,7 +170,7 @@ func (s *Store) CountFeatures(ctx context.Context, c *Collection, q FeatureQuery
 		err := s.Features(ctx, c, q, AsGeoJSON, false, func(*FeatureRow) error { n++; return nil })
 		return n, err
 	}
-	sql, args, err := c.query(q, AsGeoJSON, false, true)
+	sql, args, err := c.query(q, AsGeoJSON, false, countOnly)
 	if err != nil {
 		return 0, err
 	}
@@ -160,6 +215,7 @@ func (s *Store) Feature(ctx context.Context, c *Collection, id string, p grids.P
 	var found *FeatureRow
 	err := s.Features(ctx, c, q, enc, false, func(f *FeatureRow) error {
 		cp := *f
+		cp.Props, cp.Geom = slices.Clone(f.Props), slices.Clone(f.Geom)
 		found = &cp
 		return nil
 	})
@@ -172,10 +228,19 @@ func (s *Store) Feature(ctx context.Context, c *Collection, id string, p grids.P
 	return found, nil
 }
 
+// queryMode is what a feature query's statement answers.
+type queryMode int
+
+const (
+	plainRows   queryMode = iota // the features
+	countOnly                    // how many the query matches, paging aside
+	countedRows                  // a page of features, each row with countOnly's number
+)
+
 // query builds the SQL of a feature query. Every value is a named
 // argument; only the collection's own SQL and property names (fixed in
 // code) are spliced in.
-func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count bool) (string, pgx.NamedArgs, error) {
+func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values bool, mode queryMode) (string, pgx.NamedArgs, error) {
 	args := pgx.NamedArgs{}
 	var where []string
 	var with string
@@ -253,7 +318,7 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 		args["only_unit"] = q.OnlyUnit
 		where = append(where, `f.unit = @only_unit`)
 	}
-	if q.After > 0 {
+	if q.After > 0 && mode == plainRows {
 		args["after"] = q.After
 		where = append(where, `f.sk > @after`)
 	}
@@ -265,7 +330,7 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	if count {
+	if mode == countOnly {
 		src := source
 		if c.countSource != "" && q.BBox == nil && q.Region == "" && !slices.ContainsFunc(keys, func(k string) bool { return !slices.Contains(c.countable, k) }) {
 			src = c.countSource
@@ -288,14 +353,12 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 		}
 		props.WriteString("]")
 	} else {
-		props.WriteString("json_build_object(")
 		for i, p := range c.Properties {
 			if i > 0 {
 				props.WriteString(", ")
 			}
-			props.WriteString(quoteLiteral(p.Name) + ", f." + pgx.Identifier{p.Name}.Sanitize())
+			props.WriteString(propColumn(p))
 		}
-		props.WriteString(")::text")
 	}
 	var geom string
 	switch enc {
@@ -306,14 +369,21 @@ func (c *Collection) query(q FeatureQuery, enc GeometryEncoding, values, count b
 	default:
 		geom = `ST_AsBinary(ST_ForcePolygonCCW(f.geom))`
 	}
-	sql := with + `SELECT f.fid, f.sk, ` + props.String() + `, ` + geom + `,
-		CASE WHEN GeometryType(f.geom) = 'POINT' THEN ST_X(f.geom) END, CASE WHEN GeometryType(f.geom) = 'POINT' THEN ST_Y(f.geom) END
-		FROM (` + source + `) f` + cond
-	if q.Limit > 0 {
-		args["limit"] = q.Limit
-		sql += ` ORDER BY f.sk LIMIT @limit`
+	sel := with + `SELECT f.fid, f.sk, ` + props.String() + `, ` + geom + `,
+		CASE WHEN GeometryType(f.geom) = 'POINT' THEN ST_X(f.geom) END, CASE WHEN GeometryType(f.geom) = 'POINT' THEN ST_Y(f.geom) END`
+	if q.Limit <= 0 {
+		return sel + ` FROM (` + source + `) f` + cond, args, nil
 	}
-	return sql, args, nil
+	// The page is cut in a subquery and the properties and geometry built
+	// over its rows only: left to the planner, the cheap-looking text
+	// casts would be computed for every match before the sort.
+	args["limit"] = q.Limit
+	if mode == countedRows {
+		args["after"] = q.After
+		return sel + `, f.matched FROM (SELECT m.* FROM (SELECT f.*, count(*) OVER () AS matched FROM (` + source + `) f` + cond + `) m
+			WHERE m.sk > @after ORDER BY m.sk LIMIT @limit) f ORDER BY f.sk`, args, nil
+	}
+	return sel + ` FROM (SELECT f.* FROM (` + source + `) f` + cond + ` ORDER BY f.sk LIMIT @limit) f ORDER BY f.sk`, args, nil
 }
 
 // FilterNames lists what a collection may be filtered by with equality:

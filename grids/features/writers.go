@@ -150,7 +150,7 @@ func (g *geojsonWriter) Feature(f *FeatureRow) error {
 	if g.c.NumericID {
 		g.w.WriteString(f.ID)
 	} else {
-		g.buf = strconv.AppendQuote(g.buf[:0], f.ID)
+		g.buf = appendQuotedID(g.buf[:0], f.ID)
 		g.w.Write(g.buf)
 	}
 	g.w.WriteString(`,"geometry":`)
@@ -178,6 +178,20 @@ func (g *geojsonWriter) Feature(f *FeatureRow) error {
 	}
 	_, err := g.w.WriteString("}")
 	return err
+}
+
+// appendQuotedID appends id as strconv.AppendQuote does, which ids have
+// always been written with; the codes of a page are printable ASCII, which
+// it leaves as they are, and only the others pay for its rune checks.
+func appendQuotedID(b []byte, id string) []byte {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, id)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, id...)
+	return append(b, '"')
 }
 
 func (g *geojsonWriter) End(members map[string]any) error {
