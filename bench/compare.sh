@@ -21,6 +21,13 @@
 # city once (about 1.5 min), and runs the server with its default settings
 # (log level info, the access log to DATA/serve.log). Needs wrk, pgbench,
 # psql and ogr2ogr; installs them with apt-get when it may.
+#
+# With FEATURESERV and TILESERV set to pg_featureserv and pg_tileserv
+# binaries (built from their repositories; they are not in the package
+# registries), each round also asks them for the same pages and tiles, on
+# the grids table's own columns (pg_featureserv: code, name, area_m2,
+# version, valid_from, valid_to; pg_tileserv: code, name, area_m2, buffer
+# 64), and the summary adds the ratios against them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -70,6 +77,20 @@ trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 600); do curl -sf $base/readyz >/dev/null && break; sleep 0.2; done
 curl -sf $base/readyz >/dev/null || { echo "server did not become ready; see $data/serve.log"; exit 1; }
 
+peers=()
+if [ -n "${FEATURESERV:-}" ]; then
+  fsbase=http://127.0.0.1:$((port + 1))
+  DATABASE_URL=$url PGFS_SERVER_HTTPPORT=$((port + 1)) PGFS_PAGING_LIMITMAX=1000 "$FEATURESERV" >"$data/featureserv.log" 2>&1 &
+  peers+=($!)
+fi
+if [ -n "${TILESERV:-}" ]; then
+  tsbase=http://127.0.0.1:$((port + 2))
+  DATABASE_URL=$url TS_HTTPPORT=$((port + 2)) "$TILESERV" >"$data/tileserv.log" 2>&1 &
+  peers+=($!)
+fi
+trap 'kill $server "${peers[@]}" 2>/dev/null || true' EXIT
+sleep 2
+
 results=$out/results.txt
 : >"$results"
 record() { echo "$1 $2" >>"$results"; printf '  %-34s %s\n' "$1" "$2"; }
@@ -78,7 +99,7 @@ record() { echo "$1 $2" >>"$results"; printf '  %-34s %s\n' "$1" "$2"; }
 wrkrun() {
   local name=$1 c=$2 script=$3; shift 3
   local line
-  line=$(env "$@" wrk -t"$((c < 2 ? 1 : 2))" -c"$c" -d"${dur}s" -s "bench/$script" "$base" | grep '^RESULT')
+  line=$(env "$@" wrk -t"$((c < 2 ? 1 : 2))" -c"$c" -d"${dur}s" -s "bench/$script" "${target:-$base}" | grep '^RESULT')
   case $line in *"errors=0"*) ;; *) echo "  $name: errors: $line" ;; esac
   for k in rps p50 p95 p99; do record "$name.$k" "$(echo "$line" | sed "s/.* $k=\([0-9.]*\).*/\1/")"; done
 }
@@ -120,11 +141,19 @@ for r in $(seq "$rounds"); do
   for c in 1 4; do
     wrkrun "ogc.citygrid.c$c" "$c" ogc.lua
     pgbrun "ogc.pgbench.c$c" "$c" ogc.sql -D w="$W" -D h="$H"
+    if [ -n "${fsbase:-}" ]; then
+      target=$fsbase wrkrun "ogc.featureserv.c$c" "$c" ogc.lua ITEMS=/collections/public.grids/items.json \
+        EXTRA='&properties=code,name,area_m2,version,valid_from,valid_to'
+    fi
   done
   for z in 13 14 15 16; do
     read -r x0 x1 y0 y1 < <(tilerange $z)
-    wrkrun "tiles_z$z.citygrid" 1 tiles.lua LAYER=grids Z=$z X0=$x0 X1=$x1 Y0=$y0 Y1=$y1
+    wrkrun "tiles_z$z.citygrid" 1 tiles.lua Z=$z X0=$x0 X1=$x1 Y0=$y0 Y1=$y1
     pgbrun "tiles_z$z.pgbench" 1 tiles-grids.sql -D z=$z -D x0=$x0 -D x1=$x1 -D y0=$y0 -D y1=$y1
+    if [ -n "${tsbase:-}" ]; then
+      target=$tsbase wrkrun "tiles_z$z.tileserv" 1 tiles.lua TILE='/public.grids/%d/%d/%d.pbf?buffer=64&properties=code,name,area_m2' \
+        Z=$z X0="$x0" X1="$x1" Y0="$y0" Y1="$y1"
+    fi
   done
   t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" -H 'Accept-Encoding: gzip' "$base/api/v1/export/objects.geojson")
   record "export.citygrid.s" "$t"
@@ -157,6 +186,20 @@ for z in 13 14 15 16; do
     "p50 $(m tiles_z$z.pgbench.p50 1), p95 $(m tiles_z$z.pgbench.p95 1) ms" \
     "$(ratio tiles_z$z.citygrid.p50 tiles_z$z.pgbench.p50) and $(ratio tiles_z$z.citygrid.p95 tiles_z$z.pgbench.p95) of the time"
 done
+if [ -n "${fsbase:-}" ]; then
+  for c in 1 4; do
+    printf '%-22s %-40s %-40s %s\n' "ogc pages c$c" "" \
+      "pg_featureserv $(m ogc.featureserv.c$c.rps 0) req/s, p50 $(m ogc.featureserv.c$c.p50 1) ms" \
+      "$(ratio ogc.citygrid.c$c.rps ogc.featureserv.c$c.rps)× pg_featureserv's requests/s (target ≥ 1.5)"
+  done
+fi
+if [ -n "${tsbase:-}" ]; then
+  for z in 13 14 15 16; do
+    printf '%-22s %-40s %-40s %s\n' "tiles z$z uncached" "" \
+      "pg_tileserv p50 $(m tiles_z$z.tileserv.p50 1), p95 $(m tiles_z$z.tileserv.p95 1) ms" \
+      "$(ratio tiles_z$z.citygrid.p50 tiles_z$z.tileserv.p50) and $(ratio tiles_z$z.citygrid.p95 tiles_z$z.tileserv.p95) of pg_tileserv's time (target ≤ 0.7)"
+  done
+fi
 printf '%-22s %-40s %-40s %s\n' "export objects" "$(m export.citygrid.s 2) s" "ogr2ogr $(m export.ogr2ogr.s 2) s" \
   "$(ratio export.citygrid.s export.ogr2ogr.s) of the time"
 echo "every figure: $results"
