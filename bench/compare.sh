@@ -11,6 +11,7 @@
 # point-in-polygon service or ogr2ogr runs in PostgreSQL, so the ratios can
 # be rerun anywhere without those servers):
 #   locate   wrk -c64, random points, full answer   vs pgbench -M prepared -c64: ST_Covers of the live grid (locate.sql)
+#   locate   the same with fields=grid,owners        (a client asking for less)
 #   locate   engine=db at 16 connections             (target: 2,000 req/s; no peer)
 #   ogc      1,000-grid pages of new random windows  vs pgbench: the same page by key with ST_AsGeoJSON (ogc.sql), at 1 and 4 connections
 #   tiles    uncached grids tiles z13–z16, 1 conn   vs pgbench: the bare ST_AsMVT(ST_AsMVTGeom(…)) of the same tile (tiles-grids.sql)
@@ -137,6 +138,7 @@ for r in $(seq "$rounds"); do
   echo "round $r (load $(cut -d' ' -f1-3 /proc/loadavg))"
   wrkrun "locate.citygrid.c64" 64 locate.lua
   pgbrun "locate.pgbench.c64" 64 locate.sql
+  wrkrun "locate_fields.citygrid.c64" 64 locate.lua FIELDS=grid,owners
   wrkrun "locate_db.citygrid.c16" 16 locate.lua ENGINE=db
   for c in 1 4; do
     wrkrun "ogc.citygrid.c$c" "$c" ogc.lua
@@ -172,6 +174,9 @@ printf '%-22s %-40s %-40s %s\n' "locate c64" \
   "$(m locate.citygrid.c64.rps 0) req/s, p99 $(m locate.citygrid.c64.p99 1) ms" \
   "$(m locate.pgbench.c64.rps 0) q/s, p99 $(m locate.pgbench.c64.p99 1) ms" \
   "$(ratio locate.citygrid.c64.rps locate.pgbench.c64.rps)× the queries/s (target ≥ 1.5; p99 < 10 ms)"
+printf '%-22s %-40s %-40s %s\n' "locate fields=grid,owners" \
+  "$(m locate_fields.citygrid.c64.rps 0) req/s, p99 $(m locate_fields.citygrid.c64.p99 1) ms" "" \
+  "$(ratio locate_fields.citygrid.c64.rps locate.pgbench.c64.rps)× the queries/s"
 printf '%-22s %-40s %-40s %s\n' "locate engine=db c16" \
   "$(m locate_db.citygrid.c16.rps 0) req/s, p99 $(m locate_db.citygrid.c16.p99 1) ms" "-" "(target ≥ 2,000 req/s)"
 for c in 1 4; do
