@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/citygrid/citygrid/grids"
@@ -62,15 +64,7 @@ func beforeSQL(l TileLayer, z int, args pgx.NamedArgs) string {
 // byte for byte as the query before migration 20 drew it.
 func TestTilesAsBefore(t *testing.T) {
 	ctx := context.Background()
-	pool := testdb.Pool(t)
-	core := grids.NewStore(pool, grids.DefaultCodeRules())
-	if _, err := citygen.Load(ctx, core, citygen.Config{Grids: 600, Seed: 5}, func(string) {}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `ANALYZE`); err != nil {
-		t.Fatal(err)
-	}
-	s := NewStore(core)
+	pool, s := tileCity(t)
 	var bd orb.Bound
 	if err := pool.QueryRow(ctx, `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM regions) x`).
 		Scan(&bd.Min[0], &bd.Min[1], &bd.Max[0], &bd.Max[1]); err != nil {
@@ -124,6 +118,57 @@ func TestTilesAsBefore(t *testing.T) {
 			}
 			t.Logf("%s?theme=%s z%d: %d tiles drawn of %d", c.layer, c.theme, z, drawn, (se.X-nw.X+1)*(se.Y-nw.Y+1))
 		}
+	}
+}
+
+// tileCity is a generated city of 600 grids on a fresh database.
+func tileCity(t *testing.T) (*pgxpool.Pool, *Store) {
+	ctx := context.Background()
+	pool := testdb.Pool(t)
+	core := grids.NewStore(pool, grids.DefaultCodeRules())
+	if _, err := citygen.Load(ctx, core, citygen.Config{Grids: 600, Seed: 5}, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	return pool, NewStore(core)
+}
+
+// A community whose code is changed in the database directly (as an
+// analyst's QGIS session might) is drawn with the new code on its grids.
+func TestTileGridsFollowCommunityCode(t *testing.T) {
+	ctx := context.Background()
+	pool, s := tileCity(t)
+	var lon, lat float64
+	var code string
+	if err := pool.QueryRow(ctx, `SELECT ST_X(p), ST_Y(p), c.code FROM grids g JOIN regions c ON c.id = g.community_id,
+		ST_PointOnSurface(g.geom) p WHERE g.valid_to IS NULL ORDER BY g.code LIMIT 1`).Scan(&lon, &lat, &code); err != nil {
+		t.Fatal(err)
+	}
+	renamed := code[:len(code)-3] + "999"
+	if _, err := pool.Exec(ctx, `UPDATE regions SET code = $2 WHERE code = $1`, code, renamed); err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewTileSet().Layer("grids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tile := maptile.At(orb.Point{lon, lat}, 15)
+	b, err := s.Tile(ctx, l, 15, int(tile.X), int(tile.Y), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := mvt.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[any]int{}
+	for _, f := range layers[0].Features {
+		seen[f.Properties["community"]]++
+	}
+	if seen[renamed] == 0 || seen[code] != 0 {
+		t.Errorf("communities drawn %v; want %s, not %s", seen, renamed, code)
 	}
 }
 
