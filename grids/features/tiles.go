@@ -62,7 +62,7 @@ type TileLayer struct {
 	mercator string
 	// settled says the layer reads one table through its geometry index,
 	// so its plan is the same for every tile: it is planned once per
-	// connection (a tenth of a grid tile's time was planning), as an index
+	// connection (planning was a seventh of a z14 grid tile's time), as an index
 	// scan. The index's order is the order of the features in the tile,
 	// as it was before the plan was kept; a bitmap scan, which PostgreSQL
 	// picks by a hair's cost, reads them in the table's order.
@@ -390,7 +390,7 @@ func (l TileLayer) NarrowingQuery(n string) string {
 //
 // OFFSET 0 keeps "t.geom IS NOT NULL" out of the scan: pushed down, it
 // made PostgreSQL run ST_AsMVTGeom twice per feature, once to test it and
-// once to draw it (a quarter of a z14 grid tile's time). The features and
+// once to draw it (a third of a z14 grid tile's time). The features and
 // their order are the same.
 func (l TileLayer) sql(z int, unit string, open bool, args pgx.NamedArgs) string {
 	from := l.from
