@@ -266,7 +266,7 @@ func (s *gisAPI) tile(c echo.Context) error {
 	v, err, _ := s.tiles.flight.Do(fmt.Sprintf("%v/%d", key, gen), func() (any, error) {
 		// The rendering outlives a requester that hangs up, since others
 		// may wait for it, so it is bounded by its own timeout instead
-		// (the store passes it on to PostgreSQL as statement_timeout).
+		// (the pool cancels the query in PostgreSQL when it runs out).
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.tiles.renderTimeout)
 		defer cancel()
 		raw, err := s.features.Tile(ctx, l, z, x, y, narrowing, unit)

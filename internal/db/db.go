@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -38,6 +41,15 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	// row (a whole-city coverage went from 3 s to 9 s). Planning each time
 	// costs well under a millisecond.
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	// By default pgx answers a context that ends mid-query by closing the
+	// socket, and PostgreSQL computes on until it next writes to it (a
+	// tile's whole aggregate, an export's next row). A cancel request stops
+	// the work there, so a deadline on the context is the statement's
+	// timeout too, with no setting sent per query. The socket still closes
+	// a second later if the cancel does not land.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: time.Second}
+	}
 	// pgxpool's default (max(4, CPUs)) starves a server under load; a URL
 	// that sets pool_max_conns keeps its own value.
 	if !strings.Contains(url, "pool_max_conns") {
