@@ -26,9 +26,10 @@
 # With FEATURESERV and TILESERV set to pg_featureserv and pg_tileserv
 # binaries (built from their repositories; they are not in the package
 # registries), each round also asks them for the same pages and tiles, on
-# the grids table's own columns (pg_featureserv: code, name, area_m2,
-# version, valid_from, valid_to; pg_tileserv: code, name, area_m2, buffer
-# 64), and the summary adds the ratios against them.
+# the grids table's own columns (pg_featureserv: code, name,
+# community_code, area_m2, version, valid_from, valid_to; pg_tileserv: code,
+# name, community_code, area_m2, buffer 64), and the summary adds the
+# ratios against them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -145,7 +146,7 @@ for r in $(seq "$rounds"); do
     pgbrun "ogc.pgbench.c$c" "$c" ogc.sql -D w="$W" -D h="$H"
     if [ -n "${fsbase:-}" ]; then
       target=$fsbase wrkrun "ogc.featureserv.c$c" "$c" ogc.lua ITEMS=/collections/public.grids/items.json \
-        EXTRA='&properties=code,name,area_m2,version,valid_from,valid_to'
+        EXTRA='&properties=code,name,community_code,area_m2,version,valid_from,valid_to'
     fi
   done
   for z in 13 14 15 16; do
@@ -153,7 +154,7 @@ for r in $(seq "$rounds"); do
     wrkrun "tiles_z$z.citygrid" 1 tiles.lua Z=$z X0=$x0 X1=$x1 Y0=$y0 Y1=$y1
     pgbrun "tiles_z$z.pgbench" 1 tiles-grids.sql -D z=$z -D x0=$x0 -D x1=$x1 -D y0=$y0 -D y1=$y1
     if [ -n "${tsbase:-}" ]; then
-      target=$tsbase wrkrun "tiles_z$z.tileserv" 1 tiles.lua TILE='/public.grids/%d/%d/%d.pbf?buffer=64&properties=code,name,area_m2' \
+      target=$tsbase wrkrun "tiles_z$z.tileserv" 1 tiles.lua TILE='/public.grids/%d/%d/%d.pbf?buffer=64&properties=code,name,community_code,area_m2' \
         Z=$z X0="$x0" X1="$x1" Y0="$y0" Y1="$y1"
     fi
   done
