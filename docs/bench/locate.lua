@@ -1,14 +1,21 @@
 -- wrk script: GET /api/v1/locate at random points over the 20,000-grid
 -- generated city (citygrid demo generated --grids 20000, seed 1).
 -- Usage: wrk -t2 -c64 -d30s -s docs/bench/locate.lua http://127.0.0.1:8090
---        (ENGINE=db for the PostGIS engine; TOKEN must be a valid token)
+--        (ENGINE=db for the PostGIS engine; THEME= (empty) for the owners
+--        of every duty, default sanitation; FIELDS=grid,owners to ask for
+--        part of the answer; TOKEN must be a valid token)
 local token = os.getenv("TOKEN") or "bench-admin-token"
 local engine = os.getenv("ENGINE") or "index"
+local theme = os.getenv("THEME") or "sanitation"
+local fields = os.getenv("FIELDS") or ""
 local minx, miny, maxx, maxy = 116.915, 36.596, 117.085, 36.704
+local extra = ""
+if theme ~= "" then extra = extra .. "&theme=" .. theme end
+if fields ~= "" then extra = extra .. "&fields=" .. fields end
 math.randomseed(42)
 request = function()
   local lon = minx + math.random() * (maxx - minx)
   local lat = miny + math.random() * (maxy - miny)
-  local path = string.format("/api/v1/locate?lon=%.7f&lat=%.7f&theme=sanitation&engine=%s", lon, lat, engine)
+  local path = string.format("/api/v1/locate?lon=%.7f&lat=%.7f&engine=%s%s", lon, lat, engine, extra)
   return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token })
 end
