@@ -182,6 +182,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 		},
 	}))
 	s.register()
+	s.metrics.prepare(e.Routes())
 	if s.handler, err = compressed(s.echo); err != nil {
 		return nil, err
 	}
