@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/citygrid/citygrid/internal/db"
@@ -87,6 +88,7 @@ type Server struct {
 	drafts      *draftsAPI
 	appConfig   *appConfigAPI
 	openapiJSON []byte
+	scratch     sync.Pool // of *locateScratch
 }
 
 // Deps are the job packages' stores the handlers serve, built by the

@@ -4,6 +4,7 @@
 package jsonw
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -21,6 +22,35 @@ func AppendString(b []byte, s string) []byte {
 	}
 	q, _ := json.Marshal(s) // a string always marshals
 	return append(b, q...)
+}
+
+// AppendStringKeepHTML appends s as a JSON string, escaped as an
+// encoding/json Encoder with SetEscapeHTML(false) does: <, > and & stay as
+// they are; control characters, invalid UTF-8 and U+2028/U+2029 do not.
+func AppendStringKeepHTML(b []byte, s string) []byte {
+	if plainKeepHTML(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}
+
+func plainKeepHTML(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20, c == '"', c == '\\':
+			return false
+		case c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9):
+			return false
+		}
+	}
+	return utf8.ValidString(s)
 }
 
 // plain reports whether s needs no escaping: valid UTF-8 without control
