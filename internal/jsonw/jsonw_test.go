@@ -15,7 +15,8 @@ func TestSameAsEncodingJSON(t *testing.T) {
 			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
-	for _, s := range []string{"", "E0504", "暴露垃圾", "a\"b", `back\slash`, "<b>&", "tab\there", "line\u2028sep", "bad\xffutf8", "路边 ≥ 3 辆 & <x>"} {
+	for _, s := range []string{"", "E0504", "暴露垃圾", "a\"b", `back\slash`, "<b>&", "tab\there", "line\u2028sep", "bad\xffutf8", "路边 ≥ 3 辆 & <x>",
+		"\xed\xa0\x80", "\xe0\x80\xaf", "a😀b", "网\xe4\xb8", "\xe4\xb8\x41", "p\u2029", "\ufffd", "\x7f\x1f", "\U0010FFFF\xf4\x90\x80\x80"} {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
