@@ -15,12 +15,15 @@ local extra = ""
 if theme ~= "" then extra = extra .. "&theme=" .. theme end
 if fields ~= "" then extra = extra .. "&fields=" .. fields end
 local reqs, n, i = {}, 16384, 0
-math.randomseed(42)
-for k = 1, n do
-  local lon = minx + math.random() * (maxx - minx)
-  local lat = miny + math.random() * (maxy - miny)
-  local path = string.format("/api/v1/locate?lon=%.7f&lat=%.7f&engine=%s%s", lon, lat, engine, extra)
-  reqs[k] = wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token })
+-- in init, where wrk.format knows the Host header
+init = function(args)
+  math.randomseed(42)
+  for k = 1, n do
+    local lon = minx + math.random() * (maxx - minx)
+    local lat = miny + math.random() * (maxy - miny)
+    local path = string.format("/api/v1/locate?lon=%.7f&lat=%.7f&engine=%s%s", lon, lat, engine, extra)
+    reqs[k] = wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token })
+  end
 end
 request = function()
   i = i % n + 1
