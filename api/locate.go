@@ -109,15 +109,15 @@ func (s *Server) locate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	fields, err := parseAnswerFields(c.QueryParam("fields"))
-	if err != nil {
-		return err
-	}
 	lon, err := coordParam(c, "lon", 180)
 	if err != nil {
 		return err
 	}
 	lat, err := coordParam(c, "lat", 90)
+	if err != nil {
+		return err
+	}
+	fields, err := parseAnswerFields(c.QueryParam("fields"))
 	if err != nil {
 		return err
 	}
