@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"slices"
@@ -16,9 +19,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/citygen"
+	"github.com/citygrid/citygrid/internal/logw"
 	"github.com/paulmach/orb"
 )
 
@@ -435,5 +441,47 @@ func TestLocateFields(t *testing.T) {
 		if _, field := r.errField(t); r.status != 400 || field != "fields" {
 			t.Errorf("fields=%s: %d %s, want a 400 naming fields", bad, r.status, r.body)
 		}
+	}
+}
+
+// An operator's access log: one JSON line per request, with the route,
+// status, bytes sent, duration, remote address and user, written through
+// the batching writer that serve uses.
+func TestLocateAccessLog(t *testing.T) {
+	e := newEnv(t)
+	cal, err := calendar.NewHolder(t.Context(), calendar.NewStore(e.store.Pool()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	lw := logw.New(&out, time.Hour)
+	srv, err := api.New(e.store, e.resolver, e.migrator, api.Deps{Calendar: cal},
+		slog.New(logw.Urgent(slog.NewJSONHandler(lw, nil), lw)), api.Config{AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	(&env{t: t, url: hs.URL}).do("GET", "/api/v1/locate?lon=117&lat=36.65&fields=grid", adminToken, nil)
+	r := (&env{t: t, url: hs.URL}).do("GET", "/api/v1/locate?lon=117&lat=36.65", adminToken, nil)
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines:\n%s", len(lines), out.String())
+	}
+	var l struct {
+		Level, Msg, Method, Route, Path, Remote, User, Role, RequestID string
+		Status                                                         int
+		Bytes, Duration                                                int64
+	}
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(lines[1], `"request_id"`, `"requestid"`)), &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Level != "INFO" || l.Msg != "request" || l.Method != "GET" || l.Route != "/api/v1/locate" || l.Path != "/api/v1/locate" ||
+		l.Status != 200 || l.Bytes != int64(len(r.body)) || l.Duration <= 0 || !strings.HasPrefix(l.Remote, "127.0.0.1") ||
+		l.User == "" || l.Role != "admin" || l.RequestID != r.header.Get("X-Request-Id") {
+		t.Errorf("access log line %s\nread as %+v; answer of %d bytes", lines[1], l, len(r.body))
 	}
 }
