@@ -227,7 +227,11 @@ func jsonTypeName(goType string) string {
 	return goType
 }
 
-// logAttrs is shared by the access log and error logs.
-func logAttrs(c echo.Context) []any {
-	return []any{slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID))}
+// logAttrs is shared by the error logs.
+func logAttrs(c echo.Context) []any { return []any{requestIDAttr(c)} }
+
+// requestIDAttr ties a log line to its request, in the access log and the
+// error logs alike.
+func requestIDAttr(c echo.Context) slog.Attr {
+	return slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 }

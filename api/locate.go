@@ -21,9 +21,28 @@ import (
 // maxBatch is the most points one batch request may carry.
 const maxBatch = 10000
 
-// locatedPool recycles lookup buffers so that a locate allocates nothing
-// for the lookup itself.
-var locatedPool = sync.Pool{New: func() any { return new(grids.Located) }}
+// locateScratch is what one locate request works in: the lookup, the
+// answer and its bytes. Server.scratch recycles them, so that a locate
+// allocates nothing for the lookup, the answer or its encoding.
+type locateScratch struct {
+	l   grids.Located
+	a   grids.Answer
+	buf []byte
+}
+
+func (s *Server) getScratch() *locateScratch {
+	if sc, ok := s.scratch.Get().(*locateScratch); ok {
+		return sc
+	}
+	return &locateScratch{buf: make([]byte, 0, 8<<10)}
+}
+
+func (s *Server) putScratch(sc *locateScratch) {
+	if cap(sc.buf) > 256<<10 { // a rare huge answer is not kept
+		sc.buf = make([]byte, 0, 8<<10)
+	}
+	s.scratch.Put(sc)
+}
 
 // locateQuery is a validated locate request's options.
 type locateQuery struct {
@@ -98,16 +117,55 @@ func (s *Server) locate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := orb.Point{lon, lat}
-	p := q.crs.ToWGS84()(in)
-	a, err := s.answer(c, q, p)
+	fields, err := parseAnswerFields(c.QueryParam("fields"))
 	if err != nil {
 		return err
+	}
+	in := orb.Point{lon, lat}
+	p := q.crs.ToWGS84()(in)
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	a := &sc.a
+	switch {
+	case q.db:
+		if *a, err = s.answer(c, q, p); err != nil {
+			return err
+		}
+	case !fields.needsCarriers():
+		// Neither objects nor owners asked for: the objects at the point
+		// and the duties are never looked up.
+		s.resolver.LocatePlace(p, &sc.l).AnswerInto(&sc.l, a)
+	default:
+		snap, err := s.resolver.Locate(c.Request().Context(), p, q.theme, &sc.l)
+		if err != nil {
+			return err
+		}
+		snap.AnswerInto(&sc.l, a)
 	}
 	if q.crs != geo.WGS84 {
 		a.Input = &grids.InputPoint{Lon: lon, Lat: lat, CRS: q.crs.String()}
 	}
-	return c.JSON(http.StatusOK, a)
+	sc.buf = appendAnswer(sc.buf[:0], a, fields)
+	return writeJSONBytes(c, sc.buf)
+}
+
+// writeJSONBytes sends an encoded JSON answer as c.JSON would (indented
+// under ?pretty), in one write with its length: an answer over the
+// server's 2 KiB write buffer is not sent in chunks.
+func writeJSONBytes(c echo.Context, b []byte) error {
+	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
+		var out bytes.Buffer
+		if err := json.Indent(&out, b, "", "  "); err != nil {
+			return err
+		}
+		b = out.Bytes()
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(b)
+	return err
 }
 
 func (s *Server) answer(c echo.Context, q locateQuery, p orb.Point) (grids.Answer, error) {
@@ -115,13 +173,13 @@ func (s *Server) answer(c echo.Context, q locateQuery, p orb.Point) (grids.Answe
 	if q.db {
 		return s.resolver.LocateDB(ctx, p, q.themeStr)
 	}
-	l := locatedPool.Get().(*grids.Located)
-	defer locatedPool.Put(l)
-	snap, err := s.resolver.Locate(ctx, p, q.theme, l)
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	snap, err := s.resolver.Locate(ctx, p, q.theme, &sc.l)
 	if err != nil {
 		return grids.Answer{}, err
 	}
-	return snap.Answer(l), nil
+	return snap.Answer(&sc.l), nil
 }
 
 // batchFeature is one answer of a batch, in input order.

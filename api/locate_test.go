@@ -1,19 +1,30 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/citygrid/citygrid/api"
 	"github.com/citygrid/citygrid/geo"
 	"github.com/citygrid/citygrid/grids"
+	"github.com/citygrid/citygrid/grids/calendar"
 	"github.com/citygrid/citygrid/grids/citygen"
+	"github.com/citygrid/citygrid/internal/logw"
 	"github.com/paulmach/orb"
 )
 
@@ -309,5 +320,168 @@ func TestLocateSecondServerSeesChanges(t *testing.T) {
 			t.Fatal("server B did not see the change within 10 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The locate answer is written without reflection; a client reads the same
+// bytes encoding/json writes for the resolver's answer (no HTML escaping, a
+// final newline), on random points all over the city and its outskirts, in
+// both coordinate systems, for one duty and for all, indented under ?pretty.
+func TestLocateAnswerAsEncodingJSON(t *testing.T) {
+	e := cityEnv(t)
+	var b orb.Bound
+	if err := e.store.Pool().QueryRow(context.Background(), `SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM (SELECT ST_Extent(geom) x FROM grids) e`).
+		Scan(&b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(16, 4))
+	snap := e.resolver.Snapshot()
+	var l grids.Located
+	for i := range 400 {
+		// a little beyond the city, so that some points are outside every grid
+		p := orb.Point{b.Min[0] - 0.002 + r.Float64()*(b.Max[0]-b.Min[0]+0.004), b.Min[1] - 0.002 + r.Float64()*(b.Max[1]-b.Min[1]+0.004)}
+		theme, extra := int16(-1), ""
+		if i%3 == 0 {
+			theme, extra = snap.ThemeIndex("sanitation"), "&theme=sanitation"
+		}
+		query := q(p, extra)
+		p = orb.Point{mustParse(t, query, "lon"), mustParse(t, query, "lat")} // as sent, to ten decimals
+		if _, err := e.resolver.Locate(context.Background(), p, theme, &l); err != nil {
+			t.Fatal(err)
+		}
+		want := snap.Answer(&l)
+		if i%5 == 0 {
+			query = q(geo.WGS84ToGCJ02(p), extra+"&crs=gcj02")
+			// the point as sent, to the query's ten decimals
+			in := orb.Point{mustParse(t, query, "lon"), mustParse(t, query, "lat")}
+			if _, err := e.resolver.Locate(context.Background(), geo.GCJ02ToWGS84(in), theme, &l); err != nil {
+				t.Fatal(err)
+			}
+			want = snap.Answer(&l)
+			want.Input = &grids.InputPoint{Lon: in[0], Lat: in[1], CRS: "gcj02"}
+		}
+		indent := ""
+		if i%7 == 0 {
+			query, indent = query+"&pretty", "  "
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", indent)
+		if err := enc.Encode(want); err != nil {
+			t.Fatal(err)
+		}
+		got := e.do("GET", "/api/v1/locate?"+query, adminToken, nil)
+		if got.status != 200 || !bytes.Equal(got.body, buf.Bytes()) {
+			n := 0
+			for n < min(len(got.body), buf.Len()) && got.body[n] == buf.Bytes()[n] {
+				n++
+			}
+			t.Fatalf("%s: %d, differs at byte %d\n got %s\nwant %s", query, got.status, n, got.body, buf.Bytes())
+		}
+	}
+}
+
+func mustParse(t *testing.T, query, name string) float64 {
+	t.Helper()
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := strconv.ParseFloat(v.Get(name), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// fields= gives the named top-level fields of the whole answer, in the
+// answer's order, and nothing else; an unknown name is a 400 naming fields.
+func TestLocateFields(t *testing.T) {
+	e := cityEnv(t)
+	pts := []orb.Point{
+		e.point(`SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM grids ORDER BY code LIMIT 1) x`),
+		e.point(`SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_LineInterpolatePoint(geom, 0.37) c FROM objects WHERE GeometryType(geom) = 'LINESTRING' ORDER BY id LIMIT 1) x`),
+		e.point(`SELECT ST_XMin(x) - 0.01, ST_YMin(x) - 0.01 FROM (SELECT ST_Extent(geom) x FROM grids) e`), // outside every grid
+	}
+	for _, p := range pts {
+		for _, engine := range []string{"", "&engine=db"} {
+			for _, fields := range []string{"grid,owners", "owners,grid", "inside", "grid,regions,adjacent,nearest_grid", "objects", "point,input,engine,on_boundary"} {
+				full := e.do("GET", "/api/v1/locate?"+q(p, engine+"&crs=wgs84"), adminToken, nil)
+				part := e.do("GET", "/api/v1/locate?"+q(p, engine+"&fields="+fields), adminToken, nil)
+				if full.status != 200 || part.status != 200 {
+					t.Fatalf("%d %s / %d %s", full.status, full.body, part.status, part.body)
+				}
+				var want bytes.Buffer
+				want.WriteByte('{')
+				dec := json.NewDecoder(bytes.NewReader(full.body))
+				dec.Token() // {
+				for dec.More() {
+					k, _ := dec.Token()
+					var v json.RawMessage
+					if err := dec.Decode(&v); err != nil {
+						t.Fatal(err)
+					}
+					if slices.Contains(strings.Split(fields, ","), k.(string)) {
+						if want.Len() > 1 {
+							want.WriteByte(',')
+						}
+						fmt.Fprintf(&want, "%q:%s", k, v)
+					}
+				}
+				want.WriteString("}\n")
+				if !bytes.Equal(part.body, want.Bytes()) {
+					t.Errorf("%v%s fields=%s:\n got %s\nwant %s", p, engine, fields, part.body, want.Bytes())
+				}
+			}
+		}
+	}
+	for _, bad := range []string{"grid,nope", "Grid", "grid,", "owners.unit"} {
+		r := e.do("GET", "/api/v1/locate?"+q(pts[0], "&fields="+bad), adminToken, nil)
+		if _, field := r.errField(t); r.status != 400 || field != "fields" {
+			t.Errorf("fields=%s: %d %s, want a 400 naming fields", bad, r.status, r.body)
+		}
+	}
+}
+
+// An operator's access log: one JSON line per request, with the route,
+// status, bytes sent, duration, remote address and user, written through
+// the batching writer that serve uses.
+func TestLocateAccessLog(t *testing.T) {
+	e := newEnv(t)
+	cal, err := calendar.NewHolder(t.Context(), calendar.NewStore(e.store.Pool()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	lw := logw.New(&out, time.Hour)
+	srv, err := api.New(e.store, e.resolver, e.migrator, api.Deps{Calendar: cal},
+		slog.New(logw.Urgent(slog.NewJSONHandler(lw, nil), lw)), api.Config{AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	(&env{t: t, url: hs.URL}).do("GET", "/api/v1/locate?lon=117&lat=36.65&fields=grid", adminToken, nil)
+	r := (&env{t: t, url: hs.URL}).do("GET", "/api/v1/locate?lon=117&lat=36.65", adminToken, nil)
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines:\n%s", len(lines), out.String())
+	}
+	var l struct {
+		Level, Msg, Method, Route, Path, Remote, User, Role, RequestID string
+		Status                                                         int
+		Bytes, Duration                                                int64
+	}
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(lines[1], `"request_id"`, `"requestid"`)), &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Level != "INFO" || l.Msg != "request" || l.Method != "GET" || l.Route != "/api/v1/locate" || l.Path != "/api/v1/locate" ||
+		l.Status != 200 || l.Bytes != int64(len(r.body)) || l.Duration <= 0 || !strings.HasPrefix(l.Remote, "127.0.0.1") ||
+		l.User == "" || l.Role != "admin" || l.RequestID != r.header.Get("X-Request-Id") {
+		t.Errorf("access log line %s\nread as %+v; answer of %d bytes", lines[1], l, len(r.body))
 	}
 }

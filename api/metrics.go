@@ -2,6 +2,8 @@ package api
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +21,29 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	// routes holds each registered route's series, so that a request
+	// counts itself with atomic loads and adds: no label hashing, no
+	// lock of the vectors and no status string. Filled by prepare before
+	// the server serves, read-only after.
+	routes map[routeKey]*routeSeries
+}
+
+type routeKey struct{ route, method string }
+
+// routeSeries are one route's children of the vectors, each made on its
+// first request, as the vectors would, so that /metrics lists only the
+// series that have counted something.
+type routeSeries struct {
+	mu       sync.Mutex // taken only to make a series
+	latency  atomic.Pointer[latencySeries]
+	statuses atomic.Pointer[[]statusSeries] // copied on write; a route answers with few statuses
+}
+
+type latencySeries struct{ prometheus.Observer }
+
+type statusSeries struct {
+	status int
+	count  prometheus.Counter
 }
 
 func newMetrics(store *grids.Store) *metrics {
@@ -44,6 +69,14 @@ func newMetrics(store *grids.Store) *metrics {
 	return m
 }
 
+// prepare makes room for the series of every route the server has.
+func (m *metrics) prepare(routes []*echo.Route) {
+	m.routes = make(map[routeKey]*routeSeries, len(routes))
+	for _, r := range routes {
+		m.routes[routeKey{r.Path, r.Method}] = &routeSeries{}
+	}
+}
+
 func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -57,10 +90,56 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched" // keeps random URLs from exploding the label set
 		}
 		method := c.Request().Method
-		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		status := c.Response().Status
+		if rs := m.routes[routeKey{route, method}]; rs != nil {
+			rs.count(m, route, method, status)
+			rs.observe(m, route, method, time.Since(start))
+			return nil
+		}
+		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+func (rs *routeSeries) count(m *metrics, route, method string, status int) {
+	if p := rs.statuses.Load(); p != nil {
+		for _, s := range *p {
+			if s.status == status {
+				s.count.Inc()
+				return
+			}
+		}
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var have []statusSeries
+	if p := rs.statuses.Load(); p != nil {
+		have = *p
+	}
+	for _, s := range have {
+		if s.status == status { // made while this request waited for the lock
+			s.count.Inc()
+			return
+		}
+	}
+	s := statusSeries{status, m.requests.WithLabelValues(route, method, strconv.Itoa(status))}
+	next := append(append(make([]statusSeries, 0, len(have)+1), have...), s)
+	rs.statuses.Store(&next)
+	s.count.Inc()
+}
+
+func (rs *routeSeries) observe(m *metrics, route, method string, d time.Duration) {
+	l := rs.latency.Load()
+	if l == nil {
+		rs.mu.Lock()
+		if l = rs.latency.Load(); l == nil {
+			l = &latencySeries{m.latency.WithLabelValues(route, method)}
+			rs.latency.Store(l)
+		}
+		rs.mu.Unlock()
+	}
+	l.Observe(d.Seconds())
 }
 
 func (m *metrics) handler() echo.HandlerFunc {

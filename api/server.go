@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/citygrid/citygrid/internal/db"
@@ -87,6 +88,7 @@ type Server struct {
 	drafts      *draftsAPI
 	appConfig   *appConfigAPI
 	openapiJSON []byte
+	scratch     sync.Pool // of *locateScratch
 }
 
 // Deps are the job packages' stores the handlers serve, built by the
@@ -182,6 +184,7 @@ func New(store *grids.Store, resolver *grids.Resolver, migrator *db.Migrator, de
 		},
 	}))
 	s.register()
+	s.metrics.prepare(e.Routes())
 	if s.handler, err = compressed(s.echo); err != nil {
 		return nil, err
 	}
@@ -221,7 +224,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		attrs := append(logAttrs(c),
+		ctx := c.Request().Context()
+		if !s.log.Enabled(ctx, level) {
+			return nil
+		}
+		// Typed attributes in an array on the stack: no boxing into any
+		// and no slice to grow for each request.
+		var buf [10]slog.Attr
+		attrs := append(buf[:0],
+			requestIDAttr(c),
 			slog.String("method", c.Request().Method),
 			slog.String("route", c.Path()),
 			slog.String("path", c.Request().URL.Path),
@@ -232,7 +243,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if p, ok := c.Get(principalKey).(grids.Principal); ok {
 			attrs = append(attrs, slog.String("user", p.User), slog.String("role", string(p.Role)))
 		}
-		s.log.Log(c.Request().Context(), level, "request", attrs...)
+		s.log.LogAttrs(ctx, level, "request", attrs...)
 		return nil
 	}
 }

@@ -1,9 +1,5 @@
 package grids
 
-import (
-	"sort"
-)
-
 // Answer is a locate result in the API's words: codes and names.
 type Answer struct {
 	Inside      bool           `json:"inside"`
@@ -17,6 +13,16 @@ type Answer struct {
 	Owners      []AnswerOwner  `json:"owners"`
 	NearestGrid *AnswerNearest `json:"nearest_grid,omitempty"`
 	Engine      string         `json:"engine"`
+
+	// room holds what the pointers above point to when AnswerInto
+	// renders the answer, so that a reused Answer allocates nothing.
+	room answerRoom
+}
+
+type answerRoom struct {
+	regions [3]CodeName
+	grid    AnswerGrid
+	nearest AnswerNearest
 }
 
 // LonLat is a WGS84 position.
@@ -98,27 +104,52 @@ type AnswerNearest struct {
 
 // Answer renders a located point.
 func (s *Snapshot) Answer(l *Located) Answer {
-	a := Answer{Inside: l.Inside, Point: LonLat{l.Point[0], l.Point[1]}, OnBoundary: l.OnBoundary,
-		Adjacent: []AnswerGrid{}, Objects: []AnswerObject{}, Owners: []AnswerOwner{}, Engine: "index"}
-	region := func(i int32) *CodeName {
+	a := new(Answer) // on the heap: its pointers point into its own room
+	s.AnswerInto(l, a)
+	return *a
+}
+
+// AnswerInto renders a located point into a, reusing a's slices: a server
+// that keeps one Answer per request in flight renders without allocating.
+func (s *Snapshot) AnswerInto(l *Located, a *Answer) {
+	*a = Answer{Inside: l.Inside, Point: LonLat{l.Point[0], l.Point[1]}, OnBoundary: l.OnBoundary,
+		Adjacent: a.Adjacent[:0], Objects: a.Objects[:0], Owners: a.Owners[:0], Engine: "index"}
+	if a.Adjacent == nil {
+		a.Adjacent = make([]AnswerGrid, 0, len(l.Adjacent))
+	}
+	if a.Objects == nil {
+		a.Objects = make([]AnswerObject, 0, len(l.Objects))
+	}
+	if a.Owners == nil {
+		a.Owners = make([]AnswerOwner, 0, len(l.Owners))
+	}
+	region := func(i int32, slot *CodeName) *CodeName {
 		if i < 0 {
 			return nil
 		}
-		return &CodeName{Code: s.Regions[i].Code, Name: s.Regions[i].Name}
+		*slot = CodeName{Code: s.Regions[i].Code, Name: s.Regions[i].Name}
+		return slot
 	}
-	a.Regions = AnswerRegions{District: region(l.District), Subdistrict: region(l.Sub), Community: region(l.Community)}
+	a.Regions = AnswerRegions{District: region(l.District, &a.room.regions[0]), Subdistrict: region(l.Sub, &a.room.regions[1]),
+		Community: region(l.Community, &a.room.regions[2])}
 	grid := func(i int32) AnswerGrid {
 		g := s.Grids[i]
 		return AnswerGrid{Code: g.Code, Name: g.Name, Version: g.Version}
 	}
 	if l.Grid >= 0 {
-		g := grid(l.Grid)
-		a.Grid = &g
+		a.room.grid = grid(l.Grid)
+		a.Grid = &a.room.grid
 	}
 	for _, i := range l.Adjacent {
 		a.Adjacent = append(a.Adjacent, grid(i))
 	}
-	sort.Slice(a.Adjacent, func(i, j int) bool { return codeBefore(a.Adjacent[i].Code, a.Adjacent[j].Code) })
+	// An insertion sort: a point touches a handful of grids, and
+	// sort.Slice would allocate.
+	for i := 1; i < len(a.Adjacent); i++ {
+		for j := i; j > 0 && codeBefore(a.Adjacent[j].Code, a.Adjacent[j-1].Code); j-- {
+			a.Adjacent[j], a.Adjacent[j-1] = a.Adjacent[j-1], a.Adjacent[j]
+		}
+	}
 	for _, o := range l.Objects {
 		ref := s.Objects[o.Object]
 		a.Objects = append(a.Objects, AnswerObject{ID: ref.ID, Code: ref.Code, Name: ref.Name, Layer: ref.Layer, DistanceM: round2(o.DistanceM)})
@@ -128,9 +159,9 @@ func (s *Snapshot) Answer(l *Located) Answer {
 	}
 	if l.Grid < 0 && l.NearestGrid >= 0 {
 		g := s.Grids[l.NearestGrid]
-		a.NearestGrid = &AnswerNearest{Code: g.Code, Name: g.Name, DistanceM: round2(l.NearestM)}
+		a.room.nearest = AnswerNearest{Code: g.Code, Name: g.Name, DistanceM: round2(l.NearestM)}
+		a.NearestGrid = &a.room.nearest
 	}
-	return a
 }
 
 // AnswerOwner renders one owner.

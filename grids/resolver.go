@@ -198,6 +198,32 @@ func (s *Snapshot) CategoryTheme(code string) (int16, bool) {
 // Locate answers for one WGS84 point. theme < 0 asks for every theme. The
 // result is written into out, whose slices are reused.
 func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
+	s.LocatePlace(p, out)
+	// Objects: covering polygons, then lines within snap distance; each
+	// object once (a multipolygon's parts meet at vertices, a multiline's
+	// parts each have a distance), in the rule's order.
+	out.hits = s.objPolyIdx.Covering(p, out.hits[:0])
+	for _, h := range out.hits {
+		out.addObject(ObjectHit{Object: h.ID})
+	}
+	out.hits = s.objLineIdx.Within(p, out.hits[:0])
+	for _, h := range out.hits {
+		snap := s.lineSnap(h.ID)
+		if h.Borderline {
+			out.Borderline = true
+		}
+		if h.DistanceM <= snap || h.Borderline {
+			out.addObject(ObjectHit{Object: s.lineObj[h.ID], DistanceM: h.DistanceM})
+		}
+	}
+	s.sortObjects(out.Objects)
+	s.owners(theme, out)
+}
+
+// LocatePlace finds the point's grids, regions and nearest grid only, for
+// answers that list neither objects nor owners: the object indexes and the
+// duties are not read (out.Objects and out.Owners stay empty).
+func (s *Snapshot) LocatePlace(p orb.Point, out *Located) {
 	*out = Located{Point: p, Grid: -1, District: -1, Sub: -1, Community: -1, NearestGrid: -1,
 		Adjacent: out.Adjacent[:0], Objects: out.Objects[:0], Owners: out.Owners[:0], hits: out.hits[:0],
 		pc: out.pc}
@@ -241,25 +267,6 @@ func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
 	if out.Grid < 0 && s.gridIdx.Len() > 0 {
 		out.NearestGrid, out.NearestM = s.gridIdx.Nearest(p)
 	}
-	// Objects: covering polygons, then lines within snap distance; each
-	// object once (a multipolygon's parts meet at vertices, a multiline's
-	// parts each have a distance), in the rule's order.
-	out.hits = s.objPolyIdx.Covering(p, out.hits[:0])
-	for _, h := range out.hits {
-		out.addObject(ObjectHit{Object: h.ID})
-	}
-	out.hits = s.objLineIdx.Within(p, out.hits[:0])
-	for _, h := range out.hits {
-		snap := s.lineSnap(h.ID)
-		if h.Borderline {
-			out.Borderline = true
-		}
-		if h.DistanceM <= snap || h.Borderline {
-			out.addObject(ObjectHit{Object: s.lineObj[h.ID], DistanceM: h.DistanceM})
-		}
-	}
-	s.sortObjects(out.Objects)
-	s.owners(theme, out)
 }
 
 // addObject adds a hit, keeping one per object at its smallest distance.
@@ -693,6 +700,14 @@ func (r *Resolver) Run(ctx context.Context) {
 			time.Sleep(time.Second)
 		}
 	}
+}
+
+// LocatePlace finds the point's grids and regions with the current
+// snapshot (Snapshot.LocatePlace); it never asks PostGIS.
+func (r *Resolver) LocatePlace(p orb.Point, out *Located) *Snapshot {
+	snap := r.Snapshot()
+	snap.LocatePlace(p, out)
+	return snap
 }
 
 // Locate answers for a WGS84 point with the current snapshot, asking

@@ -15,6 +15,7 @@ import (
 
 	"github.com/citygrid/citygrid/internal/app"
 	"github.com/citygrid/citygrid/internal/db"
+	"github.com/citygrid/citygrid/internal/logw"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -58,10 +59,16 @@ func runServe(ctx context.Context, args []string) error {
 	if cfg.AdminToken == "" {
 		cfg.AdminToken = os.Getenv("CITYGRID_ADMIN_TOKEN")
 	}
-	log, err := newLogger(cfg.LogLevel, os.Stderr)
+	// Lines are written in batches from one goroutine, so that a request's
+	// access log costs a copy, not a system call; warnings and errors are
+	// written at once.
+	logOut := logw.New(os.Stderr, 0)
+	defer logOut.Close()
+	log, err := newLogger(cfg.LogLevel, logOut)
 	if err != nil {
 		return err
 	}
+	log = slog.New(logw.Urgent(log.Handler(), logOut))
 	zone, err := calendar.LoadZone(*calendarZone)
 	if err != nil {
 		return err
@@ -130,6 +137,7 @@ func runServe(ctx context.Context, args []string) error {
 	// Event streams never go idle: they end when shutdown starts.
 	hs.RegisterOnShutdown(a.CloseStreams)
 	log.Info("citygrid serving", "addr", ln.Addr().String(), "version", version, "startup", time.Since(started).Round(time.Millisecond).String())
+	logOut.Flush() // the banner comes after the lines before it
 	fmt.Fprintf(os.Stderr, "\n  citygrid 城市网格 is up: http://%s\n\n", displayAddr(ln.Addr()))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

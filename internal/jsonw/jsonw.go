@@ -4,6 +4,7 @@
 package jsonw
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -21,6 +22,53 @@ func AppendString(b []byte, s string) []byte {
 	}
 	q, _ := json.Marshal(s) // a string always marshals
 	return append(b, q...)
+}
+
+// AppendStringKeepHTML appends s as a JSON string, escaped as an
+// encoding/json Encoder with SetEscapeHTML(false) does: <, > and & stay as
+// they are; control characters, invalid UTF-8 and U+2028/U+2029 do not.
+func AppendStringKeepHTML(b []byte, s string) []byte {
+	if plainKeepHTML(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}
+
+// plainKeepHTML is one pass over s, with the three-byte sequences of
+// Chinese text checked in place: the locate answer runs it on about a
+// hundred names.
+func plainKeepHTML(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c < utf8.RuneSelf:
+			if c < 0x20 || c == '"' || c == '\\' {
+				return false
+			}
+			i++
+			continue
+		case c >= 0xE1 && c <= 0xEC || c >= 0xEE: // U+1000..U+CFFF, U+E000..U+FFFF
+			if i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 && c <= 0xEF {
+				if c == 0xE2 && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
+					return false // U+2028, U+2029
+				}
+				i += 3
+				continue
+			}
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return false
+		}
+		i += size
+	}
+	return true
 }
 
 // plain reports whether s needs no escaping: valid UTF-8 without control
