@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -53,9 +54,12 @@ func runServe(ctx context.Context, args []string) error {
 		"the map from citygrid's tiles only, which needs no internet (env CITYGRID_BASEMAP_URL)")
 	fs.StringVar(&basemap.Attribution, "basemap-attribution", os.Getenv("CITYGRID_BASEMAP_ATTRIBUTION"), "credit line the map shows for the basemap (env CITYGRID_BASEMAP_ATTRIBUTION)")
 	tileCacheMB := fs.Int("tile-cache-mb", envInt("CITYGRID_TILE_CACHE_MB", 64), "memory for cached vector tiles, in MiB (env CITYGRID_TILE_CACHE_MB)")
+	procs := fs.Int("procs", envInt("CITYGRID_PROCS", 0), "goroutines running Go code at once (GOMAXPROCS); 0: four per CPU, or GOMAXPROCS when the\n"+
+		"environment sets it (env CITYGRID_PROCS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	runtime.GOMAXPROCS(serveProcs(*procs, os.Getenv("GOMAXPROCS") != "", runtime.GOMAXPROCS(0)))
 	if cfg.AdminToken == "" {
 		cfg.AdminToken = os.Getenv("CITYGRID_ADMIN_TOKEN")
 	}
@@ -248,4 +252,23 @@ func loadDemoIfEmpty(ctx context.Context, store *grids.Store, n int, log *slog.L
 	log.Info("demo city loaded", "grids", sum.Grids, "objects", sum.Objects, "units", sum.Units, "assignments", sum.Assignments,
 		"took", time.Since(t).Round(time.Millisecond).String())
 	return nil
+}
+
+// serveProcs is the server's GOMAXPROCS: asked, or the environment's, or
+// four per CPU the runtime found (cpus). citygrid shares its cores with
+// PostgreSQL's backends (make run puts both on one machine) and whatever
+// else runs there; with one P per core, a thread the kernel preempts keeps
+// its P and the requests queued on it wait out the other process's time
+// slice. With more Ps than cores the kernel shares the cores among them:
+// locate at 64 connections on 2 cores, load generator included, kept its
+// 56–58k req/s and its p99 fell from 17–31 ms to 6 ms (docs/benchmarks.md).
+func serveProcs(asked int, fromEnv bool, cpus int) int {
+	switch {
+	case asked > 0:
+		return asked
+	case fromEnv:
+		return cpus
+	default:
+		return 4 * cpus
+	}
 }
