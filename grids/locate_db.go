@@ -30,7 +30,8 @@ const locateDBPoint = `ST_SetSRID(ST_Point(@x, @y), 4326)`
 // is over 60 km anywhere in China, before the spheroid maths), the primary
 // keys, and the assignments' per-target indexes (assignments_live_target
 // holds only rows without an end, and the rule also takes those ending in
-// the future).
+// the future). la is inlined into each of du's three reads (NOT
+// MATERIALIZED), so each keeps its own target's index.
 const locateDBSQL = `
 WITH cg AS MATERIALIZED (
 	SELECT code, name, version, community_id, ST_Covers(ST_Boundary(geom), ` + locateDBPoint + `) AS edge
@@ -53,15 +54,15 @@ ob AS MATERIALIZED (
 	WHERE o.geom && ST_Expand(` + locateDBPoint + `, (SELECT max(snap_m) + 1 FROM layers) / 60000.0)
 	  AND CASE k.dim WHEN 2 THEN ST_Covers(o.geom, ` + locateDBPoint + `)
 		WHEN 1 THEN ST_DWithin(o.geom::geography, ` + locateDBPoint + `::geography, l.snap_m) ELSE false END),
+la AS NOT MATERIALIZED (
+	SELECT id, target_key, theme_code, role, unit_id, grid_code, region_id, object_id FROM assignments
+	WHERE (@theme = '' OR theme_code = @theme) AND ` + liveAssignment + `),
 du AS (
-	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE grid_code = ANY(ARRAY(SELECT code FROM cg))
-	  AND (@theme = '' OR theme_code = @theme) AND valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
+	SELECT id, target_key, theme_code, role, unit_id FROM la WHERE grid_code = ANY(ARRAY(SELECT code FROM cg))
 	UNION ALL
-	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE region_id = ANY(ARRAY(SELECT id FROM rg))
-	  AND (@theme = '' OR theme_code = @theme) AND valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
+	SELECT id, target_key, theme_code, role, unit_id FROM la WHERE region_id = ANY(ARRAY(SELECT id FROM rg))
 	UNION ALL
-	SELECT id, target_key, theme_code, role, unit_id FROM assignments WHERE object_id = ANY(ARRAY(SELECT id FROM ob))
-	  AND (@theme = '' OR theme_code = @theme) AND valid_from <= now() AND (valid_to IS NULL OR valid_to > now()))
+	SELECT id, target_key, theme_code, role, unit_id FROM la WHERE object_id = ANY(ARRAY(SELECT id FROM ob)))
 SELECT 'g' AS kind, community_id AS id, code, name, ''::text AS s1, ''::text AS s2, ''::text AS s3,
 	version::bigint AS n, 0::float8 AS f, edge AS b FROM cg
 UNION ALL

@@ -195,6 +195,11 @@ func (s *Snapshot) CategoryTheme(code string) (int16, bool) {
 	return t, ok
 }
 
+// liveAssignment is the SQL condition, over the assignments table's own
+// columns, of an assignment in force now: what the snapshot loads and
+// LocateDB reads.
+const liveAssignment = `valid_from <= now() AND (valid_to IS NULL OR valid_to > now())`
+
 // Locate answers for one WGS84 point. theme < 0 asks for every theme. The
 // result is written into out, whose slices are reused.
 func (s *Snapshot) Locate(p orb.Point, theme int16, out *Located) {
@@ -534,7 +539,7 @@ func LoadSnapshot(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	rows, err = tx.Query(ctx, `
 		SELECT id, theme_code, unit_id, role = 'lead', target_kind, grid_code, region_id, object_id
 		FROM assignments
-		WHERE valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
+		WHERE `+liveAssignment+`
 		ORDER BY role, id`)
 	if err != nil {
 		return nil, err
