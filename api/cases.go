@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +20,10 @@ import (
 type casesAPI struct {
 	cases *cases.Store
 	cfg   Config
+	// bodies keeps the map's GeoJSON bodies (*[]byte) for reuse: at a few
+	// hundred kilobytes a page, allocating each was most of the server's
+	// garbage.
+	bodies sync.Pool
 }
 
 // createCase answers POST /api/v1/cases. An Idempotency-Key header makes a
@@ -147,6 +152,10 @@ func (s *casesAPI) listCases(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// maxPooledBody is the largest GeoJSON body kept for reuse (a page of
+// 10,000 points is about 4 MB; rarer than the map's pages of 1,000).
+const maxPooledBody = 1 << 20
+
 // casesGeoJSON answers GET /api/v1/cases.geojson: the same filters, as a
 // FeatureCollection of points for the map.
 func (s *casesAPI) casesGeoJSON(c echo.Context) error {
@@ -166,5 +175,15 @@ func (s *casesAPI) casesGeoJSON(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, appendPointCollection(nil, &page))
+	bp, _ := s.bodies.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	body := appendPointCollection((*bp)[:0], &page)
+	err = c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
+	if cap(body) <= maxPooledBody {
+		*bp = body
+		s.bodies.Put(bp)
+	}
+	return err
 }

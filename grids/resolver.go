@@ -31,6 +31,7 @@ type Snapshot struct {
 	themeIdx map[string]int16
 	catTheme map[string]int16 // category code → theme
 	catRules map[string]CategoryRules
+	unitByID map[int64]int32 // units.id → Units
 
 	gridIdx    *geo.PolygonIndex
 	regionIdx  *geo.PolygonIndex
@@ -178,6 +179,15 @@ type CategoryRules struct {
 func (s *Snapshot) Category(code string) (CategoryRules, bool) {
 	r, ok := s.catRules[code]
 	return r, ok
+}
+
+// UnitCode returns the code of the unit with database id id; ok is false
+// for a unit made since the snapshot was built (callers ask the database).
+func (s *Snapshot) UnitCode(id int64) (string, bool) {
+	if i, ok := s.unitByID[id]; ok {
+		return s.Units[i].Code, true
+	}
+	return "", false
 }
 
 // ThemeIndex returns the index of a theme code, or -1.
@@ -504,6 +514,7 @@ func LoadSnapshot(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	snap.objLineIdx = geo.NewLineIndex(lines, lineSnap, 0.001)
 
 	unitByID := map[int64]int32{}
+	snap.unitByID = unitByID
 	var territorial []territorialUnit
 	rows, err = tx.Query(ctx, `SELECT id, code, name, kind, region_id, COALESCE((attrs->>'fallback')::boolean, false)
 		FROM units ORDER BY code`)
