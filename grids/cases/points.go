@@ -45,9 +45,9 @@ const pointColumns = `c.id, c.code, c.status, c.category_code, c.source, c.repor
 
 // pointRow is one row's columns as scanned: the nullable ones as pgtype
 // values and the texts that repeat as the driver's bytes, into the same
-// memory row after row. Scanned into pointers,
-// each null-able column allocated through reflection on every row, a
-// sixth of the server's time for the map's thousand rows.
+// memory row after row. Scanned into pointers, each nullable column
+// allocated through reflection on every row, a sixth of the server's
+// time for the map's thousand rows.
 type pointRow struct {
 	id                         int64
 	status, category, source   pgtype.DriverBytes // valid until the next row
@@ -70,7 +70,8 @@ func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (Poi
 	var keys []time.Time
 	var ids []int64
 	// The nullable values a point shows live in two slabs, not a heap
-	// object each; their capacity is the page's, so they never move.
+	// object each, sized for a full page (a point keeps pointing into
+	// the old array should one grow).
 	times := make([]time.Time, 0, q.Limit+1)
 	texts := make([]string, 0, 2*(q.Limit+1))
 	var missing map[int64][]int // units made since the snapshot: item indexes
