@@ -87,6 +87,12 @@ func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (Poi
 		return v
 	}
 	var r pointRow
+	var pt Point // scanned into, then copied into the page
+	// One list of destinations for every row: passed afresh, the
+	// variadic slice and the point it names were two allocations a row.
+	dest := []any{&r.id, &pt.Code, &r.status, &r.category, &r.source, &pt.ReportedAt, &r.due,
+		&r.grid, &r.unit, &pt.Lon, &pt.Lat,
+		&r.limitHours, &r.limitDays, &r.spentS, &r.clockFrom, &r.handledOnTime, &r.dispatched, &r.key}
 	var c Case // the clock's fields, for the deadline flags
 	var limitHours, limitDays int
 	var clockFrom, dispatched time.Time
@@ -97,10 +103,8 @@ func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (Poi
 	// month's few thousand candidates.
 	err := s.readGeneric(ctx, q.BBox != nil, func(b *pgx.Batch) error {
 		return s.widePage(ctx, b, p, &q, pointColumns, func(rows pgx.Rows) error {
-			var pt Point
-			if err := rows.Scan(&r.id, &pt.Code, &r.status, &r.category, &r.source, &pt.ReportedAt, &r.due,
-				&r.grid, &r.unit, &pt.Lon, &pt.Lat,
-				&r.limitHours, &r.limitDays, &r.spentS, &r.clockFrom, &r.handledOnTime, &r.dispatched, &r.key); err != nil {
+			pt = Point{}
+			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
 			pt.Category, pt.Source = intern(r.category), intern(r.source)
