@@ -4,11 +4,13 @@
 --   bbox     cases in a random 1 km box, newest first
 --   month    a month's cases of a category (MONTHS: comma-separated YYYY-MM)
 --   geojson  the map: open cases in a random 2 km box as GeoJSON
+-- ACCEPT_ENCODING (e.g. gzip) asks compressed answers, as browsers, GDAL and QGIS do.
 -- Usage: TOKEN=... FILTER=queue UNITS=JD370102001000 wrk -t2 -c8 -d20s -s docs/bench/cases-lists.lua http://127.0.0.1:8090
 local token = os.getenv("TOKEN") or "bench-admin-token"
 local filter = os.getenv("FILTER") or "bbox"
 local minx, miny, maxx, maxy = 116.915, 36.596, 117.085, 36.704
 local headers = { ["Authorization"] = "Bearer " .. token }
+if os.getenv("ACCEPT_ENCODING") then headers["Accept-Encoding"] = os.getenv("ACCEPT_ENCODING") end
 local function split(s)
   local t = {}
   for x in string.gmatch(s or "", "[^,]+") do t[#t + 1] = x end
