@@ -477,6 +477,19 @@ func timeLimits(t *testing.T, e *env, dispatcher string) {
 	if got := list("warning=true"); !got[codes[0]] || got[codes[1]] {
 		t.Errorf("warning queue %v", got)
 	}
+	// Suspended in time, a case is neither warned nor overdue while it
+	// waits, and keeps the time it had left.
+	sus := e.act(dispatcher, codes[0], "suspend", map[string]any{"note": "等待产权单位确认"})
+	if sus.Overdue || sus.Warning || sus.Deadline != nil || sus.RemainingS == nil || *sus.RemainingS > 20*60 || *sus.RemainingS < 19*60 {
+		t.Errorf("suspended with 20 minutes left: overdue %v warning %v deadline %v remaining %v", sus.Overdue, sus.Warning, sus.Deadline, sus.RemainingS)
+	}
+	if got := list("overdue=true"); got[codes[0]] {
+		t.Errorf("overdue queue holds the case suspended in time: %v", got)
+	}
+	if got := list("warning=true"); got[codes[0]] {
+		t.Errorf("warning queue holds the suspended case: %v", got)
+	}
+	e.act(dispatcher, codes[0], "resume", nil)
 	// Handled late stays late: the closing ledger counts it.
 	jj := e.token("unit", "JJ")
 	h := e.act(jj, codes[1], "handled", map[string]any{"note": "已处理"})

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,9 +122,30 @@ func TestCasesTileCounts(t *testing.T) {
 		check("deadline "+m.set+", folded", m.overdue)
 	}
 
+	// Suspended after its time ran out (three hours of two), the case
+	// stays overdue: in its own view, the overdue queue and the tiles;
+	// resumed, its clock runs on past the deadline.
+	dispatcher := e.token("dispatcher", "")
+	if _, err := e.store.Pool().Exec(ctx, `UPDATE cases SET clock_from = now() - interval '3 hours', due_at = now() - interval '1 hour',
+		warn_at = now() - interval '84 minutes' WHERE code = $1`, filed[0].Code); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.act(dispatcher, filed[0].Code, "suspend", map[string]any{"note": "等待产权单位确认"}); !c.Overdue || c.Status != "suspended" {
+		t.Errorf("suspended an hour past its deadline: status %s, overdue %v", c.Status, c.Overdue)
+	}
+	if codes := listCodes(t, e, adminToken, "overdue=true"); !slices.Equal(codes, []string{filed[0].Code}) {
+		t.Errorf("overdue queue with the case suspended late: %v", codes)
+	}
+	check("suspended late", 1)
+	cs.FoldTiles(ctx)
+	check("suspended late, folded", 1)
+	if c := e.act(dispatcher, filed[0].Code, "resume", nil); !c.Overdue || c.Status != "dispatched" {
+		t.Errorf("resumed late: status %s, overdue %v", c.Status, c.Overdue)
+	}
+	check("resumed late", 1)
+
 	// Registering the reported cases makes "registered" the dominant
 	// status of their cells; the counts stay.
-	dispatcher := e.token("dispatcher", "")
 	for _, c := range filed {
 		if c.Status == "reported" {
 			e.act(dispatcher, c.Code, "register", nil)

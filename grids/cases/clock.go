@@ -12,24 +12,31 @@ import "time"
 const warnShare = 0.8
 
 // clockState fills the deadline flags and the remaining time as of now.
+// It is OverdueSQL and WarningSQL over a case in memory: the stored
+// deadline and warning decide, as they decided handled_on_time, so that a
+// case's flags, the overdue queue and the counts agree even after the
+// calendar was edited under a running clock; and a suspended case whose
+// time ran out before the suspension stays overdue (LateSQL).
 func (s *Store) clockState(c *Case, now time.Time) {
 	clk, limit, ok := s.clock(c.limitHours, c.limitDays)
 	if !ok {
 		return
 	}
 	switch {
-	case c.clockFrom != nil:
-		spent := time.Duration(c.spentS)*time.Second + clk.Between(*c.clockFrom, now)
-		rem := int64((limit - spent) / time.Second)
-		c.RemainingS = &rem
-		c.Overdue = spent > limit
-		c.Warning = !c.Overdue && float64(spent) >= warnShare*float64(limit)
+	case c.clockFrom != nil && c.Deadline != nil:
+		due := *c.Deadline
+		c.Overdue = now.After(due)
+		c.Warning = !c.Overdue && c.warnAt != nil && !now.Before(*c.warnAt)
+		secs := int64(clk.Between(now, due) / time.Second) // negative once past
+		c.RemainingS = &secs
 	case c.HandledOnTime != nil:
 		c.Overdue = !*c.HandledOnTime
-	case c.Status == Suspended && c.DispatchedAt != nil:
+	case c.Status == Suspended:
 		rem := int64((limit - time.Duration(c.spentS)*time.Second) / time.Second)
-		c.RemainingS = &rem
 		c.Overdue = rem < 0
+		if c.DispatchedAt != nil {
+			c.RemainingS = &rem
+		}
 	}
 }
 

@@ -10,10 +10,16 @@ import (
 // counts them (lists, exports, tiles, statistics): one definition.
 const (
 	// OverdueSQL (红牌): the running clock is past the deadline, or the
-	// case was handled late and is not yet closed out. Never NULL (IS
-	// FALSE: handled_on_time is NULL until handled), so that NOT OverdueSQL
-	// keeps the cases not yet dispatched.
-	OverdueSQL = `((c.clock_from IS NOT NULL AND c.due_at < now()) OR (c.handled_on_time IS FALSE AND c.status NOT IN ` + FinalSQL + `))`
+	// case is late (LateSQL) and not yet closed out. Never NULL, so that
+	// NOT OverdueSQL keeps the cases not yet dispatched.
+	OverdueSQL = `((c.clock_from IS NOT NULL AND c.due_at < now()) OR (` + LateSQL + ` AND c.status NOT IN ` + FinalSQL + `))`
+	// LateSQL is a case whose lateness no longer depends on the time: it
+	// was handled late, or it was suspended after its time ran out (the
+	// suspension stops the clock and keeps the red card). The rule is
+	// citygrid_case_late (migration 22), which the tile counts' trigger and
+	// the overdue queues' partial indexes spell the same way; clockState is
+	// the same rule over a case in memory.
+	LateSQL = `citygrid_case_late(c.status, c.handled_on_time, c.spent_s, c.limit_hours, c.limit_days)`
 	// FinalSQL is the statuses of the cases that are no longer open
 	// (Status.Open), as a SQL list, spelled as the partial indexes of open
 	// cases spell it so that the planner matches them.

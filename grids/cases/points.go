@@ -41,7 +41,7 @@ type PointPage struct {
 // categories again for each of a thousand rows (14 ms of 22), and the
 // unit looked up a row at a time was a tenth of the database's work.
 const pointColumns = `c.id, c.code, c.status, c.category_code, c.source, c.reported_at, c.due_at, c.grid_code, c.unit_id,
-	ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.limit_hours, c.limit_days, c.spent_s, c.clock_from, c.handled_on_time, c.dispatched_at`
+	ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.limit_hours, c.limit_days, c.spent_s, c.clock_from, c.handled_on_time, c.warn_at`
 
 // pointRow is one row's columns as scanned: the nullable ones as pgtype
 // values and the texts that repeat as the driver's bytes, into the same
@@ -49,15 +49,15 @@ const pointColumns = `c.id, c.code, c.status, c.category_code, c.source, c.repor
 // allocated through reflection on every row, a sixth of the server's
 // time for the map's thousand rows.
 type pointRow struct {
-	id                         int64
-	status, category, source   pgtype.DriverBytes // valid until the next row
-	due, clockFrom, dispatched pgtype.Timestamptz
-	grid                       pgtype.DriverBytes
-	unit                       pgtype.Int8
-	limitHours, limitDays      pgtype.Int4
-	spentS                     int64
-	handledOnTime              pgtype.Bool
-	key                        time.Time
+	id                       int64
+	status, category, source pgtype.DriverBytes // valid until the next row
+	due, clockFrom, warn     pgtype.Timestamptz
+	grid                     pgtype.DriverBytes
+	unit                     pgtype.Int8
+	limitHours, limitDays    pgtype.Int4
+	spentS                   int64
+	handledOnTime            pgtype.Bool
+	key                      time.Time
 }
 
 // Points answers a page of the cases the principal may see as map points:
@@ -92,10 +92,10 @@ func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (Poi
 	// variadic slice and the point it names were two allocations a row.
 	dest := []any{&r.id, &pt.Code, &r.status, &r.category, &r.source, &pt.ReportedAt, &r.due,
 		&r.grid, &r.unit, &pt.Lon, &pt.Lat,
-		&r.limitHours, &r.limitDays, &r.spentS, &r.clockFrom, &r.handledOnTime, &r.dispatched, &r.key}
+		&r.limitHours, &r.limitDays, &r.spentS, &r.clockFrom, &r.handledOnTime, &r.warn, &r.key}
 	var c Case // the clock's fields, for the deadline flags
 	var limitHours, limitDays int
-	var clockFrom, dispatched time.Time
+	var clockFrom, warn time.Time
 	var handledOnTime bool
 	// A generic plan cannot tell that the map's box is small: it ANDs the
 	// box index with a bitmap of the whole month's report times (187,000
@@ -147,9 +147,9 @@ func (s *Store) Points(ctx context.Context, p grids.Principal, q ListQuery) (Poi
 				handledOnTime = r.handledOnTime.Bool
 				c.HandledOnTime = &handledOnTime
 			}
-			if r.dispatched.Valid {
-				dispatched = r.dispatched.Time
-				c.DispatchedAt = &dispatched
+			if r.warn.Valid {
+				warn = r.warn.Time
+				c.warnAt = &warn
 			}
 			s.clockState(&c, now)
 			pt.Status, pt.Deadline, pt.Overdue, pt.Warning = c.Status, c.Deadline, c.Overdue, c.Warning
