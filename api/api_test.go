@@ -61,6 +61,13 @@ func serverOn(t *testing.T, pool *pgxpool.Pool) *env {
 // serverWith is serverOn with a changed configuration.
 func serverWith(t *testing.T, pool *pgxpool.Pool, configure func(*api.Config)) *env {
 	t.Helper()
+	return serverStarting(t, pool, configure, func() {})
+}
+
+// serverStarting is serverWith calling between the server's start-up
+// reads and its Run (where it starts listening for changes).
+func serverStarting(t *testing.T, pool *pgxpool.Pool, configure func(*api.Config), between func()) *env {
+	t.Helper()
 	m, err := db.NewMigrator(pool)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +82,7 @@ func serverWith(t *testing.T, pool *pgxpool.Pool, configure func(*api.Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	between()
 	go a.Run(ctx)
 	store, res, srv := a.Store, a.Resolver, a.Server
 	hs := httptest.NewServer(srv)

@@ -20,19 +20,27 @@ const AnyChange = "*"
 
 // Listen calls fn with the table name of every committed change until ctx
 // ends. It holds one connection of the pool, reconnects with backoff when the
-// connection drops, and reports AnyChange after each reconnect.
+// connection drops, and reports AnyChange once it listens, the first time
+// too: what a server read at start-up (the locate snapshot, the calendar)
+// was read before its LISTEN, and a change committed in between would
+// otherwise stay unseen until the next one (a second server starting during
+// a publish answered from the old layout).
 func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, fn func(table string)) {
-	ListenOn(ctx, pool, log, ChangeChannel, fn)
+	listen(ctx, pool, log, ChangeChannel, fn, true)
 }
 
 // ListenOn is Listen on another channel: fn gets each notice's payload, and
 // AnyChange after each reconnect.
 func ListenOn(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, channel string, fn func(payload string)) {
+	listen(ctx, pool, log, channel, fn, false)
+}
+
+func listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, channel string, fn func(payload string), resyncFirst bool) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
 		err := listenOnce(ctx, pool, func() {
-			if !first {
+			if !first || resyncFirst {
 				fn(AnyChange)
 			}
 			first = false
