@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -130,8 +131,16 @@ func TestCasesTileCounts(t *testing.T) {
 		warn_at = now() - interval '84 minutes' WHERE code = $1`, filed[0].Code); err != nil {
 		t.Fatal(err)
 	}
-	if c := e.act(dispatcher, filed[0].Code, "suspend", map[string]any{"note": "等待产权单位确认"}); !c.Overdue || c.Status != "suspended" {
-		t.Errorf("suspended an hour past its deadline: status %s, overdue %v", c.Status, c.Overdue)
+	period := "from=" + url.QueryEscape(time.Now().Add(-24*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339))
+	dueBefore := rowOf(t, e.stats("/api/v1/stats/units?"+period, adminToken), "JJ")
+	s := e.act(dispatcher, filed[0].Code, "suspend", map[string]any{"note": "等待产权单位确认"})
+	if !s.Overdue || s.Status != "suspended" || s.Deadline == nil || s.RemainingS == nil || *s.RemainingS > -59*60 {
+		t.Errorf("suspended an hour past its deadline: status %s, overdue %v, deadline %v, remaining %v s", s.Status, s.Overdue, s.Deadline, s.RemainingS)
+	}
+	// The evaluation still counts it due in its deadline's period, and
+	// not handled on time.
+	if r := rowOf(t, e.stats("/api/v1/stats/units?"+period, adminToken), "JJ"); r.Due != dueBefore.Due || r.HandledOnTime != dueBefore.HandledOnTime || r.Due == 0 {
+		t.Errorf("JJ's period after the suspension: due %d, on time %d; before: %d, %d", r.Due, r.HandledOnTime, dueBefore.Due, dueBefore.HandledOnTime)
 	}
 	if codes := listCodes(t, e, adminToken, "overdue=true"); !slices.Equal(codes, []string{filed[0].Code}) {
 		t.Errorf("overdue queue with the case suspended late: %v", codes)
@@ -139,8 +148,8 @@ func TestCasesTileCounts(t *testing.T) {
 	check("suspended late", 1)
 	cs.FoldTiles(ctx)
 	check("suspended late, folded", 1)
-	if c := e.act(dispatcher, filed[0].Code, "resume", nil); !c.Overdue || c.Status != "dispatched" {
-		t.Errorf("resumed late: status %s, overdue %v", c.Status, c.Overdue)
+	if c := e.act(dispatcher, filed[0].Code, "resume", nil); !c.Overdue || c.Status != "dispatched" || c.Deadline == nil || *c.Deadline != *s.Deadline {
+		t.Errorf("resumed late: status %s, overdue %v, deadline %v (missed %v)", c.Status, c.Overdue, c.Deadline, *s.Deadline)
 	}
 	check("resumed late", 1)
 

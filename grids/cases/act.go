@@ -228,7 +228,7 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 	case ActResume:
 		c.Status, c.SuspendedFrom = *c.SuspendedFrom, nil
 		if c.Status == Dispatched || c.Status == Handling {
-			s.startClock(c, now)
+			s.resumeClock(c, now)
 		}
 	case ActReopen:
 		c.Status, c.Reopens = Registered, c.Reopens+1

@@ -57,7 +57,7 @@ func (s *Store) startClock(c *Case, now time.Time) {
 }
 
 // stopClock stops the clock at now and counts what it ran; a suspension
-// clears the deadline, which resuming sets again.
+// keeps of the deadline what SuspendedDeadline says.
 func (s *Store) stopClock(c *Case, now time.Time, suspend bool) {
 	if c.clockFrom == nil {
 		return
@@ -68,7 +68,35 @@ func (s *Store) stopClock(c *Case, now time.Time, suspend bool) {
 	}
 	c.clockFrom = nil
 	if suspend {
-		c.Deadline, c.warnAt = nil, nil
+		c.Deadline, c.warnAt = SuspendedDeadline(c.Deadline, now), nil
+	}
+}
+
+// SuspendedDeadline is what a suspension at `at` keeps of the deadline
+// due. One still ahead goes: the clock stops, and resuming sets it again
+// from the time left. One already passed stays, as the deadline the case
+// missed: the evaluation of its period counts it due and not handled on
+// time (a suspension must not take a late case out of a unit's on-time
+// rate), and resuming keeps it (ResumesWithDeadline).
+func SuspendedDeadline(due *time.Time, at time.Time) *time.Time {
+	if due != nil && at.After(*due) {
+		return due
+	}
+	return nil
+}
+
+// ResumesWithDeadline says whether a suspended case resumes with the
+// deadline it kept (SuspendedDeadline) rather than one set afresh.
+func ResumesWithDeadline(due *time.Time) bool { return due != nil }
+
+// resumeClock starts the clock of a suspended case again at now.
+func (s *Store) resumeClock(c *Case, now time.Time) {
+	if !ResumesWithDeadline(c.Deadline) {
+		s.startClock(c, now)
+		return
+	}
+	if _, _, ok := s.clock(c.limitHours, c.limitDays); ok {
+		c.clockFrom, c.warnAt = &now, c.Deadline
 	}
 }
 

@@ -641,14 +641,18 @@ func (g *gen) story(c *gcase, target cases.Status, survivor *gcase) {
 		st := c.status
 		c.suspendedFrom = &st
 		g.stopClock(c, t)
-		c.due, c.warn = nil, nil
+		c.due, c.warn = cases.SuspendedDeadline(c.due, t), nil
 		c.step(t, dispatcher, d, "", cases.ActSuspend, cases.Suspended, "等待产权单位确认", nil)
 		if target == cases.Suspended || !later(g.between(24*time.Hour, 5*24*time.Hour)) {
 			return
 		}
 		c.suspendedFrom = nil
 		c.step(t, dispatcher, d, "", cases.ActResume, st, "", nil)
-		g.startClock(c, t)
+		if cases.ResumesWithDeadline(c.due) {
+			c.clockFrom, c.warn = ptr(t), c.due
+		} else {
+			g.startClock(c, t)
+		}
 	}
 	if target == cases.Handling && g.r.Float64() < 0.5 {
 		return // still at work; overdue when its deadline has passed

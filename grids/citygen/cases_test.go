@@ -118,7 +118,8 @@ func TestGeneratedCases(t *testing.T) {
 	    OR c.return_count <> (SELECT count(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'return')
 	    OR c.rework_count <> (SELECT count(*) FROM case_events e WHERE e.case_id = c.id AND e.action = 'verify' AND e.data->>'passed' = 'false')
 	    OR (c.status IN ('dispatched', 'handling') AND (c.unit_id IS NULL OR c.clock_from IS NULL OR c.due_at IS NULL))
-	    OR (c.status = 'suspended' AND (c.due_at IS NOT NULL OR c.clock_from IS NOT NULL))
+	    OR (c.status = 'suspended' AND (c.due_at > c.updated_at OR c.clock_from IS NOT NULL))
+	    OR (c.status = 'suspended' AND (c.due_at IS NOT NULL) <> citygrid_case_late(c.status, c.handled_on_time, c.spent_s, c.limit_hours, c.limit_days))
 	    OR (c.status IN ('handled', 'verified', 'closed') AND (c.handled_at IS NULL OR c.handle_s IS NULL OR c.clock_from IS NOT NULL
 	        OR c.handled_on_time IS NULL))
 	    OR (c.status = 'closed' AND (c.verified_at IS NULL OR c.closed_at < c.verified_at OR c.verified_at < c.handled_at))
