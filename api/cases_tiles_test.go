@@ -146,7 +146,9 @@ func TestCasesTileCounts(t *testing.T) {
 		t.Errorf("overdue queue with the case suspended late: %v", codes)
 	}
 	check("suspended late", 1)
-	cs.FoldTiles(ctx)
+	if _, err := cs.FoldTiles(ctx); err != nil {
+		t.Fatal(err)
+	}
 	check("suspended late, folded", 1)
 	if c := e.act(dispatcher, filed[0].Code, "resume", nil); !c.Overdue || c.Status != "dispatched" || c.Deadline == nil || *c.Deadline != *s.Deadline {
 		t.Errorf("resumed late: status %s, overdue %v, deadline %v (missed %v)", c.Status, c.Overdue, c.Deadline, *s.Deadline)

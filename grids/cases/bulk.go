@@ -66,6 +66,17 @@ func (s *Store) Deadline(limitHours, limitDays *int, from time.Time, spentS int6
 	return *c.Deadline, *c.warnAt, true
 }
 
+// Resumed is Deadline for a suspended case resuming at from; kept is the
+// deadline its suspension kept (SuspendedDeadline), nil for none.
+func (s *Store) Resumed(limitHours, limitDays *int, from time.Time, spentS int64, kept *time.Time) (due, warn time.Time, ok bool) {
+	c := Case{limitHours: limitHours, limitDays: limitDays, spentS: spentS, Deadline: kept}
+	s.resumeClock(&c, from)
+	if c.clockFrom == nil {
+		return due, warn, false
+	}
+	return *c.Deadline, *c.warnAt, true
+}
+
 // Spent is the limit-clock time between two instants for a category's
 // limit (natural time, or working time on the working calendar).
 func (s *Store) Spent(limitHours, limitDays *int, from, to time.Time) time.Duration {

@@ -77,7 +77,7 @@ func (s *Store) stopClock(c *Case, now time.Time, suspend bool) {
 // from the time left. One already passed stays, as the deadline the case
 // missed: the evaluation of its period counts it due and not handled on
 // time (a suspension must not take a late case out of a unit's on-time
-// rate), and resuming keeps it (ResumesWithDeadline).
+// rate), and resuming keeps it (resumeClock).
 func SuspendedDeadline(due *time.Time, at time.Time) *time.Time {
 	if due != nil && at.After(*due) {
 		return due
@@ -85,13 +85,10 @@ func SuspendedDeadline(due *time.Time, at time.Time) *time.Time {
 	return nil
 }
 
-// ResumesWithDeadline says whether a suspended case resumes with the
-// deadline it kept (SuspendedDeadline) rather than one set afresh.
-func ResumesWithDeadline(due *time.Time) bool { return due != nil }
-
-// resumeClock starts the clock of a suspended case again at now.
+// resumeClock starts the clock of a suspended case again at now: with the
+// deadline it kept, or one set afresh from the time left.
 func (s *Store) resumeClock(c *Case, now time.Time) {
-	if !ResumesWithDeadline(c.Deadline) {
+	if c.Deadline == nil {
 		s.startClock(c, now)
 		return
 	}

@@ -648,10 +648,8 @@ func (g *gen) story(c *gcase, target cases.Status, survivor *gcase) {
 		}
 		c.suspendedFrom = nil
 		c.step(t, dispatcher, d, "", cases.ActResume, st, "", nil)
-		if cases.ResumesWithDeadline(c.due) {
-			c.clockFrom, c.warn = ptr(t), c.due
-		} else {
-			g.startClock(c, t)
+		if due, warn, ok := g.w.cs.Resumed(c.cat.hours, c.cat.days, t, c.spentS, c.due); ok {
+			c.clockFrom, c.due, c.warn = ptr(t), &due, &warn
 		}
 	}
 	if target == cases.Handling && g.r.Float64() < 0.5 {
