@@ -102,3 +102,41 @@ func (s *Store) resumeClock(c *Case, now time.Time) {
 func (c *Case) resetClock() {
 	c.spentS, c.clockFrom, c.Deadline, c.warnAt = 0, nil, nil, nil
 }
+
+// clockEvent is one transition of a case's history as the clock sees it.
+type clockEvent struct {
+	action string
+	to     Status
+	at     time.Time
+}
+
+// replayClock runs the handling clock of c over its history, as act runs
+// it transition by transition: dispatch starts it, handled stops it, a
+// failed verification (back to handling) starts it again, a suspension
+// stops it keeping a deadline already missed, a resume into dispatched or
+// handling restarts it, and a return or a reopen forgets it. c carries
+// the case's limit; the clock fields it ends with are what the workflow
+// would have stored under today's rules and calendar.
+func (s *Store) replayClock(c *Case, events []clockEvent) {
+	c.resetClock()
+	for _, e := range events {
+		switch e.action {
+		case ActDispatch:
+			s.startClock(c, e.at)
+		case ActHandled:
+			s.stopClock(c, e.at, false)
+		case ActVerify:
+			if e.to == Handling {
+				s.startClock(c, e.at)
+			}
+		case ActSuspend:
+			s.stopClock(c, e.at, true)
+		case ActResume:
+			if e.to == Dispatched || e.to == Handling {
+				s.resumeClock(c, e.at)
+			}
+		case ActReturn, ActReopen:
+			c.resetClock()
+		}
+	}
+}

@@ -97,3 +97,78 @@ func (s *Store) FoldTiles(ctx context.Context) (int, error) {
 	err := s.pool.QueryRow(ctx, `SELECT citygrid_fold_case_tiles()`).Scan(&n)
 	return n, err
 }
+
+// KeepMissedDeadlines mends the suspended cases stored before a
+// suspension kept the deadline it missed (migration 22 and
+// SuspendedDeadline): late when suspended, they are overdue everywhere,
+// but without their deadline the evaluation of its period does not count
+// them due. Each one's clock is replayed over its events on today's
+// calendar; the deadline is written only where the replay agrees with the
+// stored clock to within a second (a calendar edited since may have moved it:
+// such a case is left as it is rather than given a deadline it never
+// had). Servers run it at start; it answers how many cases it mended.
+func (s *Store) KeepMissedDeadlines(ctx context.Context) (int, error) {
+	type stored struct {
+		c      Case
+		at     time.Time // reported, the partition key
+		spentS int64
+		events []clockEvent
+	}
+	rows, err := s.pool.Query(ctx, `SELECT c.id, c.reported_at, c.limit_hours, c.limit_days, c.spent_s FROM cases c
+		WHERE c.status = 'suspended' AND c.due_at IS NULL AND `+LateSQL)
+	if err != nil {
+		return 0, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*stored, error) {
+		var st stored
+		err := r.Scan(&st.c.id, &st.at, &st.c.limitHours, &st.c.limitDays, &st.spentS)
+		return &st, err
+	})
+	if err != nil || len(list) == 0 {
+		return 0, err
+	}
+	byID := make(map[int64]*stored, len(list))
+	ids := make([]int64, 0, len(list))
+	for _, st := range list {
+		byID[st.c.id] = st
+		ids = append(ids, st.c.id)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT case_id, action, to_status, at FROM case_events
+		WHERE case_id = ANY(@ids) ORDER BY case_id, at, id`, pgx.NamedArgs{"ids": ids})
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	var e clockEvent
+	if _, err := pgx.ForEachRow(rows, []any{&id, &e.action, &e.to, &e.at}, func() error {
+		byID[id].events = append(byID[id].events, e)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	var mend struct {
+		ids       []int64
+		at, dueAt []time.Time
+	}
+	for _, st := range list {
+		s.replayClock(&st.c, st.events)
+		if st.c.Deadline != nil && abs(st.c.spentS-st.spentS) <= 1 { // seconds truncated from µs apart
+			mend.ids, mend.at, mend.dueAt = append(mend.ids, st.c.id), append(mend.at, st.at), append(mend.dueAt, *st.c.Deadline)
+		}
+	}
+	if len(mend.ids) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE cases c SET due_at = m.due
+		FROM unnest(@ids::bigint[], @at::timestamptz[], @due::timestamptz[]) m(id, at, due)
+		WHERE c.id = m.id AND c.reported_at = m.at AND c.status = 'suspended' AND c.due_at IS NULL`,
+		pgx.NamedArgs{"ids": mend.ids, "at": mend.at, "due": mend.dueAt})
+	return int(tag.RowsAffected()), err
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}

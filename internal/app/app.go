@@ -107,6 +107,16 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 	if err := cs.EnsurePartitions(ctx); err != nil {
 		return nil, fmt.Errorf("case partitions: %w", err)
 	}
+	// Once per database in effect: later suspensions keep their deadline.
+	// A failure leaves the old cases as they were and must not keep the
+	// server from answering.
+	mending := time.Now()
+	if n, err := cs.KeepMissedDeadlines(ctx); err != nil {
+		cfg.Log.Warn("the missed deadlines of suspended cases", "err", err)
+	} else if n > 0 {
+		cfg.Log.Info("kept the missed deadlines of suspended cases stored before migration 22", "cases", n,
+			"took", time.Since(mending).Round(time.Millisecond).String())
+	}
 	// The deadline notices (黄牌, 红牌), the next months' partitions and the
 	// tile counts' fold run on river's elected leader: once per period
 	// across all servers.
