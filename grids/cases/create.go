@@ -173,58 +173,53 @@ func (s *Store) Create(ctx context.Context, p grids.Principal, in CreateInput, k
 	if len(c.Reporters) > 0 {
 		c.Reporters[0].Case = c.Code
 	}
-	err = s.core.Tx(ctx, func(tx pgx.Tx) error {
-		// One round trip for the statements that need nothing from each
-		// other; the later ones find the case by its code.
-		b := &pgx.Batch{}
-		objectFound := true
-		if c.ObjectID != nil {
-			b.Queue(`SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1)`, *c.ObjectID).QueryRow(func(r pgx.Row) error {
-				return r.Scan(&objectFound)
-			})
-		}
-		// Generic plans for the batch: the duplicate search names its
-		// partitions for them, and the insert's plan does not depend on
-		// its values.
-		b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
-		if err := s.queueDuplicates(ctx, tx, b, &c.PossibleDuplicates, &c, pt, reportedAt); err != nil {
-			return err
-		}
-		if err := s.queueInsert(b, &c, cells, p, placed); err != nil {
-			return err
-		}
-		const thisCase = `(SELECT id FROM cases WHERE code = @code AND reported_at = @at)`
-		for _, u := range in.PhotoURLs {
-			b.Queue(`INSERT INTO case_photos (case_id, case_code, stage, url, uploaded_by)
-				VALUES (`+thisCase+`, @code, 'report', @url, @by)`,
-				pgx.NamedArgs{"code": c.Code, "at": c.ReportedAt, "url": u, "by": p.User})
-		}
-		keyTaken := false
-		if key != "" {
-			b.Queue(`INSERT INTO case_requests (principal, key, body_sha256, case_id, case_code)
-				VALUES (@p, @k, @h, `+thisCase+`, @code) ON CONFLICT DO NOTHING`,
-				pgx.NamedArgs{"p": principalKey(p), "k": key, "h": bodyHash, "code": c.Code, "at": c.ReportedAt}).
-				Exec(func(tag pgconn.CommandTag) error {
-					keyTaken = tag.RowsAffected() == 0
-					return nil
-				})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		switch {
-		case !objectFound:
-			return grids.Invalid("object_id", "no object %d", *c.ObjectID)
-		case keyTaken:
-			return errReplay // a concurrent retry won: answer with its case
-		}
-		if len(photos) > 0 {
-			if c.Photos, err = s.insertPhotos(ctx, tx, p, &c, StageReport, photos); err != nil {
+	// One round trip for the statements that need nothing from each
+	// other; the later ones find the case by its code. Sent alone, a batch
+	// is one implicit transaction, committed at its end: no BEGIN and
+	// COMMIT round trips. Uploaded photos need the case's id first: they
+	// take an explicit transaction.
+	b := &pgx.Batch{}
+	// Generic plans for the batch: the duplicate search names its
+	// partitions for them, and the insert's plan does not depend on its
+	// values.
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	if err := s.queueDuplicates(ctx, s.pool, b, &c.PossibleDuplicates, &c, pt, reportedAt); err != nil {
+		return Case{}, false, err
+	}
+	if err := s.queueInsert(b, &c, cells, p, placed); err != nil {
+		return Case{}, false, err
+	}
+	const thisCase = `(SELECT id FROM cases WHERE code = @code AND reported_at = @at)`
+	for _, u := range in.PhotoURLs {
+		b.Queue(`INSERT INTO case_photos (case_id, case_code, stage, url, uploaded_by)
+			VALUES (`+thisCase+`, @code, 'report', @url, @by)`,
+			pgx.NamedArgs{"code": c.Code, "at": c.ReportedAt, "url": u, "by": p.User})
+	}
+	if key != "" {
+		// A key already taken fails the batch (case_requests_pkey): the
+		// case goes with it, and the answer is the earlier case.
+		b.Queue(`INSERT INTO case_requests (principal, key, body_sha256, case_id, case_code)
+			VALUES (@p, @k, @h, `+thisCase+`, @code)`,
+			pgx.NamedArgs{"p": principalKey(p), "k": key, "h": bodyHash, "code": c.Code, "at": c.ReportedAt})
+	}
+	if len(photos) == 0 {
+		err = s.pool.SendBatch(ctx, b).Close()
+	} else {
+		err = s.core.Tx(ctx, func(tx pgx.Tx) error {
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
-		}
-		return nil
-	})
+			c.Photos, err = s.insertPhotos(ctx, tx, p, &c, StageReport, photos)
+			return err
+		})
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "case_requests_pkey":
+		err = errReplay // a concurrent retry won: answer with its case
+	case errors.Is(err, pgx.ErrNoRows) && c.ObjectID != nil: // the insert's condition: the object exists
+		return Case{}, false, grids.Invalid("object_id", "no object %d", *c.ObjectID)
+	}
 	if errors.Is(err, errReplay) {
 		c, _, err := s.replay(ctx, p, key, bodyHash)
 		return c, true, err
@@ -324,6 +319,9 @@ func (s *Store) newCode(ctx context.Context, c *Case) error {
 
 // queueInsert queues the statement that writes the case row, its first
 // event and its announcement: intake's round trips are most of its time.
+// It writes nothing when the case names an object that does not exist
+// (the statement's QueryRow then fails with pgx.ErrNoRows), which needs
+// no round trip of its own to check.
 func (s *Store) queueInsert(b *pgx.Batch, c *Case, cells [5]int64, p grids.Principal, placed map[string]any) error {
 	routing, input, grid, version, err := c.columns()
 	if err != nil {
@@ -354,10 +352,11 @@ func (s *Store) queueInsert(b *pgx.Batch, c *Case, cells [5]int64, p grids.Princ
 			location_quality, needs_confirmation, geom, input, reporters, reported_by, object_id, grid_code, grid_version,
 			district_code, subdistrict_code, community_code, routing, proposed_unit_id, limit_hours, limit_days,
 			h3_r6, h3_r7, h3_r8, h3_r9, h3_r10, updated_at)
-		VALUES (@code, @at, @status, @category, @theme, @source, @description, @address,
-			@quality, @confirm, ST_SetSRID(ST_Point(@lon, @lat), 4326), @input, @reporters, @by, @object, @grid, @version,
+		SELECT @code, @at, @status, @category, @theme, @source, @description, @address,
+			@quality, @confirm, ST_SetSRID(ST_Point(@lon, @lat), 4326), @input, @reporters, @by, @object::bigint, @grid, @version,
 			@district, @sub, @community, @routing, (SELECT id FROM units WHERE code = @proposed), @hours, @days,
-			@h6, @h7, @h8, @h9, @h10, @now)
+			@h6, @h7, @h8, @h9, @h10, @now
+		WHERE @object::bigint IS NULL OR EXISTS (SELECT 1 FROM objects WHERE id = @object::bigint)
 			RETURNING id, proposed_unit_id),
 		e AS (INSERT INTO case_events `+eventColumns+` SELECT c.id, `+eventValues+` FROM c)
 		SELECT id, proposed_unit_id, pg_notify(@channel, @msg) IS NULL FROM c`, args).
