@@ -3,11 +3,13 @@
 package ledger
 
 import (
+	"archive/zip"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -115,6 +117,17 @@ func value(v any) any {
 func WriteXLSX(w io.Writer, t Table) error {
 	f := excelize.NewFile()
 	defer f.Close()
+	// The standard library's deflate was two fifths of a ledger's time;
+	// klauspost/compress's (already the server's gzip) at its default
+	// level writes the grids' month in about a third less time, for a
+	// workbook 13% larger (BenchmarkWriteXLSX).
+	f.SetZipWriter(func(w io.Writer) excelize.ZipWriter {
+		zw := zip.NewWriter(w)
+		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
+			return flate.NewWriter(w, flate.DefaultCompression)
+		})
+		return zw
+	})
 	sheet := t.Sheet
 	if sheet == "" {
 		sheet = "Sheet1"
