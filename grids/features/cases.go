@@ -193,6 +193,13 @@ func caseClusters(z int, unit string, open bool, args pgx.NamedArgs) string {
 				WHERE d.n > 0 AND NOT EXISTS (SELECT 1 FROM case_tile_anchors a WHERE a.res = ` + res + ` AND a.cell = d.h3_r` + res + `)
 				GROUP BY d.h3_r` + res + `, env.t
 				HAVING ` + inTile("(min(ARRAY[d.x, d.y]))[1]", "(min(ARRAY[d.x, d.y]))[2]") + `),
+			-- The present bucket's overdue cases of the whole city, by the
+			-- deadline index (about a hundred on 1,000,000 cases, 1.5 ms),
+			-- then kept to the tile's cells: looked up cell by cell, each
+			-- cell probed every monthly partition (20 ms for a dense z14).
+			present AS MATERIALIZED (
+				SELECT c.h3_r` + res + ` AS cell FROM cases c
+				WHERE ` + cases.PresentOverdueSQL + scope("c") + `),
 			counted AS (
 				SELECT t.cell, t.status, t.n, t.sx, t.sy, CASE WHEN ` + cases.CountsOverdueSQL + ` THEN t.n ELSE 0 END AS overdue
 				FROM cells JOIN case_tile_cells t ON t.res = ` + res + ` AND t.cell = cells.cell` + scope("t") + `
@@ -200,9 +207,8 @@ func caseClusters(z int, unit string, open bool, args pgx.NamedArgs) string {
 				SELECT t.h3_r` + res + `, t.status, t.n, t.n * t.x, t.n * t.y, CASE WHEN ` + cases.CountsOverdueSQL + ` THEN t.n ELSE 0 END
 				FROM cells JOIN case_tile_deltas t ON t.h3_r` + res + ` = cells.cell` + scope("t") + `
 				UNION ALL
-				SELECT c.h3_r` + res + `, NULL, 0, 0, 0, 1
-				FROM cells JOIN cases c ON c.h3_r` + res + ` = cells.cell
-				WHERE ` + cases.PresentOverdueSQL + scope("c") + `),
+				SELECT p.cell, NULL, 0, 0, 0, 1
+				FROM cells JOIN present p ON p.cell = cells.cell),
 			-- One row per cell and status, ranked: the cell's totals ride
 			-- on its most frequent status's row.
 			k AS (
