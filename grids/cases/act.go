@@ -177,13 +177,13 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 		if err := s.limitOf(c); err != nil {
 			return nil, "", err
 		}
-		s.startClock(c, now)
+		s.stepClock(c, ActDispatch, c.Status, now)
 		data["unit"], data["manual"] = unit, c.ManualDispatch
 		return data, NoticeDispatched, nil
 	case ActHandle:
 		c.Status = Handling
 	case ActHandled:
-		s.stopClock(c, now, false)
+		s.stepClock(c, ActHandled, Handled, now)
 		c.Status, c.HandledAt = Handled, &now
 		onTime := c.Deadline == nil || !now.After(*c.Deadline)
 		c.HandledOnTime = &onTime
@@ -203,7 +203,7 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 		}
 		c.Status, c.Reworks = Handling, c.Reworks+1
 		c.HandledAt, c.HandledOnTime, c.handleS = nil, nil, nil
-		s.startClock(c, now)
+		s.stepClock(c, ActVerify, c.Status, now)
 		return data, NoticeVerificationFailed, nil
 	case ActClose:
 		c.Status, c.ClosedAt = Closed, &now
@@ -212,7 +212,7 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 		data["unit"] = c.Unit.Code
 		c.Status, c.Returns = Registered, c.Returns+1
 		c.unitID, c.Unit = nil, nil
-		c.resetClock()
+		s.stepClock(c, ActReturn, c.Status, now)
 		return data, NoticeReturned, nil
 	case ActCancel:
 		c.Status = Cancelled
@@ -224,17 +224,15 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, p grids.Principal, c *Case
 	case ActSuspend:
 		st := c.Status
 		c.SuspendedFrom, c.Status = &st, Suspended
-		s.stopClock(c, now, true)
+		s.stepClock(c, ActSuspend, c.Status, now)
 	case ActResume:
 		c.Status, c.SuspendedFrom = *c.SuspendedFrom, nil
-		if c.Status == Dispatched || c.Status == Handling {
-			s.resumeClock(c, now)
-		}
+		s.stepClock(c, ActResume, c.Status, now)
 	case ActReopen:
 		c.Status, c.Reopens = Registered, c.Reopens+1
 		c.unitID, c.Unit = nil, nil
 		c.HandledAt, c.HandledOnTime, c.handleS, c.VerifiedAt, c.ClosedAt = nil, nil, nil, nil, nil
-		c.resetClock()
+		s.stepClock(c, ActReopen, c.Status, now)
 	}
 	return data, "", nil
 }

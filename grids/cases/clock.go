@@ -110,33 +110,40 @@ type clockEvent struct {
 	at     time.Time
 }
 
-// replayClock runs the handling clock of c over its history, as act runs
-// it transition by transition: dispatch starts it, handled stops it, a
-// failed verification (back to handling) starts it again, a suspension
-// stops it keeping a deadline already missed, a resume into dispatched or
-// handling restarts it, and a return or a reopen forgets it. c carries
-// the case's limit; the clock fields it ends with are what the workflow
+// stepClock is what the transition action, to status to at now, does to
+// the handling clock: the one home of the clock's part of the workflow,
+// which apply takes step by step and replayClock over a case's history.
+// Dispatch starts it; handled stops it; a failed verification (back to
+// handling) starts it again; a suspension stops it, keeping a deadline
+// already missed; a resume into dispatched or handling restarts it; a
+// return or a reopen forgets it. Other actions leave it.
+func (s *Store) stepClock(c *Case, action string, to Status, now time.Time) {
+	switch action {
+	case ActDispatch:
+		s.startClock(c, now)
+	case ActHandled:
+		s.stopClock(c, now, false)
+	case ActVerify:
+		if to == Handling {
+			s.startClock(c, now)
+		}
+	case ActSuspend:
+		s.stopClock(c, now, true)
+	case ActResume:
+		if to == Dispatched || to == Handling {
+			s.resumeClock(c, now)
+		}
+	case ActReturn, ActReopen:
+		c.resetClock()
+	}
+}
+
+// replayClock runs the handling clock of c over its history (c carries
+// the case's limit); the clock fields it ends with are what the workflow
 // would have stored under today's rules and calendar.
 func (s *Store) replayClock(c *Case, events []clockEvent) {
 	c.resetClock()
 	for _, e := range events {
-		switch e.action {
-		case ActDispatch:
-			s.startClock(c, e.at)
-		case ActHandled:
-			s.stopClock(c, e.at, false)
-		case ActVerify:
-			if e.to == Handling {
-				s.startClock(c, e.at)
-			}
-		case ActSuspend:
-			s.stopClock(c, e.at, true)
-		case ActResume:
-			if e.to == Dispatched || e.to == Handling {
-				s.resumeClock(c, e.at)
-			}
-		case ActReturn, ActReopen:
-			c.resetClock()
-		}
+		s.stepClock(c, e.action, e.to, e.at)
 	}
 }
