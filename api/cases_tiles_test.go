@@ -93,8 +93,20 @@ func TestCasesTileCounts(t *testing.T) {
 		t.Errorf("r9 counts hold %d cases of %d", counted, all)
 	}
 	check("before the fold", 1)
+	// One chunk of 5 deltas (of more than 12) folds 5 (0 when the
+	// server's fold holds the lock) and leaves the tiles exact; a fold in
+	// chunks of 5 drains the rest.
+	before := pending()
+	var taken int
+	if err := e.store.Pool().QueryRow(ctx, `SELECT taken FROM citygrid_fold_case_tiles(5)`).Scan(&taken); err != nil {
+		t.Fatal(err)
+	}
+	if left := pending(); (taken != 5 && taken != 0) || left > before-taken {
+		t.Errorf("a chunk of 5 took %d of %d deltas, left %d", taken, before, left)
+	}
+	check("partly folded", 1)
 	for start := time.Now(); pending() > 0; {
-		if _, err := cs.FoldTiles(ctx); err != nil {
+		if _, err := cs.FoldTiles(ctx, 5); err != nil {
 			t.Fatal(err)
 		}
 		if time.Since(start) > 5*time.Second {
@@ -117,7 +129,7 @@ func TestCasesTileCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("deadline "+m.set, m.overdue)
-		if _, err := cs.FoldTiles(ctx); err != nil {
+		if _, err := cs.FoldTiles(ctx, 0); err != nil {
 			t.Fatal(err)
 		}
 		check("deadline "+m.set+", folded", m.overdue)
@@ -146,7 +158,7 @@ func TestCasesTileCounts(t *testing.T) {
 		t.Errorf("overdue queue with the case suspended late: %v", codes)
 	}
 	check("suspended late", 1)
-	if _, err := cs.FoldTiles(ctx); err != nil {
+	if _, err := cs.FoldTiles(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	check("suspended late, folded", 1)
@@ -164,7 +176,7 @@ func TestCasesTileCounts(t *testing.T) {
 	}
 	for _, fold := range []bool{false, true} {
 		if fold {
-			cs.FoldTiles(ctx)
+			cs.FoldTiles(ctx, 0)
 		}
 		got := render(14, "")
 		if got.count != 12 || got.status["reported"] != 0 || got.status["registered"] == 0 {

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs one wrk load of docs/bench/cases-lists.lua (FILTER, default geojson;
-# C connections, default 8) for SECONDS against a running server, and prints
+# Runs one wrk load of SCRIPT (default docs/bench/cases-lists.lua, with its
+# FILTER, default geojson; C connections, default 8) for SECONDS against a running server, and prints
 # wrk's line and the CPU time each request cost: the whole machine's busy
 # time from /proc/stat, and the server's and the PostgreSQL backends' own.
 #   SERVER_PID=$(pgrep -f 'citygrid serve') bash bench/cpu-per-request.sh 20
@@ -13,7 +13,7 @@ proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 pg_ticks() { local s=0 p; for p in $(pgrep -f 'postgres: .* citygrid' || true); do s=$((s + $(proc_ticks "$p"))); done; echo "$s"; }
 read -r _ u n s i w irq sirq st _ < /proc/stat
 s0=$(proc_ticks "$pid"); g0=$(pg_ticks)
-out=$(FILTER=${FILTER:-geojson} wrk -t2 -c"${C:-8}" -d"${secs}s" -s docs/bench/cases-lists.lua "$url" | tail -1)
+out=$(FILTER=${FILTER:-geojson} wrk -t2 -c"${C:-8}" -d"${secs}s" -s "${SCRIPT:-docs/bench/cases-lists.lua}" "$url" | tail -1)
 s1=$(proc_ticks "$pid"); g1=$(pg_ticks)
 read -r _ u2 n2 s2 i2 w2 irq2 sirq2 st2 _ < /proc/stat
 echo "$out"

@@ -86,16 +86,34 @@ func (s *Store) EnsurePartitions(ctx context.Context) error {
 	return err
 }
 
+// FoldChunk is the most deltas one fold transaction takes: about a second
+// of work on two cores, well inside the periodic job's timeout.
+const FoldChunk = 100_000
+
 // FoldTiles moves the tile counts' pending changes (case_tile_deltas,
 // which every write of cases appends to) into the counts the clustered
 // tiles read (case_tile_cells), and merges the deadline buckets that are
 // over; it answers how many counts changed. Tiles are exact whether or
-// not it has run: it keeps what they read small. One fold runs at a time
-// across servers (the others return 0).
-func (s *Store) FoldTiles(ctx context.Context) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT citygrid_fold_case_tiles()`).Scan(&n)
-	return n, err
+// not it has run: it keeps what they read small. It folds chunk deltas a
+// transaction (FoldChunk when chunk is 0) until none are left, so a
+// backlog of any size (a bulk load's) drains, and a call cancelled
+// midway keeps the chunks it folded. One fold runs at a time across
+// servers (the others return 0).
+func (s *Store) FoldTiles(ctx context.Context, chunk int) (int, error) {
+	if chunk <= 0 {
+		chunk = FoldChunk
+	}
+	total := 0
+	for {
+		var folded, taken int
+		if err := s.pool.QueryRow(ctx, `SELECT folded, taken FROM citygrid_fold_case_tiles($1)`, chunk).Scan(&folded, &taken); err != nil {
+			return total, err
+		}
+		total += folded
+		if taken < chunk {
+			return total, nil
+		}
+	}
 }
 
 // KeepMissedDeadlines mends the suspended cases stored before a

@@ -124,7 +124,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 		{Name: "case_deadlines", Every: time.Minute, Run: func(ctx context.Context) error { _, err := cs.ScanDeadlines(ctx); return err }},
 		{Name: "case_partitions", Every: 24 * time.Hour, Run: cs.EnsurePartitions},
 		// Often, so that clustered tiles read few pending changes.
-		{Name: "case_tiles", Every: 5 * time.Second, Run: func(ctx context.Context) error { _, err := cs.FoldTiles(ctx); return err }},
+		{Name: "case_tiles", Every: 5 * time.Second, Run: func(ctx context.Context) error { _, err := cs.FoldTiles(ctx, 0); return err }},
 	} {
 		if err := ns.Register(p); err != nil {
 			return nil, err
