@@ -26,30 +26,42 @@ const AnyChange = "*"
 // otherwise stay unseen until the next one (a second server starting during
 // a publish answered from the old layout).
 func Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, fn func(table string)) {
-	listen(ctx, pool, log, ChangeChannel, fn, true)
+	ListenAll(ctx, pool, log, Channel{Name: ChangeChannel, Fn: fn, ResyncFirst: true})
 }
 
-// ListenOn is Listen on another channel: fn gets each notice's payload, and
-// AnyChange after each reconnect.
-func ListenOn(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, channel string, fn func(payload string)) {
-	listen(ctx, pool, log, channel, fn, false)
+// Channel is one NOTIFY channel a listener hears, and what it does with
+// each notice's payload.
+type Channel struct {
+	Name string
+	Fn   func(payload string)
+	// ResyncFirst passes AnyChange once the first LISTEN holds, as after
+	// every reconnect, for a reader that loaded its state before listening.
+	ResyncFirst bool
 }
 
-func listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, channel string, fn func(payload string), resyncFirst bool) {
+// ListenAll listens on every channel over one connection until ctx ends,
+// calling each channel's Fn with its notices' payloads, and with AnyChange
+// after each reconnect. One connection rather than one a channel: every
+// NOTIFY wakes every listening backend of the database, whatever its
+// channels, so each more listener costs PostgreSQL a signal, a wake-up and a
+// queue read on every commit that notifies (each case report does).
+func ListenAll(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, chans ...Channel) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
 		err := listenOnce(ctx, pool, func() {
-			if !first || resyncFirst {
-				fn(AnyChange)
+			for _, c := range chans {
+				if !first || c.ResyncFirst {
+					c.Fn(AnyChange)
+				}
 			}
 			first = false
 			backoff = 100 * time.Millisecond
-		}, channel, fn)
+		}, chans)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("listener lost its connection; reconnecting", "channel", channel, "err", err, "in", backoff)
+		log.Warn("listener lost its connection; reconnecting", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -59,7 +71,7 @@ func listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, channel s
 	}
 }
 
-func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), channel string, fn func(string)) error {
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), chans []Channel) error {
 	pooled, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -67,8 +79,12 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), chann
 	// The connection carries a LISTEN: take it out of the pool for good.
 	conn := pooled.Hijack()
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
-		return err
+	fns := make(map[string]func(string), len(chans))
+	for _, c := range chans {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{c.Name}.Sanitize()); err != nil {
+			return err
+		}
+		fns[c.Name] = c.Fn
 	}
 	connected()
 	for {
@@ -76,6 +92,8 @@ func listenOnce(ctx context.Context, pool *pgxpool.Pool, connected func(), chann
 		if err != nil {
 			return err
 		}
-		fn(n.Payload)
+		if fn := fns[n.Channel]; fn != nil {
+			fn(n.Payload)
+		}
 	}
 }

@@ -304,13 +304,9 @@ func (s *Store) limitOf(c *Case) error {
 func (s *Store) newCode(ctx context.Context, c *Case) error {
 	prefix := s.CodePrefix(c.Regions.District.Code, c.ReportedAt)
 	var n int
-	b := &pgx.Batch{}
-	// A batch is one implicit transaction: the setting lasts for it.
-	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
-	b.Queue(`INSERT INTO case_sequences (prefix, last) VALUES ($1, 1)
-		ON CONFLICT (prefix) DO UPDATE SET last = case_sequences.last + 1 RETURNING last`, prefix).
-		QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	// A statement sent alone is its own transaction: the function's
+	// asynchronous commit is that of this statement only.
+	if err := s.pool.QueryRow(ctx, `SELECT citygrid_next_case_number($1)`, prefix).Scan(&n); err != nil {
 		return err
 	}
 	c.Code = CaseCode(prefix, n)
@@ -347,7 +343,21 @@ func (s *Store) queueInsert(b *pgx.Batch, c *Case, cells [5]int64, p grids.Princ
 	if err := eventArgs(args, c, p, actReport, nil, "", placed, c.ReportedAt); err != nil {
 		return err
 	}
-	b.Queue(`
+	sql, pos, err := s.intake.Args(args)
+	if err != nil {
+		return err
+	}
+	b.Queue(sql, pos...).
+		QueryRow(func(r pgx.Row) error {
+			var notified bool
+			return r.Scan(&c.id, &c.proposedID, &notified)
+		})
+	return nil
+}
+
+// intakeSQL writes a case row, its first event and its announcement in one
+// statement (queueInsert).
+const intakeSQL = `
 		WITH c AS (INSERT INTO cases (code, reported_at, status, category_code, theme_code, source, description, address,
 			location_quality, needs_confirmation, geom, input, reporters, reported_by, object_id, grid_code, grid_version,
 			district_code, subdistrict_code, community_code, routing, proposed_unit_id, limit_hours, limit_days,
@@ -358,14 +368,8 @@ func (s *Store) queueInsert(b *pgx.Batch, c *Case, cells [5]int64, p grids.Princ
 			@h6, @h7, @h8, @h9, @h10, @now
 		WHERE @object::bigint IS NULL OR EXISTS (SELECT 1 FROM objects WHERE id = @object::bigint)
 			RETURNING id, proposed_unit_id),
-		e AS (INSERT INTO case_events `+eventColumns+` SELECT c.id, `+eventValues+` FROM c)
-		SELECT id, proposed_unit_id, pg_notify(@channel, @msg) IS NULL FROM c`, args).
-		QueryRow(func(r pgx.Row) error {
-			var notified bool
-			return r.Scan(&c.id, &c.proposedID, &notified)
-		})
-	return nil
-}
+		e AS (INSERT INTO case_events ` + eventColumns + ` SELECT c.id, ` + eventValues + ` FROM c)
+		SELECT id, proposed_unit_id, pg_notify(@channel, @msg) IS NULL FROM c`
 
 func (c *Case) reportersOrEmpty() []Reporter {
 	if c.Reporters == nil {

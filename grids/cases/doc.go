@@ -76,6 +76,7 @@ type Store struct {
 	resolver *grids.Resolver
 	cfg      Config
 	months   months // the monthly partitions, for intake's duplicate search
+	intake   *grids.Named
 }
 
 // NewStore returns the case store over the core store's pool; routing
@@ -99,7 +100,7 @@ func NewStore(core *grids.Store, resolver *grids.Resolver, cfg Config) *Store {
 			return weekends.Clock(calendar.Limit{Hours: hours, WorkingDays: days})
 		}
 	}
-	return &Store{pool: core.Pool(), core: core, resolver: resolver, cfg: cfg}
+	return &Store{pool: core.Pool(), core: core, resolver: resolver, cfg: cfg, intake: &grids.Named{SQL: intakeSQL}}
 }
 
 // clock is the clock and duration of a case's limit.

@@ -57,10 +57,17 @@ func NewFeed(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Feed {
 	return &Feed{pool: pool, log: log, buffer: cfg.EventBuffer, Heartbeat: cfg.Heartbeat, subs: map[*Subscription]struct{}{}}
 }
 
-// Run listens until ctx ends, then closes every subscription.
+// Run listens until ctx ends, then closes every subscription. A server
+// that listens on other channels too hears the feed's on the same
+// connection instead (Channel), and closes the feed itself.
 func (f *Feed) Run(ctx context.Context) {
-	grids.ListenOn(ctx, f.pool, f.log, CaseChannel, f.publish)
+	grids.ListenAll(ctx, f.pool, f.log, f.Channel())
 	f.Close()
+}
+
+// Channel is the feed's NOTIFY channel, for a listener shared with others.
+func (f *Feed) Channel() grids.Channel {
+	return grids.Channel{Name: CaseChannel, Fn: f.publish}
 }
 
 // Subscription receives the feed's events until it is closed or dropped.
@@ -112,6 +119,12 @@ func (f *Feed) Close() {
 }
 
 func (f *Feed) publish(payload string) {
+	f.mu.Lock()
+	idle := len(f.subs) == 0
+	f.mu.Unlock()
+	if idle {
+		return // nobody streams: most reports are filed with no map open
+	}
 	ev := Event{Kind: "case", Data: []byte(payload)}
 	if payload == grids.AnyChange {
 		ev = Event{Kind: "resync", Data: []byte(`{}`)}

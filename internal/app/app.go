@@ -143,8 +143,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, migrator *db.Migrator, cfg Con
 // stream, and works webhook deliveries and periodic jobs (register those
 // before Run). Stop ends the work gracefully; the end of ctx cancels it.
 func (a *App) Run(ctx context.Context) {
-	go grids.Listen(ctx, a.Pool, a.log, a.Server.Changed)
-	go a.Events.Run(ctx)
+	go func() {
+		grids.ListenAll(ctx, a.Pool, a.log,
+			grids.Channel{Name: grids.ChangeChannel, Fn: a.Server.Changed, ResyncFirst: true}, a.Events.Channel())
+		a.Events.Close()
+	}()
 	if err := a.Notices.Start(ctx); err != nil {
 		a.log.Error("the job queue did not start: webhooks wait until a server runs it", "err", err)
 	}
